@@ -1,0 +1,29 @@
+/**
+ * How the daemon composes its parts: every frontend and background service is a
+ * Service started after the core and its drivers, stopped in reverse order.
+ */
+import type { Logger } from 'pino';
+import type { ScardCore } from '../core/api.js';
+import type { Config } from '../config/schema.js';
+
+export interface ServiceContext {
+  core: ScardCore;
+  config: Config;
+  log: Logger;
+  /** Resolved gateway id (config.gatewayId or the topic-safe host name). */
+  gatewayId: string;
+  version: string;
+  startedAt: Date;
+  /** Diagnostics of every service by name, for the HTTP diagnostics route and MQTT gateway info. */
+  diagnostics(): Record<string, unknown>;
+}
+
+export interface Service {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stop accepting work, finish or fail in-flight work within a bound, release resources. */
+  stop(): Promise<void>;
+  diagnostics?(): Record<string, unknown>;
+}
+
+export type ServiceFactory = (ctx: ServiceContext) => Service;
