@@ -16,8 +16,8 @@ t.test('parseHex refuses odd length and non-hex naming the position', async (t) 
   t.throws(() => parseHex('3B 8 F0'), { name: 'HexError', message: /lone digit "8" at position 3/ });
   t.throws(() => parseHex('3B 8G'), { name: 'HexError', position: 4, message: /invalid hex character "G" at position 4/ });
   t.throws(() => parseHex('zz'), { position: 0, message: /"z" at position 0/ });
-  t.throws(() => parseHex('0x3Q'), { position: 3 });
-  t.throws(() => parseHex('3B-8F'), { position: 2 });
+  t.throws(() => parseHex('0x3Q'), { name: 'HexError', position: 3 });
+  t.throws(() => parseHex('3B-8F'), { name: 'HexError', position: 2 });
   const e = (() => {
     try {
       parseHex('AB C');
