@@ -45,3 +45,45 @@ run: npm-deps build
 
 clean:
 	rm -rf dist .tap
+
+# --- Installation (issue 7): `make install DESTDIR=... PREFIX=...` --------------------------
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+LIBDIR ?= $(PREFIX)/lib
+SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
+UDEVRULESDIR ?= $(LIBDIR)/udev/rules.d
+APPDIR := $(LIBDIR)/scardgate
+SYSTEMD_VERSION := $(shell systemctl --version 2>/dev/null | awk 'NR==1{print $$2}')
+APPLIANCE_CONFIG := $(firstword $(wildcard config/appliance.yaml) config/default.yaml)
+
+.PHONY: install uninstall
+install: build
+	install -d -m 0755 $(DESTDIR)$(APPDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMDUNITDIR) \
+	  $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(LIBDIR)/tmpfiles.d $(DESTDIR)$(LIBDIR)/sysusers.d \
+	  $(DESTDIR)$(PREFIX)/share/doc/scardgate
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/scardgate
+	rm -rf $(DESTDIR)$(APPDIR)/dist $(DESTDIR)$(APPDIR)/node_modules
+	cp -a dist package.json package-lock.json $(DESTDIR)$(APPDIR)/
+	cp -a node_modules $(DESTDIR)$(APPDIR)/
+	cd $(DESTDIR)$(APPDIR) && $(NPM) prune --omit=dev --no-audit --no-fund --ignore-scripts >/dev/null
+	rm -rf $(DESTDIR)$(APPDIR)/dist/test $(DESTDIR)$(APPDIR)/dist/bench
+	for b in scardgated scardctl; do \
+	  printf '#!/bin/sh\nexec node %s/dist/src/bin/%s.js "$$@"\n' "$(APPDIR)" "$$b" > $(DESTDIR)$(PREFIX)/bin/$$b; \
+	  chmod 0755 $(DESTDIR)$(PREFIX)/bin/$$b; done
+	[ -e $(DESTDIR)$(SYSCONFDIR)/scardgate/scardgate.yaml ] || install -m 0640 $(APPLIANCE_CONFIG) $(DESTDIR)$(SYSCONFDIR)/scardgate/scardgate.yaml
+	sed -e 's#@PREFIX@#$(PREFIX)#g; s#@SYSCONFDIR@#$(SYSCONFDIR)#g' systemd/scardgate.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service
+	if [ -n "$(SYSTEMD_VERSION)" ] && [ "$(SYSTEMD_VERSION)" -ge 254 ]; then \
+	  install -D -m 0644 systemd/restart-steps.conf $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service.d/restart-steps.conf; fi
+	install -m 0644 systemd/60-scardgate.rules $(DESTDIR)$(UDEVRULESDIR)/60-scardgate.rules
+	install -m 0644 systemd/scardgate.tmpfiles $(DESTDIR)$(LIBDIR)/tmpfiles.d/scardgate.conf
+	install -m 0644 systemd/scardgate.sysusers $(DESTDIR)$(LIBDIR)/sysusers.d/scardgate.conf
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/scardgate/README.md
+
+# Removes what install put in place; the configuration and state under /etc and /var/lib stay (as dpkg's remove does).
+uninstall:
+	rm -rf $(DESTDIR)$(APPDIR) $(DESTDIR)$(PREFIX)/share/doc/scardgate
+	rm -f $(DESTDIR)$(PREFIX)/bin/scardgated $(DESTDIR)$(PREFIX)/bin/scardctl
+	rm -rf $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service.d
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-scardgate.rules $(DESTDIR)$(LIBDIR)/tmpfiles.d/scardgate.conf \
+	  $(DESTDIR)$(LIBDIR)/sysusers.d/scardgate.conf
