@@ -80,8 +80,12 @@ install: build
 	install -m 0644 systemd/scardgate.sysusers $(DESTDIR)$(LIBDIR)/sysusers.d/scardgate.conf
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/scardgate/README.md
 
-# Removes what install put in place; the configuration and state under /etc and /var/lib stay (as dpkg's remove does).
+# Removes what install put in place. The configuration goes too unless the technician changed it
+# (then it stays, as dpkg keeps a modified conffile); state under /var/lib is never touched.
 uninstall:
+	@cfg=$(DESTDIR)$(SYSCONFDIR)/scardgate/scardgate.yaml; \
+	if [ -e $$cfg ] && ! cmp -s $$cfg $(APPLIANCE_CONFIG); then echo "keeping modified $$cfg"; \
+	else rm -f $$cfg; rmdir $(DESTDIR)$(SYSCONFDIR)/scardgate 2>/dev/null || true; fi
 	rm -rf $(DESTDIR)$(APPDIR) $(DESTDIR)$(PREFIX)/share/doc/scardgate
 	rm -f $(DESTDIR)$(PREFIX)/bin/scardgated $(DESTDIR)$(PREFIX)/bin/scardctl
 	rm -rf $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service.d

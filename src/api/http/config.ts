@@ -6,6 +6,32 @@ export const HttpConfig = Type.Object(
     enabled: Type.Boolean({ default: true, description: 'Serve the HTTP API and web UI.' }),
     host: Type.String({ default: '127.0.0.1', description: 'Bind address.' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port (0 = any free port).' }),
+    tls: Type.Object(
+      {
+        cert: Type.String({ default: '', description: 'PEM certificate file of the appliance; with tls.key set, the UI is served over HTTPS only.' }),
+        key: Type.String({ default: '', description: 'PEM private key file matching tls.cert.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    sessionIdleMinutes: Type.Integer({
+      minimum: 1,
+      maximum: 10080,
+      default: 720,
+      description: 'A technician session ends after this many minutes without a request.',
+    }),
+    loginAttemptsPerMinute: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 5,
+      description: 'Login attempts allowed per client address per minute (429 beyond).',
+    }),
+    bodyLimitBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 4194304,
+      default: 262144,
+      description: 'Largest request body accepted (413 beyond).',
+    }),
+    logLines: Type.Integer({ minimum: 10, maximum: 100000, default: 2000, description: 'Recent log lines kept in memory for the logs view.' }),
   },
   { additionalProperties: false, default: {} },
 );
