@@ -3,3 +3,4 @@ export * from './hex.js';
 export * from './status-words.js';
 export * from './apdu.js';
 export * from './atr.js';
+export * from './t0.js';
