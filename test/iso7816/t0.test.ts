@@ -14,9 +14,9 @@ const pattern = (n: number, base = 0): Buffer => Buffer.from(Array.from({ length
  */
 class T0Card {
   log: string[] = [];
-  pending = Buffer.alloc(0);
+  pending: Buffer = Buffer.alloc(0);
   envelope: Buffer[] = [];
-  file = pattern(20);
+  file: Buffer = pattern(20);
   async exchange(tpdu: Buffer): Promise<Buffer> {
     this.log.push(toHex(tpdu, ''));
     const [cla, ins, , , p3] = tpdu;
