@@ -56,8 +56,13 @@ APPDIR := $(LIBDIR)/scardgate
 SYSTEMD_VERSION := $(shell systemctl --version 2>/dev/null | awk 'NR==1{print $$2}')
 APPLIANCE_CONFIG := $(firstword $(wildcard config/appliance.yaml) config/default.yaml)
 
-.PHONY: install uninstall
+.PHONY: install install-files uninstall
 install: build
+	$(MAKE) --no-print-directory install-files
+
+# The copy step alone (dist/ must be built); the tests call it on a temporary DESTDIR.
+install-files:
+	@test -f dist/src/bin/scardgated.js || { echo 'dist/ is not built: run make build first' >&2; exit 1; }
 	install -d -m 0755 $(DESTDIR)$(APPDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMDUNITDIR) \
 	  $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(LIBDIR)/tmpfiles.d $(DESTDIR)$(LIBDIR)/sysusers.d \
 	  $(DESTDIR)$(PREFIX)/share/doc/scardgate
