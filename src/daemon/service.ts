@@ -24,6 +24,8 @@ export interface Service {
   /** Stop accepting work, finish or fail in-flight work within a bound, release resources. */
   stop(): Promise<void>;
   diagnostics?(): Record<string, unknown>;
+  /** Where it listens once started (socket paths, URLs), by name: logged in the "ready" line. */
+  addresses?(): Record<string, string>;
 }
 
 export type ServiceFactory = (ctx: ServiceContext) => Service;

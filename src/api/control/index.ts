@@ -1,0 +1,2 @@
+export { createControlService } from './service.js';
+export * from './protocol.js';
