@@ -1,0 +1,495 @@
+/**
+ * The durable event outbox: every gateway event is appended to a segment file
+ * and fsync'ed (group commit: one write + one fdatasync for whatever arrived
+ * meanwhile) before anyone may publish it, and it stays there until the broker
+ * acknowledged it. Flash-friendly by construction: append-only segments of
+ * bounded size, whole segments deleted once acknowledged, the acknowledged
+ * position written in place to a 64-byte file at a bounded rate, never a
+ * rewrite of what is already on disk.
+ *
+ * Consumers take events in order with next(), acknowledge them with ack(), and
+ * rewind() to the first unacknowledged one when a connection is lost.
+ */
+import { EventEmitter } from 'node:events';
+import { promises as fsp, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GatewayEvent } from './types.js';
+import { decodeRecords, encodeRecord } from './record.js';
+import { AckFile, readAckFile } from './ack-file.js';
+
+export interface OutboxOptions {
+  dir: string;
+  maxBytes: number;
+  whenFull: 'drop-oldest' | 'refuse';
+  segmentBytes: number;
+  commitDelayMs: number;
+  fsync: boolean;
+  ackFlushMs: number;
+  memoryEvents: number;
+  /** Called with recovery findings and budget drops (the pipeline logs them). */
+  warn?: (msg: string, detail?: Record<string, unknown>) => void;
+}
+
+interface Segment {
+  firstSeq: number;
+  /** Last recorded seq in it (firstSeq - 1 while empty). */
+  lastSeq: number;
+  bytes: number;
+  path: string;
+}
+
+export interface OutboxEvents {
+  /** The event is on disk (after fsync) and may be published. */
+  recorded: [ev: GatewayEvent];
+  /** Events were dropped by the budget policy (seq range, inclusive). */
+  dropped: [fromSeq: number, toSeq: number];
+}
+
+export interface OutboxStats {
+  lastSeq: number;
+  ackSeq: number;
+  /** Recorded, not yet acknowledged. */
+  depth: number;
+  diskBytes: number;
+  segments: number;
+  dropped: number;
+  refused: number;
+  /** Found damaged at start-up (torn tail cut off, or a damaged middle). */
+  recoveredCorruptBytes: number;
+  bytesWritten: number;
+  commits: number;
+  ackWrites: number;
+  policy: 'drop-oldest' | 'refuse';
+  maxBytes: number;
+}
+
+const SEG_RE = /^seg-(\d{16})\.log$/;
+const segName = (firstSeq: number): string => `seg-${String(firstSeq).padStart(16, '0')}.log`;
+
+export type EventDraft = Omit<GatewayEvent, 'seq'>;
+
+interface PendingAppend {
+  ev: GatewayEvent;
+  rec: Buffer;
+  resolve: (ev: GatewayEvent) => void;
+  reject: (e: Error) => void;
+}
+
+export class DurableOutbox extends EventEmitter<OutboxEvents> {
+  private readonly o: OutboxOptions;
+  private segments: Segment[] = [];
+  private fh?: fsp.FileHandle;
+  private ackFile!: AckFile;
+  private seq = 0;
+  private durableSeq = 0;
+  private ackSeq = 0;
+  private persistedAck = 0;
+  private dropped = 0;
+  private refused = 0;
+  private corruptBytes = 0;
+  private bytesWritten = 0;
+  private commits = 0;
+  private ackWrites = 0;
+  private pendingBytes = 0;
+  private queue: PendingAppend[] = [];
+  private flushing?: Promise<void>;
+  private flushTimer?: NodeJS.Timeout;
+  private ackTimer?: NodeJS.Timeout;
+  private ackWriting?: Promise<void>;
+  /** Acknowledged out of order, waiting for the ones before them. */
+  private ackedAhead = new Set<number>();
+  /** Unacknowledged recorded events held in memory, contiguous, oldest first. */
+  private mem: GatewayEvent[] = [];
+  /** First seq that is on disk but not in `mem` (backlog beyond the memory window), or 0. */
+  private diskOnlyFrom = 0;
+  /** Next seq next() hands out. */
+  private cursor = 1;
+  private closed = false;
+
+  private constructor(o: OutboxOptions) {
+    super();
+    this.o = { ...o, segmentBytes: Math.max(4096, Math.min(o.segmentBytes, Math.floor(o.maxBytes / 4))) };
+  }
+
+  /** Open (creating the directory) and recover: cut a torn tail, delete acknowledged segments, reload the backlog. */
+  static async open(o: OutboxOptions): Promise<DurableOutbox> {
+    const box = new DurableOutbox(o);
+    await box.recover();
+    return box;
+  }
+
+  private warn(msg: string, detail?: Record<string, unknown>): void {
+    this.o.warn?.(msg, detail);
+  }
+
+  private async recover(): Promise<void> {
+    const dir = this.o.dir;
+    mkdirSync(dir, { recursive: true });
+    const ack = readAckFile(join(dir, 'ack'));
+    this.ackSeq = ack?.ackSeq ?? 0;
+    this.dropped = ack?.dropped ?? 0;
+    const names = readdirSync(dir)
+      .filter((n) => SEG_RE.test(n))
+      .sort();
+    let lastSeq = this.ackSeq;
+    const unacked: GatewayEvent[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const path = join(dir, names[i]);
+      const firstSeq = Number(SEG_RE.exec(names[i])![1]);
+      const buf = readFileSync(path);
+      const dec = decodeRecords(buf);
+      // A segment can only hold seqs from its name on, after the previous segment's.
+      const floor = lastSeq;
+      const events = dec.events.filter((e) => e.seq >= firstSeq && e.seq > floor);
+      if (dec.goodBytes < buf.length) {
+        this.corruptBytes += buf.length - dec.goodBytes;
+        this.warn('event outbox: damaged records cut off at start-up', { segment: names[i], problem: dec.problem, lostBytes: buf.length - dec.goodBytes });
+        // Appends go after the last good record; a damaged middle segment is rewritten the same way (once, at recovery only).
+        truncateSync(path, dec.goodBytes);
+      }
+      const segLast = events.length ? events[events.length - 1].seq : Math.max(firstSeq - 1, lastSeq);
+      lastSeq = Math.max(lastSeq, segLast, firstSeq - 1);
+      this.segments.push({ firstSeq, lastSeq: segLast, bytes: dec.goodBytes, path });
+      for (const e of events) if (e.seq > this.ackSeq) unacked.push(e);
+    }
+    this.seq = lastSeq;
+    this.durableSeq = lastSeq;
+    this.cursor = this.ackSeq + 1;
+    for (const e of unacked) {
+      if (this.mem.length < this.o.memoryEvents) this.mem.push(e);
+      else {
+        this.diskOnlyFrom = e.seq;
+        break;
+      }
+    }
+    // Seqs between ackSeq and the first unacked one were lost (damaged); move past them.
+    if (this.mem.length && this.mem[0].seq > this.ackSeq + 1) {
+      this.warn('event outbox: events lost to damage before start-up', { fromSeq: this.ackSeq + 1, toSeq: this.mem[0].seq - 1 });
+      this.ackSeq = this.mem[0].seq - 1;
+      this.cursor = this.ackSeq + 1;
+    } else if (!this.mem.length) {
+      // Nothing left to send: whatever lies between ackSeq and the last seq was lost to damage.
+      this.ackSeq = this.seq;
+      this.cursor = this.ackSeq + 1;
+    }
+    this.ackFile = new AckFile(join(dir, 'ack'), ack?.gen ?? 0n, this.o.fsync);
+    await this.ackFile.open();
+    this.persistedAck = ack?.ackSeq ?? 0;
+    this.deleteAckedSegments();
+    const cur = this.segments[this.segments.length - 1];
+    if (cur && cur.bytes < this.o.segmentBytes) this.fh = await fsp.open(cur.path, 'a');
+    else await this.roll();
+  }
+
+  private syncDir(): void {
+    if (!this.o.fsync) return;
+    // A new or deleted segment is only durable once its directory entry is.
+    const fd = openSync(this.o.dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private async roll(firstSeq = this.seq + 1): Promise<void> {
+    await this.fh?.close();
+    const path = join(this.o.dir, segName(firstSeq));
+    this.fh = await fsp.open(path, 'a');
+    this.segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: 0, path });
+    this.syncDir();
+  }
+
+  private diskBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.bytes;
+    return n;
+  }
+
+  /** Bytes of segments still holding unacknowledged events (acknowledged ones are deleted shortly). */
+  private liveBytes(): number {
+    let n = 0;
+    const last = this.segments.length - 1;
+    this.segments.forEach((s, i) => {
+      if (i === last || s.lastSeq > this.ackSeq) n += s.bytes;
+    });
+    return n;
+  }
+
+  /**
+   * Record an event: assigns its seq at once (call order is seq order) and
+   * resolves once it is on disk. Resolves undefined when the budget is full and
+   * the policy is 'refuse' (no seq is used, so no gap appears).
+   */
+  append(draft: EventDraft): Promise<GatewayEvent | undefined> {
+    if (this.closed) return Promise.reject(new Error('event outbox is closed'));
+    const ev = { seq: this.seq + 1, ...draft } as GatewayEvent;
+    const rec = encodeRecord(ev);
+    if (this.liveBytes() + this.pendingBytes + rec.length > this.o.maxBytes) {
+      if (this.o.whenFull === 'refuse') {
+        this.refused++;
+        return Promise.resolve(undefined);
+      }
+      this.dropOldest(rec.length);
+    }
+    this.seq = ev.seq;
+    this.pendingBytes += rec.length;
+    return new Promise<GatewayEvent>((resolve, reject) => {
+      this.queue.push({ ev, rec, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Delete oldest segments (never the one being written) until `need` more bytes fit. */
+  private dropOldest(need: number): void {
+    while (this.segments.length > 1 && this.diskBytes() + this.pendingBytes + need > this.o.maxBytes) {
+      const s = this.segments.shift()!;
+      try {
+        unlinkSync(s.path);
+      } catch {
+        /* already gone */
+      }
+      if (s.lastSeq > this.ackSeq) {
+        const from = Math.max(this.ackSeq + 1, s.firstSeq);
+        const n = s.lastSeq - from + 1;
+        this.dropped += n;
+        this.warn('event outbox full: oldest unsent events dropped', { fromSeq: from, toSeq: s.lastSeq, count: n, policy: 'drop-oldest' });
+        this.ackSeq = s.lastSeq;
+        while (this.mem.length && this.mem[0].seq <= this.ackSeq) this.mem.shift();
+        // mem holds seqs below diskOnlyFrom, so if that fell under ackSeq mem is empty now: read on from ackSeq + 1.
+        if (this.diskOnlyFrom && this.diskOnlyFrom <= this.ackSeq) this.diskOnlyFrom = this.ackSeq + 1 <= this.durableSeq ? this.ackSeq + 1 : 0;
+        if (this.cursor <= this.ackSeq) this.cursor = this.ackSeq + 1;
+        for (const a of this.ackedAhead) if (a <= this.ackSeq) this.ackedAhead.delete(a);
+        this.emit('dropped', from, s.lastSeq);
+        this.scheduleAckWrite();
+      }
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing || this.flushTimer) return;
+    if (this.o.commitDelayMs > 0) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        this.startFlush();
+      }, this.o.commitDelayMs);
+    } else {
+      this.startFlush();
+    }
+  }
+
+  private startFlush(): void {
+    if (this.flushing || !this.queue.length) return;
+    this.flushing = this.flushBatch().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length) this.scheduleFlush();
+    });
+  }
+
+  private async flushBatch(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    let bytes = 0;
+    for (const p of batch) bytes += p.rec.length;
+    try {
+      let cur = this.segments[this.segments.length - 1];
+      if (cur.bytes > 0 && cur.bytes + bytes > this.o.segmentBytes) {
+        // this.seq is already past this batch: name the new segment after the batch's first seq.
+        await this.roll(batch[0].ev.seq);
+        cur = this.segments[this.segments.length - 1];
+      }
+      const buf = batch.length === 1 ? batch[0].rec : Buffer.concat(batch.map((p) => p.rec), bytes);
+      await this.fh!.write(buf, 0, buf.length);
+      if (this.o.fsync) await this.fh!.datasync();
+      cur.bytes += bytes;
+      cur.lastSeq = batch[batch.length - 1].ev.seq;
+      this.pendingBytes -= bytes;
+      this.bytesWritten += bytes;
+      this.commits++;
+    } catch (e) {
+      this.pendingBytes -= bytes;
+      // Cut a partial write off so later records are not appended after garbage.
+      await this.fh?.truncate(this.segments[this.segments.length - 1].bytes).catch(() => undefined);
+      for (const p of batch) p.reject(e as Error);
+      return;
+    }
+    for (const p of batch) {
+      this.durableSeq = p.ev.seq;
+      if (p.ev.seq > this.ackSeq) {
+        if (!this.diskOnlyFrom && this.mem.length < this.o.memoryEvents) this.mem.push(p.ev);
+        else if (!this.diskOnlyFrom) this.diskOnlyFrom = p.ev.seq;
+      }
+      p.resolve(p.ev);
+      this.emit('recorded', p.ev);
+    }
+  }
+
+  /** Wait until everything appended so far is on disk. */
+  async flush(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    while (this.flushing || this.queue.length) {
+      if (!this.flushing) this.startFlush();
+      await this.flushing;
+    }
+  }
+
+  /** Pull the on-disk backlog into memory once memory has room again. */
+  private refill(): void {
+    if (!this.diskOnlyFrom || this.mem.length >= this.o.memoryEvents / 2) return;
+    let want = this.diskOnlyFrom;
+    for (const s of this.segments) {
+      if (s.lastSeq < want) continue;
+      const dec = decodeRecords(readFileSync(s.path).subarray(0, s.bytes));
+      for (const e of dec.events) {
+        if (e.seq < want || e.seq > this.durableSeq) continue;
+        if (this.mem.length >= this.o.memoryEvents) {
+          this.diskOnlyFrom = e.seq;
+          return;
+        }
+        this.mem.push(e);
+        want = e.seq + 1;
+      }
+    }
+    this.diskOnlyFrom = want <= this.durableSeq ? want : 0;
+  }
+
+  /** The next recorded event not yet handed out since the last rewind, or undefined. */
+  next(): GatewayEvent | undefined {
+    if (this.cursor <= this.ackSeq) this.cursor = this.ackSeq + 1;
+    if (this.cursor > this.durableSeq) return undefined;
+    let i = this.mem.length ? this.cursor - this.mem[0].seq : -1;
+    if (i < 0 || i >= this.mem.length) {
+      this.refill();
+      i = this.mem.length ? this.cursor - this.mem[0].seq : -1;
+      if (i < 0 || i >= this.mem.length) return undefined;
+    }
+    const ev = this.mem[i];
+    this.cursor = ev.seq + 1;
+    return ev;
+  }
+
+  /** Hand out events again from the first unacknowledged one (after a lost connection or a restart of the publisher). */
+  rewind(): void {
+    this.cursor = this.ackSeq + 1;
+  }
+
+  /** The broker has the event. Acks may come out of order; the position advances over contiguous ones. */
+  ack(seq: number): void {
+    if (seq <= this.ackSeq) return;
+    this.ackedAhead.add(seq);
+    let moved = false;
+    while (this.ackedAhead.has(this.ackSeq + 1)) {
+      this.ackedAhead.delete(this.ackSeq + 1);
+      this.ackSeq++;
+      moved = true;
+    }
+    if (!moved) return;
+    while (this.mem.length && this.mem[0].seq <= this.ackSeq) this.mem.shift();
+    if (this.mem.length < this.o.memoryEvents / 2) this.refill();
+    this.scheduleAckWrite();
+  }
+
+  private scheduleAckWrite(): void {
+    if (this.ackTimer || this.closed) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      void this.writeAck();
+    }, this.o.ackFlushMs);
+  }
+
+  private async writeAck(): Promise<void> {
+    while (this.ackWriting) await this.ackWriting;
+    if (this.persistedAck === this.ackSeq) return;
+    const state = { ackSeq: this.ackSeq, dropped: this.dropped };
+    this.ackWriting = this.ackFile
+      .write(state)
+      .then(() => {
+        this.ackWrites++;
+        this.bytesWritten += AckFile.WRITE_BYTES;
+        this.persistedAck = state.ackSeq;
+        this.deleteAckedSegments();
+      })
+      .catch((e: Error) => this.warn('event outbox: could not write the acknowledged position', { error: e.message }))
+      .finally(() => {
+        this.ackWriting = undefined;
+      });
+    await this.ackWriting;
+  }
+
+  /** Segments whose every event is acknowledged on disk are deleted, except the one being written. */
+  private deleteAckedSegments(): void {
+    let removed = false;
+    while (this.segments.length > 1 && this.segments[0].lastSeq <= this.persistedAck) {
+      const s = this.segments.shift()!;
+      try {
+        unlinkSync(s.path);
+      } catch {
+        /* already gone */
+      }
+      removed = true;
+    }
+    if (removed) this.syncDir();
+  }
+
+  lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Highest seq that is durable on disk. */
+  recordedSeq(): number {
+    return this.durableSeq;
+  }
+
+  ackedSeq(): number {
+    return this.ackSeq;
+  }
+
+  depth(): number {
+    return Math.max(0, this.durableSeq - this.ackSeq);
+  }
+
+  stats(): OutboxStats {
+    return {
+      lastSeq: this.seq,
+      ackSeq: this.ackSeq,
+      depth: this.depth(),
+      diskBytes: this.diskBytes(),
+      segments: this.segments.length,
+      dropped: this.dropped,
+      refused: this.refused,
+      recoveredCorruptBytes: this.corruptBytes,
+      bytesWritten: this.bytesWritten,
+      commits: this.commits,
+      ackWrites: this.ackWrites,
+      policy: this.o.whenFull,
+      maxBytes: this.o.maxBytes,
+    };
+  }
+
+  /** Flush pending appends and the acknowledged position, then close the files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.ackTimer) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+    }
+    await this.writeAck();
+    await this.ackFile.close();
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}
+
+/** Size of a segment file on disk (tests and diagnostics). */
+export function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
