@@ -1,0 +1,138 @@
+/**
+ * The reader-state table libpcsclite reads for SCardListReaders, SCardStatus
+ * and SCardGetStatusChange: 16 fixed entries (READER_STATE, 184 bytes each on
+ * every supported ABI), sent raw. It mirrors the core's reader snapshots; a
+ * reader keeps its entry index while it exists, a new reader takes the first
+ * free one (as pcscd does), and a freed entry keeps its event counter.
+ *
+ * Each change produces a new immutable Buffer, so a table already queued on a
+ * slow client's socket is never modified under it.
+ */
+import type { ReaderSnapshot } from '../../core/api.js';
+import { CARD_STATE, LIMITS } from '../../pcsc/constants.js';
+import { READER_NOT_INITIALIZED, TABLE_ENTRIES, WIRE } from './layout.js';
+
+const E = WIRE.readerState.offsets;
+export const ENTRY_SIZE = WIRE.readerState.size;
+export const TABLE_SIZE = ENTRY_SIZE * TABLE_ENTRIES;
+
+/** Writes one entry for a reader snapshot (never PRESENT with an ATR longer than 33 bytes). */
+export function writeEntry(table: Buffer, index: number, r: ReaderSnapshot): void {
+  const o = index * ENTRY_SIZE;
+  table.fill(0, o, o + ENTRY_SIZE);
+  const nameBytes = Buffer.from(r.name, 'utf8');
+  nameBytes.copy(table, o + E.readerName, 0, Math.min(nameBytes.length, LIMITS.MAX_READERNAME - 1));
+  table.writeUInt32LE(r.eventCounter & 0xffff, o + E.eventCounter);
+  let state = r.state >>> 0;
+  if (!r.available) state = CARD_STATE.UNKNOWN;
+  const atrOk = r.atr.length <= LIMITS.MAX_ATR_SIZE && (state & CARD_STATE.PRESENT) !== 0 && r.available;
+  table.writeUInt32LE(state, o + E.readerState);
+  table.writeInt32LE(r.sharing | 0, o + E.readerSharing);
+  if (atrOk) r.atr.copy(table, o + E.cardAtr);
+  table.writeUInt32LE(atrOk ? r.atr.length : 0, o + E.cardAtrLength);
+  table.writeUInt32LE(r.available ? r.protocol >>> 0 : 0, o + E.cardProtocol);
+}
+
+/** An unused entry as pcscd leaves it: no name, not initialised, counter kept. */
+export function writeEmptyEntry(table: Buffer, index: number, eventCounter: number): void {
+  const o = index * ENTRY_SIZE;
+  table.fill(0, o, o + ENTRY_SIZE);
+  table.writeUInt32LE(eventCounter & 0xffff, o + E.eventCounter);
+  table.writeUInt32LE(READER_NOT_INITIALIZED, o + E.cardAtrLength);
+}
+
+/** A decoded entry (tests, diagnostics, the benchmark's client checks). */
+export interface TableEntry {
+  index: number;
+  name: string;
+  eventCounter: number;
+  state: number;
+  sharing: number;
+  atr: Buffer;
+  protocol: number;
+}
+
+export function decodeTable(table: Buffer): TableEntry[] {
+  if (table.length !== TABLE_SIZE) throw new Error(`reader table: ${table.length} bytes, expected ${TABLE_SIZE}`);
+  const out: TableEntry[] = [];
+  for (let i = 0; i < TABLE_ENTRIES; i++) {
+    const o = i * ENTRY_SIZE;
+    if (table[o + E.readerName] === 0) continue;
+    const nul = table.indexOf(0, o + E.readerName);
+    const atrLen = table.readUInt32LE(o + E.cardAtrLength);
+    out.push({
+      index: i,
+      name: table.toString('utf8', o + E.readerName, nul < 0 || nul > o + E.eventCounter ? o + E.eventCounter : nul),
+      eventCounter: table.readUInt32LE(o + E.eventCounter),
+      state: table.readUInt32LE(o + E.readerState),
+      sharing: table.readInt32LE(o + E.readerSharing),
+      atr: Buffer.from(table.subarray(o + E.cardAtr, o + E.cardAtr + Math.min(atrLen, LIMITS.MAX_ATR_SIZE))),
+      protocol: table.readUInt32LE(o + E.cardProtocol),
+    });
+  }
+  return out;
+}
+
+export interface ReaderSource {
+  readers(): ReaderSnapshot[];
+}
+
+export class ReaderTable {
+  /** The current table; replaced (never mutated) on every change. */
+  current: Buffer;
+  private readonly slotOf = new Map<string, number>();
+  private readonly names: (string | undefined)[] = new Array(TABLE_ENTRIES).fill(undefined);
+  private readonly counters: number[] = new Array(TABLE_ENTRIES).fill(0);
+  /** Readers beyond the 16 entries, in arrival order: they get an entry when one frees up. */
+  overflow: string[] = [];
+
+  constructor(private readonly source: ReaderSource) {
+    this.current = Buffer.alloc(TABLE_SIZE);
+    for (let i = 0; i < TABLE_ENTRIES; i++) writeEmptyEntry(this.current, i, 0);
+    this.refresh();
+  }
+
+  /** Index of a reader's entry, or -1. */
+  indexOf(name: string): number {
+    return this.slotOf.get(name) ?? -1;
+  }
+
+  /**
+   * Re-reads the core's readers. Returns true when the table's bytes changed
+   * (the caller then signals the clients waiting for a change).
+   */
+  refresh(): boolean {
+    const snapshots = this.source.readers();
+    const live = new Set<string>();
+    for (const r of snapshots) live.add(r.name);
+    for (const [name, idx] of this.slotOf) {
+      if (!live.has(name)) {
+        this.slotOf.delete(name);
+        this.names[idx] = undefined;
+      }
+    }
+    const overflow: string[] = [];
+    const next = Buffer.allocUnsafe(TABLE_SIZE);
+    const written: boolean[] = new Array(TABLE_ENTRIES).fill(false);
+    for (const r of snapshots) {
+      let idx = this.slotOf.get(r.name);
+      if (idx === undefined) {
+        idx = this.names.indexOf(undefined);
+        if (idx < 0) {
+          overflow.push(r.name);
+          continue;
+        }
+        this.names[idx] = r.name;
+        this.slotOf.set(r.name, idx);
+      }
+      writeEntry(next, idx, r);
+      this.counters[idx] = r.eventCounter & 0xffff;
+      written[idx] = true;
+    }
+    for (let i = 0; i < TABLE_ENTRIES; i++) if (!written[i]) writeEmptyEntry(next, i, this.counters[i]);
+    this.overflow = overflow;
+    if (next.equals(this.current)) return false;
+    this.current = next;
+    return true;
+  }
+}
