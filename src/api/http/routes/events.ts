@@ -1,0 +1,80 @@
+/**
+ * Event history (paged from the EventJournal) and the live channel: one
+ * WebSocket carrying reader table changes straight from the core (fast: no
+ * disk on the way) and journal events once recorded.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { ReaderSnapshot } from '../../../core/api.js';
+import type { GatewayEvent } from '../../../events/types.js';
+import { EventsQuery } from '../schemas.js';
+import { readerJson } from '../json.js';
+import { HttpError } from '../errors.js';
+import type { HttpDeps } from '../deps.js';
+import type { SessionStore } from '../auth/sessions.js';
+
+/** Close code the UI reads as "session expired". */
+export const WS_SESSION_ENDED = 4001;
+/** A client that stops reading is dropped instead of growing our buffers. */
+const MAX_BUFFERED = 1 << 20;
+
+export function eventRoutes(app: FastifyInstance, deps: HttpDeps, sessions: SessionStore): void {
+  const { core } = deps;
+
+  app.get<{ Querystring: EventsQuery }>('/api/events', { schema: { querystring: EventsQuery } }, async (req) => {
+    const journal = deps.journal?.();
+    if (!journal) throw new HttpError(503, 'event journal not running (see diagnostics)');
+    const limit = req.query.limit ?? 100;
+    const events = journal.history({ afterSeq: req.query.after ?? 0, limit });
+    return { events, lastSeq: journal.lastSeq(), more: events.length === limit && events[events.length - 1].seq < journal.lastSeq() };
+  });
+
+  /** The newest `limit` events (the UI's first page). */
+  app.get<{ Querystring: EventsQuery }>('/api/events/recent', { schema: { querystring: EventsQuery } }, async (req) => {
+    const journal = deps.journal?.();
+    if (!journal) throw new HttpError(503, 'event journal not running (see diagnostics)');
+    const limit = req.query.limit ?? 100;
+    const last = journal.lastSeq();
+    const events = journal.history({ afterSeq: Math.max(0, last - limit), limit });
+    return { events, lastSeq: last };
+  });
+
+  app.get('/api/live', { websocket: true }, (socket: WebSocket, req) => {
+    const send = (msg: unknown): void => {
+      if (socket.readyState !== socket.OPEN) return;
+      if (socket.bufferedAmount > MAX_BUFFERED) {
+        socket.close(1013, 'client too slow');
+        return;
+      }
+      socket.send(JSON.stringify(msg));
+    };
+    const onReader = (r: ReaderSnapshot): void => send({ t: 'reader', reader: readerJson(r) });
+    const onRemoved = (r: ReaderSnapshot): void => send({ t: 'reader-removed', name: r.name });
+    const onError = (r: ReaderSnapshot, e: Error): void => send({ t: 'reader-error', name: r.name, message: e.message });
+    const onEvent = (ev: GatewayEvent): void => send({ t: 'event', event: ev });
+    const journal = deps.journal?.();
+    const sessionId = req.principal?.kind === 'session' ? req.principal.session.id : undefined;
+    const onEnded = (id: string): void => {
+      if (id === sessionId) socket.close(WS_SESSION_ENDED, 'session ended');
+    };
+    core.on('reader-state', onReader);
+    core.on('reader-added', onReader);
+    core.on('reader-removed', onRemoved);
+    core.on('reader-error', onError);
+    journal?.on('event', onEvent);
+    sessions.on('ended', onEnded);
+    socket.on('close', () => {
+      core.off('reader-state', onReader);
+      core.off('reader-added', onReader);
+      core.off('reader-removed', onRemoved);
+      core.off('reader-error', onError);
+      journal?.off('event', onEvent);
+      sessions.off('ended', onEnded);
+    });
+    socket.on('message', (data) => {
+      // Only "ping" is understood: a cheap liveness check for the UI.
+      if (String(data) === 'ping') send({ t: 'pong' });
+    });
+    send({ t: 'hello', readers: core.readers().map(readerJson), lastSeq: journal?.lastSeq() ?? null, journal: journal !== undefined });
+  });
+}

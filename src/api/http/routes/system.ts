@@ -1,0 +1,89 @@
+/** Diagnostics, logs tail and the configuration view/editor. */
+import { readFile, stat } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError } from '../../../config/load.js';
+import { ConfigSchema } from '../../../config/schema.js';
+import { LogsQuery, ConfigPutBody } from '../schemas.js';
+import { boardDevices } from '../board.js';
+import { changedParts, maskObject, maskYaml, validateEdit } from '../config-edit.js';
+import { HttpError } from '../errors.js';
+import { writePrivateFile } from '../auth/password.js';
+import type { HttpDeps } from '../deps.js';
+
+export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  app.get('/api/diagnostics', async () => {
+    const mem = process.memoryUsage();
+    let services: Record<string, unknown>;
+    try {
+      services = deps.diagnostics();
+    } catch (e) {
+      services = { error: (e as Error).message };
+    }
+    return {
+      gatewayId: deps.gatewayId,
+      version: deps.version,
+      versions: { scardgate: deps.version, node: process.versions.node, v8: process.versions.v8, openssl: process.versions.openssl },
+      startedAt: deps.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external },
+      core: safe(() => deps.core.diagnostics()),
+      services,
+      board: await boardDevices(),
+    };
+  });
+
+  app.get<{ Querystring: LogsQuery }>('/api/logs', { schema: { querystring: LogsQuery } }, async (req) => {
+    const lines = deps.logRing.tail(req.query.limit ?? 200);
+    return { lines, capacity: deps.logRing.capacity };
+  });
+
+  app.get('/api/config', async () => {
+    const file = deps.configFile;
+    let yaml = '';
+    if (file) {
+      try {
+        yaml = await readFile(file, 'utf8');
+      } catch (e) {
+        throw new HttpError(500, `cannot read the configuration file ${file}: ${(e as Error).message}`);
+      }
+    }
+    return {
+      file: file ?? null,
+      editable: file !== undefined,
+      yaml: maskYaml(yaml),
+      effective: maskObject(deps.config),
+      schema: ConfigSchema,
+    };
+  });
+
+  app.put<{ Body: ConfigPutBody }>('/api/config', { schema: { body: ConfigPutBody } }, async (req) => {
+    const file = deps.configFile;
+    if (!file) throw new HttpError(409, 'the gateway runs on the embedded default configuration; start it with --config <file> to edit');
+    const current = await readFile(file, 'utf8').catch(() => '');
+    let edit;
+    try {
+      edit = validateEdit(req.body.yaml, current, file);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        throw new HttpError(400, `invalid configuration: ${e.problems.join('; ')}`, { problems: e.problems });
+      }
+      throw e;
+    }
+    const parts = changedParts(deps.config, edit.loaded.config);
+    const mode = (await stat(file).catch(() => undefined))?.mode;
+    await writePrivateFile(file, edit.text);
+    if (mode !== undefined) await import('node:fs/promises').then((fs) => fs.chmod(file, mode & 0o777));
+    deps.log.info({ parts, by: req.principal?.kind }, 'configuration changed through the web API');
+    let report = { restarted: [] as string[], pending: parts } as Awaited<ReturnType<NonNullable<HttpDeps['applyConfig']>>>;
+    if (deps.applyConfig && parts.length > 0) report = await deps.applyConfig(parts, edit.loaded.config);
+    return { saved: true, file, changed: parts, ...report };
+  });
+}
+
+function safe(f: () => Record<string, unknown>): Record<string, unknown> {
+  try {
+    return f();
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}

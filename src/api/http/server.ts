@@ -1,0 +1,129 @@
+/**
+ * The fastify application: hooks (auth, security headers), error shape,
+ * compression, the built UI, and the route modules. Built without listening
+ * so tests can use inject() or listen on port 0.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyWebsocket from '@fastify/websocket';
+import fastifyCompress from '@fastify/compress';
+import fastifyStatic from '@fastify/static';
+import { SessionStore } from './auth/sessions.js';
+import { TokenVerifier } from './auth/tokens.js';
+import { registerAuth } from './auth/plugin.js';
+import { toHttpError } from './errors.js';
+import { authRoutes } from './routes/auth.js';
+import { readerRoutes } from './routes/readers.js';
+import { eventRoutes } from './routes/events.js';
+import { CardSessions, transmitRoutes } from './routes/transmit.js';
+import { systemRoutes } from './routes/system.js';
+import type { HttpDeps } from './deps.js';
+
+export interface HttpApp {
+  app: FastifyInstance;
+  sessions: SessionStore;
+  cardSessions: CardSessions;
+  https: boolean;
+}
+
+/** dist/web next to the package root, from src/api/http (tsx) or dist/src/api/http (built). */
+export function defaultWebRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'web');
+    dir = dirname(dir);
+  }
+  return join(process.cwd(), 'dist', 'web');
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
+  const { http } = deps.config;
+  const tls = http.tls.cert && http.tls.key ? { cert: readFileSync(http.tls.cert), key: readFileSync(http.tls.key) } : undefined;
+  const app = Fastify({
+    loggerInstance: deps.log,
+    disableRequestLogging: true,
+    bodyLimit: http.bodyLimitBytes,
+    ...(tls ? { https: tls } : {}),
+    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
+  }) as unknown as FastifyInstance;
+
+  const sessions = new SessionStore(http.sessionIdleMinutes * 60_000);
+  const tokens = new TokenVerifier(deps.stateDir);
+  const cardSessions = new CardSessions(deps.core);
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body } = toHttpError(err);
+    if (status >= 500) req.log.error({ err, url: req.url }, 'HTTP request failed');
+    else req.log.debug({ status, msg: body.message, url: req.url }, 'HTTP request refused');
+    reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    if (tls) reply.header('strict-transport-security', 'max-age=31536000');
+    if (String(_req.url).startsWith('/api/')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'http');
+  });
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, ctx) => ({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      message: `too many login attempts: try again in ${Math.ceil(ctx.ttl / 1000)} s`,
+    }),
+  });
+  await app.register(fastifyCompress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+  registerAuth(app, sessions, tokens);
+
+  authRoutes(app, deps, sessions, tls !== undefined);
+  readerRoutes(app, deps);
+  eventRoutes(app, deps, sessions);
+  transmitRoutes(app, deps, cardSessions);
+  systemRoutes(app, deps);
+
+  const webRoot = deps.webRoot ?? defaultWebRoot();
+  if (existsSync(join(webRoot, 'index.html'))) {
+    await app.register(fastifyStatic, {
+      root: webRoot,
+      preCompressed: true,
+      wildcard: false,
+      index: ['index.html'],
+      // Hashed names never change content: cache them for good; index.html is revalidated.
+      setHeaders: (res, path) => {
+        res.setHeader('cache-control', /-[A-Z0-9]{8}\.\w+$/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+    app.get('/', { config: { public: true } }, (_req, reply) => reply.sendFile('index.html'));
+  } else {
+    app.get('/', { config: { public: true } }, async (_req, reply) => {
+      reply.type('text/plain; charset=utf-8').code(503);
+      return `The web UI is not built (${webRoot} missing): run "npm run build:web". The API under /api works.\n`;
+    });
+  }
+
+  app.addHook('onClose', async () => {
+    await cardSessions.closeAll();
+    sessions.endAll();
+  });
+  return { app, sessions, cardSessions, https: tls !== undefined };
+}
