@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { ScardCore } from '../core/api.js';
 import type { Config } from '../config/schema.js';
+import type { LogRing } from '../log/index.js';
 
 export interface ServiceContext {
   core: ScardCore;
@@ -16,6 +17,8 @@ export interface ServiceContext {
   startedAt: Date;
   /** Diagnostics of every service by name, for the HTTP diagnostics route and MQTT gateway info. */
   diagnostics(): Record<string, unknown>;
+  /** Recent log lines (JSON text) and a live 'line' feed, for the web UI's logs view. */
+  logRing?: LogRing;
 }
 
 export interface Service {

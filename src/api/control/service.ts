@@ -61,7 +61,8 @@ export async function prepareSocketPath(path: string): Promise<void> {
 }
 
 export function createControlService(ctx: ServiceContext): Service {
-  const log = ctx.log.child({ module: 'control' });
+  // ctx.log already carries {module: 'control'}.
+  const log = ctx.log;
   const path = ctx.config.control.socket;
   const clients = new Set<Socket>();
   let server: Server | undefined;

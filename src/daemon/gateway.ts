@@ -1,0 +1,118 @@
+/**
+ * The gateway as one object: core, drivers and frontend services composed from
+ * a validated config, started in order and stopped in reverse. The daemon
+ * (main.ts) and the in-process test helper both use this, so tests run what
+ * production runs.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { ScardCore } from '../core/api.js';
+import type { Driver } from '../driver/contract.js';
+import type { LogRing } from '../log/index.js';
+import { DRIVERS, SERVICES, createCore, type DriverEntry, type ServiceEntry } from './registry.js';
+import type { Service, ServiceContext } from './service.js';
+
+export interface GatewayOptions {
+  config: Config;
+  gatewayId: string;
+  log: Logger;
+  version: string;
+  logRing?: LogRing;
+  /** Override the registry (tests); default: every enabled entry. */
+  drivers?: DriverEntry[];
+  services?: ServiceEntry[];
+}
+
+export interface Gateway {
+  core: ScardCore;
+  drivers: Driver[];
+  services: Service[];
+  context: ServiceContext;
+  /** Bound addresses of every service (socket paths, URLs). */
+  addresses(): Record<string, string>;
+  /** Stop services in reverse order, then the core (drivers, cards unpowered). Never rejects. */
+  stop(): Promise<void>;
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { config, log } = opts;
+  await mkdir(config.state.dir, { recursive: true });
+  const core = await createCore({ config, log: log.child({ module: 'core' }) });
+  const services: Service[] = [];
+  const drivers: Driver[] = [];
+  const context: ServiceContext = {
+    core,
+    config,
+    log,
+    gatewayId: opts.gatewayId,
+    version: opts.version,
+    startedAt: new Date(),
+    logRing: opts.logRing,
+    diagnostics() {
+      const out: Record<string, unknown> = {
+        gateway: {
+          gatewayId: opts.gatewayId,
+          version: opts.version,
+          startedAt: context.startedAt.toISOString(),
+          uptimeSec: Math.round((Date.now() - context.startedAt.getTime()) / 1000),
+          pid: process.pid,
+          node: process.version,
+          rssBytes: process.memoryUsage().rss,
+        },
+        core: core.diagnostics(),
+      };
+      for (const d of drivers) if (d.diagnostics) out[`driver:${d.name}`] = d.diagnostics();
+      for (const s of services) if (s.diagnostics) out[s.name] = s.diagnostics();
+      return out;
+    },
+  };
+
+  const stop = async (): Promise<void> => {
+    for (const s of [...services].reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        log.error({ err, service: s.name }, 'service stop failed');
+      }
+    }
+    services.length = 0;
+    try {
+      await core.stop();
+    } catch (err) {
+      log.error({ err }, 'core stop failed');
+    }
+  };
+
+  try {
+    for (const entry of opts.drivers ?? DRIVERS) {
+      if (!entry.enabled(config)) continue;
+      const driver = await entry.create(config, { log: log.child({ module: `driver:${entry.name}` }) });
+      drivers.push(driver);
+      await core.addDriver(driver);
+    }
+    for (const entry of opts.services ?? SERVICES) {
+      if (!entry.enabled(config)) continue;
+      const factory = await entry.load();
+      const service = factory({ ...context, log: log.child({ module: entry.name }) });
+      await service.start();
+      services.push(service);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    core,
+    drivers,
+    services,
+    context,
+    addresses() {
+      const out: Record<string, string> = {};
+      for (const s of services) Object.assign(out, s.addresses?.() ?? {});
+      return out;
+    },
+    stop,
+  };
+}

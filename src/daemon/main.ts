@@ -1,0 +1,152 @@
+/**
+ * scardgated: load the configuration, start the gateway, say "ready" (log line
+ * and systemd READY=1), then live until SIGTERM/SIGINT; SIGHUP reloads what
+ * can change at run time.
+ */
+import type { LevelWithSilent, Logger } from 'pino';
+import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { LogRing, createLogger } from '../log/index.js';
+import { DAEMON_USAGE, UsageError, parseDaemonArgs } from './args.js';
+import { startGateway, type Gateway } from './gateway.js';
+import { createNotifier } from './notify.js';
+import { packageVersion } from './version.js';
+
+/** Upper bound for a clean stop; past it the process exits anyway (systemd's stop timeout is longer). */
+export const STOP_BOUND_MS = 4500;
+
+export interface MainIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo = (): MainIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+
+/** Exit codes: 0 ok / clean stop, 1 configuration or start-up failure, 2 usage error. */
+export async function main(argv: string[], io: MainIo = defaultIo()): Promise<number> {
+  const t0 = performance.now();
+  let args;
+  try {
+    args = parseDaemonArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr.write(`scardgated: ${err.message}\n${DAEMON_USAGE}\n`);
+    return 2;
+  }
+  if (args.mode === 'help') {
+    io.stdout.write(`${DAEMON_USAGE}\n`);
+    return 0;
+  }
+  if (args.mode === 'version') {
+    io.stdout.write(`scardgated ${packageVersion()}\n`);
+    return 0;
+  }
+  if (args.mode === 'check') {
+    try {
+      const loaded = loadConfig(args.config, { env: io.env });
+      for (const w of loaded.warnings) io.stderr.write(`warning: ${w}\n`);
+      io.stdout.write('ok\n');
+      return 0;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      io.stderr.write(`scardgated: ${err.message}\n`);
+      return 1;
+    }
+  }
+
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig(args.config, { env: io.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.stderr.write(`scardgated: ${err.message}\n`);
+    return 1;
+  }
+  return run(loaded, args.config, io, t0);
+}
+
+async function run(loaded: LoadedConfig, configFile: string | undefined, io: MainIo, t0: number): Promise<number> {
+  const { config, gatewayId } = loaded;
+  const version = packageVersion();
+  const ring = new LogRing(config.http.logLines);
+  const log = createLogger({ level: config.log.level as LevelWithSilent, ring });
+  const notifier = createNotifier(io.env);
+  const notify = (fields: Record<string, string>): void => {
+    notifier.notify(fields).catch((err: Error) => log.warn({ problem: err.message }, 'systemd notification failed'));
+  };
+  for (const w of loaded.warnings) log.warn({ config: loaded.source }, w);
+
+  let gateway: Gateway | undefined;
+  let stopping: Promise<number> | undefined;
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+
+  const shutdown = (reason: string, code = 0): Promise<number> => {
+    if (stopping) return stopping;
+    log.info({ reason }, 'stopping');
+    notify({ STOPPING: '1', STATUS: `stopping (${reason})` });
+    const stop = gateway ? gateway.stop() : Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), STOP_BOUND_MS)));
+    stopping = Promise.race([stop.then(() => 'done' as const), bound]).then((how) => {
+      clearTimeout(timer);
+      if (how === 'timeout') log.warn({ boundMs: STOP_BOUND_MS }, 'stop did not finish in time; exiting anyway');
+      log.info({ code }, 'stopped');
+      resolveExit(code);
+      return code;
+    });
+    return stopping;
+  };
+
+  const onSignal = (sig: NodeJS.Signals): void => void shutdown(sig);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => reload(log, configFile, io.env, loaded));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    void shutdown('uncaught exception', 1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? reason : new Error(String(reason)) }, 'unhandled promise rejection');
+  });
+
+  log.info({ version, gatewayId, config: loaded.source, pid: process.pid }, 'starting');
+  try {
+    gateway = await startGateway({ config, gatewayId, log, version, logRing: ring });
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    io.stderr.write(`scardgated: start-up failed: ${(err as Error).message}\n`);
+    await shutdown('start-up failed', 1);
+    return exited;
+  }
+  if (stopping) return exited;
+  const readers = gateway.core.readers();
+  const listen = gateway.addresses();
+  log.info(
+    { readers: readers.length, readerNames: readers.map((r) => r.name), listen, startupMs: Math.round(performance.now() - t0) },
+    'ready',
+  );
+  notify({ READY: '1', STATUS: `${readers.length} reader${readers.length === 1 ? '' : 's'}; listening on ${Object.values(listen).join(', ')}` });
+  return exited;
+}
+
+/** SIGHUP: re-read the file; apply what can change live (log level), name the keys that need a restart. */
+function reload(log: Logger, file: string | undefined, env: NodeJS.ProcessEnv, current: LoadedConfig): void {
+  let next: LoadedConfig;
+  try {
+    next = loadConfig(file, { env });
+  } catch (err) {
+    log.error({ problems: err instanceof ConfigError ? err.problems : [(err as Error).message] }, 'reload refused: configuration invalid; keeping the running one');
+    return;
+  }
+  const applied: string[] = [];
+  if (next.config.log.level !== current.config.log.level) {
+    log.level = next.config.log.level;
+    current.config.log.level = next.config.log.level;
+    applied.push('log.level');
+  }
+  const restartNeeded = Object.keys(next.config).filter(
+    (k) => k !== 'log' && JSON.stringify((next.config as Record<string, unknown>)[k]) !== JSON.stringify((current.config as Record<string, unknown>)[k]),
+  );
+  log.info({ applied, restartNeeded }, 'configuration reloaded');
+}
