@@ -1,0 +1,197 @@
+/**
+ * The pcsc-lite compatible Unix socket: accepts libpcsclite clients, keeps
+ * the reader-state table in step with the core and signals every waiting
+ * client when it changes (event-driven: no polling).
+ */
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { ContextId, ScardCore } from '../../core/api.js';
+import { SCARD } from '../../pcsc/constants.js';
+import type { PcscProtocolError } from './codec.js';
+import { PcscConnection, type ConnectionHost } from './connection.js';
+import { ReaderTable } from './reader-table.js';
+
+export interface PcscServerOptions {
+  socketPath: string;
+  /** File mode of the socket (e.g. 0o660). */
+  mode: number;
+  /** Group (name or numeric gid) given the socket, so its members may connect. */
+  group?: string | number;
+  /** Cap on simultaneous client connections (pcscd: 200); beyond it a client is closed at once. */
+  maxConnections?: number;
+}
+
+export interface PcscServerLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+const CORE_EVENTS = ['reader-added', 'reader-removed', 'card-inserted', 'card-removed', 'reader-error', 'reader-state'] as const;
+
+/** Resolves a group name through /etc/group (Node has no getgrnam). */
+export function resolveGroup(group: string | number): number {
+  if (typeof group === 'number') return group;
+  if (/^\d+$/.test(group)) return Number(group);
+  for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined) return Number(gid);
+  }
+  throw new Error(`pcsc.group: no group named '${group}' in /etc/group`);
+}
+
+/** Probes an existing socket file: a live daemon answers connect(), a stale file refuses. */
+function isLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s: Socket = createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export class PcscServer implements ConnectionHost {
+  readonly table: () => Buffer;
+  private readonly readerTable: ReaderTable;
+  private server: Server | null = null;
+  private readonly connections = new Set<PcscConnection>();
+  private readonly byContext = new Map<ContextId, PcscConnection>();
+  private nextId = 1;
+  private readonly onCoreEvent = (): void => this.refresh();
+  stats = { accepted: 0, refused: 0, protocolErrors: 0, notifications: 0, cancels: 0 };
+
+  constructor(
+    readonly core: ScardCore,
+    private readonly opts: PcscServerOptions,
+    private readonly log: PcscServerLog,
+  ) {
+    this.readerTable = new ReaderTable(core);
+    this.table = () => this.readerTable.current;
+  }
+
+  get path(): string {
+    return this.opts.socketPath;
+  }
+
+  async start(): Promise<void> {
+    const path = this.opts.socketPath;
+    mkdirSync(dirname(path), { recursive: true });
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      st = undefined;
+    }
+    if (st) {
+      if (!st.isSocket()) throw new Error(`pcsc.socket: ${path} exists and is not a socket; refusing to replace it`);
+      if (await isLive(path)) throw new Error(`pcsc.socket: ${path} is in use by a running daemon (pcscd or another scardgate)`);
+      unlinkSync(path); // stale socket of a previous run
+    }
+    const gid = this.opts.group === undefined ? undefined : resolveGroup(this.opts.group);
+    for (const ev of CORE_EVENTS) this.core.on(ev, this.onCoreEvent);
+    this.refresh();
+    const server = createServer({ allowHalfOpen: false }, (s) => this.accept(s));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // Bound with no access for others, then opened to the configured mode: no window where anyone may connect.
+      const old = process.umask(0o177);
+      try {
+        server.listen({ path, backlog: 64 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(old);
+      }
+    });
+    if (gid !== undefined) chownSync(path, -1, gid);
+    chmodSync(path, this.opts.mode);
+    server.on('error', (e) => this.log.warn({ err: e }, 'pcsc socket error'));
+    this.log.info({ socket: path, mode: `0${this.opts.mode.toString(8)}`, gid }, 'pcsc socket listening');
+  }
+
+  async stop(): Promise<void> {
+    for (const ev of CORE_EVENTS) this.core.off(ev, this.onCoreEvent);
+    const server = this.server;
+    this.server = null;
+    for (const c of [...this.connections]) c.close('daemon stopping');
+    if (server) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      try {
+        unlinkSync(this.opts.socketPath);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Re-reads the core's readers; when the table changed, every registered client gets its one notification. */
+  refresh(): void {
+    if (!this.readerTable.refresh()) return;
+    for (const c of this.connections) if (c.notify(SCARD.S_SUCCESS)) this.stats.notifications++;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.connections.size >= (this.opts.maxConnections ?? 200)) {
+      this.stats.refused++;
+      socket.destroy();
+      return;
+    }
+    this.stats.accepted++;
+    const conn = new PcscConnection(socket, this, this.nextId++);
+    this.connections.add(conn);
+  }
+
+  // --- ConnectionHost ---
+
+  contextOpened(ctx: ContextId, conn: PcscConnection): void {
+    this.byContext.set(ctx, conn);
+  }
+
+  contextClosed(ctx: ContextId): void {
+    this.byContext.delete(ctx);
+  }
+
+  cancel(hContext: number): number {
+    const target = this.byContext.get(hContext);
+    if (!target) return SCARD.E_INVALID_HANDLE;
+    this.stats.cancels++;
+    target.notify(SCARD.E_CANCELLED);
+    // pcscd answers INVALID_HANDLE when the context is not waiting (any more): the client only cancels
+    // while it waits, so that is the race with an event or a timeout (PCSC#160); its wait ends anyway.
+    return SCARD.S_SUCCESS;
+  }
+
+  closed(conn: PcscConnection, reason: string): void {
+    this.connections.delete(conn);
+    this.log.debug({ conn: conn.id, reason, requests: conn.requests }, 'pcsc client gone');
+  }
+
+  protocolError(conn: PcscConnection, err: PcscProtocolError): void {
+    this.stats.protocolErrors++;
+    this.log.warn({ conn: conn.id, reason: err.reason }, err.message);
+  }
+
+  diagnostics(): Record<string, unknown> {
+    let registered = 0;
+    let handles = 0;
+    for (const c of this.connections) {
+      if (c.registered) registered++;
+      handles += c.handles.size;
+    }
+    return {
+      socket: this.opts.socketPath,
+      listening: this.server !== null,
+      connections: this.connections.size,
+      contexts: this.byContext.size,
+      handles,
+      waiting: registered,
+      readersNotShown: this.readerTable.overflow,
+      ...this.stats,
+    };
+  }
+}
