@@ -22,6 +22,9 @@ export const createPcscService: ServiceFactory = (ctx): Service => {
       await server?.stop();
       server = null;
     },
+    addresses(): Record<string, string> {
+      return server ? { pcsc: server.path } : {};
+    },
     diagnostics() {
       return server ? server.diagnostics() : { enabled: cfg.enabled, listening: false };
     },
