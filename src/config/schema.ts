@@ -9,6 +9,7 @@ import { VpcdConfig } from '../../drivers/vpcd/config.js';
 import { Pn532Config } from '../../drivers/pn532/config.js';
 import { PcscConfig } from '../api/pcsc/config.js';
 import { MqttConfig } from '../api/mqtt/config.js';
+import { EventsConfig } from '../events/config.js';
 import { HttpConfig } from '../api/http/config.js';
 import { CoreConfig, LogConfig, StateConfig, ControlConfig } from './sections.js';
 
@@ -26,6 +27,7 @@ export const ConfigSchema = Type.Object(
     core: CoreConfig,
     pcsc: PcscConfig,
     mqtt: MqttConfig,
+    events: EventsConfig,
     http: HttpConfig,
     drivers: Type.Object(
       {
