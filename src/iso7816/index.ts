@@ -4,3 +4,6 @@ export * from './status-words.js';
 export * from './apdu.js';
 export * from './atr.js';
 export * from './t0.js';
+export * from './t1-block.js';
+export * from './t1.js';
+export * from './t1-card.js';
