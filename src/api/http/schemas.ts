@@ -1,5 +1,6 @@
 /** Request schemas (TypeBox -> JSON Schema, checked by fastify before a handler runs). */
 import { Type, type Static } from '@sinclair/typebox';
+import { SimCardSpec } from '../../../drivers/sim/config.js';
 
 /** Hex text as typed by people ("00 A4 04 00", "00a40400"); parsed strictly by src/iso7816/hex.ts in the handler. */
 const Hex = (description: string, maxLength = 2 * 65544 * 2) => Type.String({ maxLength, description });
@@ -49,10 +50,8 @@ export const ControlBody = Type.Object(
 );
 export type ControlBody = Static<typeof ControlBody>;
 
-export const SimulateInsertBody = Type.Object(
-  { card: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Card spec understood by the sim driver (e.g. {"type":"iso7816"})' })) },
-  { additionalProperties: false },
-);
+/** The card spec is the sim driver's own schema (one source of truth for card models). */
+export const SimulateInsertBody = Type.Object({ card: Type.Optional(SimCardSpec) }, { additionalProperties: false });
 export type SimulateInsertBody = Static<typeof SimulateInsertBody>;
 
 export const FeedbackBody = Type.Object(

@@ -1,5 +1,7 @@
 /** Readers and their state, reader control, feedback and simulated cards. */
 import type { FastifyInstance } from 'fastify';
+import type { TSchema } from '@sinclair/typebox';
+import { SimCardSpec } from '../../../../drivers/sim/config.js';
 import { SCARD, SHARE, DISPOSITION, PROTOCOL } from '../../../pcsc/constants.js';
 import { PcscError } from '../../../pcsc/error.js';
 import { parseHex, toHex } from '../../../iso7816/hex.js';
@@ -9,6 +11,9 @@ import { HttpError } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 import type { Feedback } from '../../../driver/contract.js';
 
+/** Card models a simulated reader accepts, read from the sim driver's schema. */
+const CARD_MODELS: string[] = ((SimCardSpec.anyOf[0] as TSchema).anyOf as TSchema[]).map((t) => String(t.const));
+
 export function readerRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { core } = deps;
   const known = (name: string) => {
@@ -17,7 +22,7 @@ export function readerRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return r;
   };
 
-  app.get('/api/readers', async () => ({ readers: core.readers().map(readerJson) }));
+  app.get('/api/readers', async () => ({ readers: core.readers().map(readerJson), cardModels: CARD_MODELS }));
 
   app.get<{ Params: ReaderParams }>('/api/readers/:name', { schema: { params: ReaderParams } }, async (req) => readerJson(known(req.params.name)));
 
@@ -60,7 +65,7 @@ export function readerRoutes(app: FastifyInstance, deps: HttpDeps): void {
     async (req) => {
       const r = known(req.params.name);
       if (!r.capabilities.simulate) throw new HttpError(409, `reader "${r.name}" cannot simulate cards (driver ${r.driver})`);
-      await core.simulateInsert(r.name, req.body.card ?? { type: 'iso7816' });
+      await core.simulateInsert(r.name, req.body.card ?? 'iso7816');
       return readerJson(core.reader(r.name) ?? r);
     },
   );

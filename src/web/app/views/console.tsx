@@ -1,0 +1,171 @@
+/** APDU console: hex checked as typed (the project's one hex parser), status word decoded, history, copy. */
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, type Reader } from '../api.js';
+import { parseHex } from '../../../iso7816/hex.js';
+import { decodeSw } from '../../../iso7816/status-words.js';
+
+interface Exchange {
+  reader: string;
+  command: string;
+  response?: string;
+  sw?: string;
+  swText?: string;
+  swKind?: string;
+  error?: string;
+  ms?: number;
+  at: string;
+}
+
+const HISTORY_KEY = 'scardgate.apdu.history';
+const MAX_HISTORY = 50;
+
+function checkHex(text: string): { ok: true; bytes: number } | { ok: false; message: string } {
+  if (text.trim() === '') return { ok: false, message: '' };
+  try {
+    const b = parseHex(text);
+    if (b.length < 4) return { ok: false, message: `a command APDU has at least 4 bytes (CLA INS P1 P2); ${b.length} so far` };
+    return { ok: true, bytes: b.length };
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
+  }
+}
+
+function loadHistory(): Exchange[] {
+  try {
+    return JSON.parse(localStorage.getItem(HISTORY_KEY) ?? '[]') as Exchange[];
+  } catch {
+    return [];
+  }
+}
+
+async function copy(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // Plain-HTTP pages have no clipboard API: fall back to a selected textarea.
+    const t = document.createElement('textarea');
+    t.value = text;
+    document.body.appendChild(t);
+    t.select();
+    document.execCommand('copy');
+    t.remove();
+  }
+}
+
+export function Console({ readers, initialReader }: { readers: Reader[]; initialReader: string }) {
+  const withCard = readers.filter((r) => r.cardPresent);
+  const [reader, setReader] = useState(initialReader || withCard[0]?.name || readers[0]?.name || '');
+  const [apdu, setApdu] = useState('00 A4 04 00 00');
+  const [busy, setBusy] = useState(false);
+  const [history, setHistory] = useState<Exchange[]>(loadHistory);
+  const [keep, setKeep] = useState(false);
+  const [session, setSession] = useState<string | undefined>(undefined);
+  const check = checkHex(apdu);
+
+  useEffect(() => {
+    if (!reader && readers[0]) setReader(withCard[0]?.name ?? readers[0].name);
+  }, [readers.length]);
+  useEffect(() => {
+    localStorage.setItem(HISTORY_KEY, JSON.stringify(history.slice(0, MAX_HISTORY)));
+  }, [history]);
+  useEffect(() => () => void (session && api('DELETE', `/api/sessions/${session}`).catch(() => undefined)), [session]);
+
+  const send = async (e: Event) => {
+    e.preventDefault();
+    if (!check.ok || !reader) return;
+    setBusy(true);
+    const at = new Date().toISOString();
+    try {
+      let r: Exchange;
+      if (keep) {
+        let id = session;
+        if (!id) {
+          id = (await api<{ id: string }>('POST', '/api/sessions', { reader })).id;
+          setSession(id);
+        }
+        r = await api<Exchange>('POST', `/api/sessions/${id}/transmit`, { apdu });
+      } else {
+        r = await api<Exchange>('POST', '/api/transmit', { reader, apdu });
+      }
+      setHistory((h) => [{ ...r, at }, ...h].slice(0, MAX_HISTORY));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && keep) setSession(undefined);
+      setHistory((h) => [{ reader, command: apdu, error: (err as Error).message, at }, ...h].slice(0, MAX_HISTORY));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (readers.length === 0) return <div class="empty"><h2>No readers</h2><p>Nothing to send an APDU to.</p></div>;
+  const last = history[0];
+  return (
+    <>
+      <form class="console" onSubmit={send} id="apdu-form">
+        <label>
+          Reader
+          <select value={reader} onChange={(e) => { setReader(e.currentTarget.value); setSession(undefined); }} id="apdu-reader">
+            {readers.map((r) => (
+              <option value={r.name}>
+                {r.name} {r.cardPresent ? '' : '(no card)'}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Command APDU (hex)
+          <input
+            id="apdu-input"
+            class={`mono ${apdu.trim() && !check.ok ? 'invalid' : ''}`}
+            value={apdu}
+            spellcheck={false}
+            autoComplete="off"
+            aria-invalid={!check.ok}
+            onInput={(e) => setApdu(e.currentTarget.value)}
+          />
+        </label>
+        <p class={check.ok ? 'muted small' : 'error small'} id="apdu-check">
+          {check.ok ? `${check.bytes} bytes` : check.message || 'type a command APDU, e.g. 00 A4 04 00 00'}
+        </p>
+        <div class="row">
+          <label class="inline">
+            <input type="checkbox" checked={keep} onChange={(e) => { setKeep(e.currentTarget.checked); setSession(undefined); }} /> keep card connected between commands
+          </label>
+          <button type="submit" disabled={!check.ok || busy || !reader} id="apdu-send">
+            {busy ? 'Sending…' : 'Send'}
+          </button>
+        </div>
+      </form>
+      {last && (
+        <section class="result" id="apdu-result">
+          {last.error ? (
+            <p class="error" role="alert">{last.error}</p>
+          ) : (
+            <>
+              <p>
+                <span class={`sw ${last.swKind}`} id="apdu-sw">{last.sw}</span> <span id="apdu-sw-text">{last.swText ?? (last.sw ? decodeSw(parseInt(last.sw, 16)).text : '')}</span>
+                <span class="muted small"> · {last.ms?.toFixed(1)} ms</span>
+              </p>
+              <pre class="mono" id="apdu-response">{last.response || '(empty)'}</pre>
+              <button class="link" onClick={() => copy(last.response ?? '')}>Copy response</button>
+            </>
+          )}
+        </section>
+      )}
+      {history.length > 0 && (
+        <section>
+          <h3>History <button class="link" onClick={() => setHistory([])}>clear</button></h3>
+          <ul class="history">
+            {history.map((h) => (
+              <li>
+                <button class="link mono" title="reuse this command" onClick={() => setApdu(h.command)}>{h.command}</button>
+                {' → '}
+                {h.error ? <span class="error">{h.error}</span> : <span class={`sw ${h.swKind}`}>{h.sw}</span>}
+                <button class="link" onClick={() => copy(`${h.command}\n${h.response ?? h.error ?? ''}`)}>copy</button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,54 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.js';
+
+type Diag = Record<string, unknown> & {
+  version: string;
+  uptimeSeconds: number;
+  memory: Record<string, number>;
+  services: Record<string, unknown>;
+  board: Record<string, unknown>;
+};
+
+const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+
+function uptime(s: number): string {
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+  return `${d ? `${d}d ` : ''}${h}h ${m}m ${s % 60}s`;
+}
+
+/** MQTT is what field technicians ask about first: pull its state to the top when the service reports it. */
+function mqttLine(services: Record<string, unknown>): string | undefined {
+  const m = services.mqtt as Record<string, unknown> | undefined;
+  if (!m) return undefined;
+  const connected = m.connected ?? m.state;
+  const depth = m.outboxDepth ?? m.outbox ?? m.queued;
+  return `broker ${connected === true ? 'connected' : connected === false ? 'DOWN' : String(connected ?? '?')}${depth !== undefined ? ` · outbox ${String(typeof depth === 'object' ? JSON.stringify(depth) : depth)}` : ''}`;
+}
+
+export function Diagnostics() {
+  const [d, setD] = useState<Diag | undefined>(undefined);
+  const [error, setError] = useState('');
+  const load = () => api<Diag>('GET', '/api/diagnostics').then((x) => { setD(x); setError(''); }, (e) => setError((e as Error).message));
+  useEffect(() => {
+    void load();
+    const t = setInterval(load, 5000);
+    return () => clearInterval(t);
+  }, []);
+  if (error) return <p class="error" role="alert">{error}</p>;
+  if (!d) return <p class="muted">Loading…</p>;
+  const mqtt = mqttLine(d.services);
+  return (
+    <div id="diagnostics">
+      <dl class="kv">
+        <dt>Version</dt><dd>{d.version}</dd>
+        <dt>Uptime</dt><dd>{uptime(d.uptimeSeconds)}</dd>
+        <dt>Memory</dt><dd>{mb(d.memory.rssBytes)} RSS, heap {mb(d.memory.heapUsedBytes)}</dd>
+        {mqtt && (<><dt>MQTT</dt><dd class={mqtt.includes('DOWN') ? 'error' : ''} id="mqtt-state">{mqtt}</dd></>)}
+      </dl>
+      <h3>Board</h3>
+      <pre class="mono small">{JSON.stringify(d.board, null, 2)}</pre>
+      <h3>Services and drivers</h3>
+      <pre class="mono small">{JSON.stringify({ core: d.core, ...d.services }, null, 2)}</pre>
+    </div>
+  );
+}

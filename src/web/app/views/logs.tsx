@@ -1,0 +1,57 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.js';
+
+interface Line { time?: string; level?: string | number; msg?: string; module?: string; [k: string]: unknown }
+
+function parse(raw: string): Line {
+  try {
+    return JSON.parse(raw) as Line;
+  } catch {
+    return { msg: raw };
+  }
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+export function Logs() {
+  const [lines, setLines] = useState<string[]>([]);
+  const [min, setMin] = useState('info');
+  const [error, setError] = useState('');
+  useEffect(() => {
+    const load = () => api<{ lines: string[] }>('GET', '/api/logs?limit=500').then((r) => { setLines(r.lines); setError(''); }, (e) => setError((e as Error).message));
+    void load();
+    const t = setInterval(load, 2000);
+    return () => clearInterval(t);
+  }, []);
+  const floor = LEVELS.indexOf(min);
+  const shown = lines.map(parse).filter((l) => LEVELS.indexOf(String(l.level)) >= floor || typeof l.level !== 'string').reverse();
+  return (
+    <>
+      <div class="row">
+        <label class="inline">
+          Level at least{' '}
+          <select value={min} onChange={(e) => setMin(e.currentTarget.value)}>
+            {LEVELS.map((l) => <option value={l}>{l}</option>)}
+          </select>
+        </label>
+        <span class="muted small">{shown.length} of {lines.length} recent lines, newest first</span>
+      </div>
+      {error && <p class="error" role="alert">{error}</p>}
+      {shown.length === 0 ? (
+        <p class="muted">No log lines at this level.</p>
+      ) : (
+        <ol class="logs mono small" id="logs">
+          {shown.map((l) => {
+            const { time, level, msg, module, ...rest } = l;
+            const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+            return (
+              <li class={`lvl-${String(level)}`}>
+                {time ? new Date(time).toLocaleTimeString() : ''} {String(level ?? '')} {module ? `[${module}] ` : ''}{msg}{extra}
+              </li>
+            );
+          })}
+        </ol>
+      )}
+    </>
+  );
+}
