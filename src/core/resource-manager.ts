@@ -1,0 +1,561 @@
+/**
+ * The PC/SC resource manager: readers from drivers, contexts, card handles,
+ * share modes, transactions and status changes with pcscd's semantics
+ * (pcsc-protocol.md §3, §6). Frontends are thin adapters over this class.
+ *
+ * Choices where pcscd is not the model:
+ * - BeginTransaction, and Transmit/Reconnect/Connect of other handles during a
+ *   transaction, wait in the reader's FIFO instead of pcscd's 100 ms
+ *   SHARING_VIOLATION retry loop. Clients see the same thing, in order.
+ * - Status does not wait for another handle's transaction (it needs no card I/O).
+ * - A handle whose reader was removed stays known: every call answers
+ *   SCARD_E_READER_UNAVAILABLE, Disconnect succeeds and forgets it (pcscd
+ *   answers 0 to that Disconnect too). A reader that comes back under the same
+ *   name needs a new connect.
+ * - Events: 'reader-added' / 'reader-removed' announce table membership,
+ *   'reader-state' every change of a listed reader's entry; each exactly once.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Driver, DriverReader, Feedback } from '../driver/contract.js';
+import { DISPOSITION, LIMITS, PROTOCOL, SCARD, SHARE } from '../pcsc/constants.js';
+import { PcscError, toPcscError } from '../pcsc/error.js';
+import { validateApdu } from '../iso7816/apdu.js';
+import type {
+  ConnectResult,
+  ContextId,
+  CoreEvents,
+  HandleId,
+  ReaderSnapshot,
+  ReaderStateQuery,
+  ReaderStateResult,
+  ScardCore,
+  StatusResult,
+} from './api.js';
+import { getAttribute, setAttribute } from './attributes.js';
+import { newContext, type Context } from './contexts.js';
+import { control as runControl } from './control.js';
+import { checkEvent, checkReader, HANDLE_EVENT, type Handle } from './handles.js';
+import { IdPool } from './ids.js';
+import { validProtocolMask } from './protocol-choice.js';
+import { Reader, type ReaderHooks } from './reader.js';
+import { InstanceAllocator, readerName } from './reader-names.js';
+import { NO_HANDLE_OWNER } from './slot-queue.js';
+import { StatusChangeBus } from './status-change.js';
+
+export interface CoreOptions {
+  /** Upper bound for one exchange with a card (config core.transmitTimeoutMs). */
+  transmitTimeoutMs?: number;
+  log?: Logger;
+}
+
+interface Device {
+  driver: Driver;
+  instance: number;
+  readers: Reader[];
+  removed: boolean;
+}
+
+interface DriverEntry {
+  onAdd: (d: DriverReader) => void;
+  onRemove: (d: DriverReader) => void;
+  pending: Set<Promise<void>>;
+}
+
+const invalidHandle = (id: number): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, `no card handle ${id}`);
+const invalidContext = (id: number): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, `no context ${id}`);
+
+export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCore {
+  private readonly ids = new IdPool();
+  private readonly contexts = new Map<number, Context>();
+  private readonly handles = new Map<number, Handle>();
+  private readonly byName = new Map<string, Reader>();
+  private readonly drivers = new Map<Driver, DriverEntry>();
+  private readonly devices = new Map<DriverReader, Device>();
+  private readonly instances = new InstanceAllocator();
+  private readonly bus: StatusChangeBus;
+  private readonly hooks: ReaderHooks;
+  private readonly timeoutMs: number;
+  private readonly log: Logger | undefined;
+  private tableGeneration = 0;
+  private stopped = false;
+
+  constructor(opts: CoreOptions = {}) {
+    super();
+    this.timeoutMs = opts.transmitTimeoutMs ?? 30000;
+    this.log = opts.log;
+    this.bus = new StatusChangeBus({
+      find: (n) => this.byName.get(n)?.snapshot(),
+      count: () => this.byName.size,
+      generation: () => this.tableGeneration,
+    });
+    this.hooks = {
+      changed: (r) => {
+        this.safeEmit('reader-state', r.snapshot());
+        this.bus.notify();
+      },
+      inserted: (r) => this.safeEmit('card-inserted', r.snapshot()),
+      removed: (r) => this.safeEmit('card-removed', r.snapshot()),
+      error: (r, err) => {
+        this.log?.warn({ reader: r.name, err: err.message }, 'reader error');
+        if (r.listed && !r.gone) this.safeEmit('reader-error', r.snapshot(), err);
+      },
+    };
+  }
+
+  /** A throwing listener must not break the core's bookkeeping. */
+  private safeEmit<K extends keyof CoreEvents>(ev: K, ...args: CoreEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: CoreEvents[K]) => boolean)(ev, ...args);
+    } catch (e) {
+      this.log?.error({ err: (e as Error).message, event: ev }, 'core event listener threw');
+    }
+  }
+
+  // --- drivers and readers ------------------------------------------------------------------
+
+  async addDriver(driver: Driver): Promise<void> {
+    if (this.stopped) throw new PcscError(SCARD.E_SERVICE_STOPPED, 'the core is stopped');
+    if (this.drivers.has(driver)) return;
+    const entry: DriverEntry = {
+      pending: new Set(),
+      onAdd: (d) => {
+        const p = this.addDevice(driver, d).catch((e) => this.log?.error({ err: (e as Error).message }, 'reader add failed'));
+        entry.pending.add(p);
+        void p.finally(() => entry.pending.delete(p));
+      },
+      onRemove: (d) => this.removeDevice(d, new PcscError(SCARD.E_READER_UNAVAILABLE, 'the reader was removed')),
+    };
+    this.drivers.set(driver, entry);
+    driver.on('reader-added', entry.onAdd);
+    driver.on('reader-removed', entry.onRemove);
+    await driver.start();
+    // Readers announced during start are listed before addDriver resolves.
+    while (entry.pending.size > 0) await Promise.all([...entry.pending]);
+  }
+
+  private async addDevice(driver: Driver, dev: DriverReader): Promise<void> {
+    if (this.devices.has(dev) || this.stopped) return;
+    const instance = this.instances.take(driver.name, dev.instance);
+    const device: Device = { driver, instance, readers: [], removed: false };
+    this.devices.set(dev, device);
+    for (const slot of dev.slots) {
+      const name = readerName(dev, instance, slot.index);
+      device.readers.push(new Reader(name, driver.name, dev, slot, instance, this.hooks, this.timeoutMs));
+    }
+    await Promise.all(device.readers.map((r) => r.init().catch((e) => this.log?.warn({ reader: r.name, err: (e as Error).message }, 'reader init'))));
+    if (device.removed || this.stopped) return;
+    for (const r of device.readers) {
+      if (this.byName.has(r.name)) {
+        // Only possible with two drivers sharing a name; refuse the newcomer like pcscd (E_DUPLICATE_READER).
+        this.log?.error({ reader: r.name }, 'duplicate reader name, reader ignored');
+        r.detach(new PcscError(SCARD.E_DUPLICATE_READER, r.name));
+        continue;
+      }
+      this.byName.set(r.name, r);
+      this.tableGeneration++;
+      this.safeEmit('reader-added', r.snapshot());
+    }
+    this.bus.notify();
+  }
+
+  private removeDevice(dev: DriverReader, err: PcscError): void {
+    const device = this.devices.get(dev);
+    if (!device) return;
+    device.removed = true;
+    this.devices.delete(dev);
+    this.instances.release(device.driver.name, device.instance);
+    for (const r of device.readers) {
+      const listed = this.byName.get(r.name) === r;
+      r.detach(err);
+      r.lock.clear();
+      for (const h of r.handles) h.readerGone = true;
+      if (listed) {
+        this.byName.delete(r.name);
+        this.tableGeneration++;
+        this.safeEmit('reader-removed', r.snapshot());
+      }
+    }
+    this.bus.notify();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.bus.cancelAll(SCARD.E_SERVICE_STOPPED, 'the service is stopping');
+    for (const dev of [...this.devices.keys()]) this.removeDevice(dev, new PcscError(SCARD.E_SERVICE_STOPPED, 'the service is stopping'));
+    for (const [driver, entry] of this.drivers) {
+      driver.off('reader-added', entry.onAdd);
+      driver.off('reader-removed', entry.onRemove);
+      try {
+        await driver.stop();
+      } catch (e) {
+        this.log?.warn({ driver: driver.name, err: (e as Error).message }, 'driver stop failed');
+      }
+    }
+    this.drivers.clear();
+  }
+
+  readers(): ReaderSnapshot[] {
+    const out: ReaderSnapshot[] = [];
+    for (const r of this.byName.values()) out.push(r.snapshot());
+    return out;
+  }
+
+  reader(name: string): ReaderSnapshot | undefined {
+    return this.byName.get(name)?.snapshot();
+  }
+
+  // --- contexts ---------------------------------------------------------------------------------
+
+  establishContext(owner = 'unknown'): ContextId {
+    if (this.stopped) throw new PcscError(SCARD.E_NO_SERVICE, 'the core is stopped');
+    const id = this.ids.take();
+    this.contexts.set(id, newContext(id, owner));
+    return id;
+  }
+
+  async releaseContext(ctx: ContextId): Promise<void> {
+    const c = this.ctx(ctx);
+    c.released = true;
+    this.contexts.delete(ctx);
+    this.bus.cancel(ctx, SCARD.E_CANCELLED, 'the context was released');
+    // pcscd §6.7: a transaction holder's card is reset so its half-done session is not left to others.
+    await Promise.all([...c.handles].map((h) => this.closeHandle(h, -1)));
+    this.ids.release(ctx);
+  }
+
+  isValidContext(ctx: ContextId): boolean {
+    return this.contexts.has(ctx);
+  }
+
+  listReaders(ctx: ContextId): string[] {
+    this.ctx(ctx);
+    return [...this.byName.keys()];
+  }
+
+  getStatusChange(ctx: ContextId, states: ReaderStateQuery[], timeoutMs: number): Promise<ReaderStateResult[]> {
+    if (!this.contexts.has(ctx)) return Promise.reject(invalidContext(ctx));
+    return this.bus.wait(ctx, states, timeoutMs);
+  }
+
+  cancel(ctx: ContextId): void {
+    this.ctx(ctx);
+    this.bus.cancel(ctx, SCARD.E_CANCELLED, 'SCardCancel');
+  }
+
+  private ctx(id: number): Context {
+    const c = this.contexts.get(id);
+    if (!c) throw invalidContext(id);
+    return c;
+  }
+
+  private handle(id: number): Handle {
+    const h = this.handles.get(id);
+    if (!h) throw invalidHandle(id);
+    return h;
+  }
+
+  // --- card handles -------------------------------------------------------------------------
+
+  async connect(ctx: ContextId, name: string, shareMode: number, preferred: number): Promise<ConnectResult> {
+    const c = this.ctx(ctx);
+    checkShareMode(shareMode);
+    if (shareMode !== SHARE.DIRECT && !validProtocolMask(preferred)) {
+      throw new PcscError(SCARD.E_PROTO_MISMATCH, `preferred protocols 0x${(preferred >>> 0).toString(16)} name none of T=0, T=1, RAW`);
+    }
+    const r = this.byName.get(name);
+    if (!r) throw new PcscError(SCARD.E_UNKNOWN_READER, `no reader named "${name}"`);
+    if (c.handles.size >= LIMITS.MAX_CONTEXT_CARD_HANDLES) throw new PcscError(SCARD.E_NO_MEMORY, 'too many handles in this context');
+    if (r.handles.size >= LIMITS.MAX_READER_HANDLES) throw new PcscError(SCARD.F_INTERNAL_ERROR, 'too many handles on this reader');
+    this.connectChecks(r, shareMode);
+    const direct = shareMode === SHARE.DIRECT;
+    // Waits while another handle holds a transaction, as pcscd does (without its polling).
+    const job = (): ConnectResult | Promise<ConnectResult> => {
+      if (c.released) throw invalidContext(ctx);
+      this.connectChecks(r, shareMode);
+      if (direct) return this.addHandle(c, r, shareMode, r.protocol);
+      return r.prepareCard(preferred).then((protocol) => {
+        if (c.released) throw invalidContext(ctx);
+        this.connectChecks(r, shareMode);
+        return this.addHandle(c, r, shareMode, protocol);
+      });
+    };
+    return r.queue.run(NO_HANDLE_OWNER, !direct, job);
+  }
+
+  private connectChecks(r: Reader, shareMode: number): void {
+    if (r.gone) throw new PcscError(SCARD.E_UNKNOWN_READER, `reader "${r.name}" was removed`);
+    if (!r.available) throw new PcscError(SCARD.E_READER_UNAVAILABLE, `reader "${r.name}" is not available`);
+    if (r.sharing === -1) throw new PcscError(SCARD.E_SHARING_VIOLATION, `reader "${r.name}" is used exclusively`);
+    if (shareMode === SHARE.EXCLUSIVE && r.sharing > 0) throw new PcscError(SCARD.E_SHARING_VIOLATION, `reader "${r.name}" is in use`);
+    if (shareMode !== SHARE.DIRECT && !r.present) throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${r.name}"`);
+  }
+
+  private addHandle(c: Context, r: Reader, shareMode: number, protocol: number): ConnectResult {
+    const id = this.ids.take();
+    const h: Handle = { id, ctx: c, reader: r, share: shareMode, protocol, event: HANDLE_EVENT.NONE, readerGone: false, closed: false, closing: false };
+    this.handles.set(id, h);
+    c.handles.add(h);
+    r.handles.add(h);
+    if (shareMode === SHARE.EXCLUSIVE) {
+      // pcscd: an exclusive connection holds the lock at level 1.
+      r.lock.acquire(id);
+      r.setSharing(-1);
+    } else r.setSharing(r.sharing + 1);
+    return { handle: id, protocol };
+  }
+
+  async reconnect(handle: HandleId, shareMode: number, preferred: number, initialization: number): Promise<{ protocol: number }> {
+    const h = this.handle(handle);
+    checkReader(h);
+    checkShareMode(shareMode);
+    if (initialization !== DISPOSITION.LEAVE && initialization !== DISPOSITION.RESET && initialization !== DISPOSITION.UNPOWER) {
+      throw new PcscError(SCARD.E_INVALID_VALUE, `reconnect initialization must be LEAVE, RESET or UNPOWER (0..2), got ${initialization}`);
+    }
+    if (shareMode !== SHARE.DIRECT && !validProtocolMask(preferred)) {
+      throw new PcscError(SCARD.E_PROTO_MISMATCH, `preferred protocols 0x${(preferred >>> 0).toString(16)} name none of T=0, T=1, RAW`);
+    }
+    const r = h.reader;
+    return r.queue.run(h.id, true, async () => {
+      checkReader(h);
+      if (shareMode === SHARE.EXCLUSIVE && h.share !== SHARE.EXCLUSIVE && r.sharing !== 1) {
+        throw new PcscError(SCARD.E_SHARING_VIOLATION, `reader "${r.name}" has other handles`);
+      }
+      if (initialization !== DISPOSITION.LEAVE) await r.resetCard(initialization === DISPOSITION.UNPOWER);
+      const protocol = shareMode === SHARE.DIRECT ? r.protocol : await r.prepareCard(preferred);
+      checkReader(h);
+      this.changeShare(h, shareMode);
+      h.protocol = protocol;
+      h.event = HANDLE_EVENT.NONE;
+      return { protocol };
+    });
+  }
+
+  private changeShare(h: Handle, to: number): void {
+    const r = h.reader;
+    const from = h.share;
+    h.share = to;
+    if (to === SHARE.EXCLUSIVE) {
+      if (from !== SHARE.EXCLUSIVE || r.lock.holder !== h.id) r.lock.acquire(h.id);
+      r.setSharing(-1);
+    } else if (from === SHARE.EXCLUSIVE) {
+      // pcscd keeps the exclusive base lock here (a quirk); dropping it lets other handles in.
+      if (r.lock.holder === h.id) {
+        if (r.lock.count > 1) r.lock.count--;
+        else r.lock.releaseAll(h.id);
+      }
+      r.setSharing(1);
+      r.queue.pump();
+    }
+  }
+
+  async disconnect(handle: HandleId, disposition: number): Promise<void> {
+    const h = this.handle(handle);
+    checkDisposition(disposition);
+    await this.closeHandle(h, disposition);
+  }
+
+  /**
+   * Forget a handle after carrying out its disposition. -1 = context cleanup:
+   * RESET when the handle holds the transaction (unless its card was already
+   * reset or removed), LEAVE otherwise (pcscd §6.7).
+   */
+  private async closeHandle(h: Handle, disposition: number): Promise<void> {
+    if (h.closed || (h.closing && disposition !== -1)) return;
+    h.closing = true;
+    const r = h.reader;
+    const cleanup = disposition === -1;
+    if (cleanup) {
+      disposition = r.lock.holder === h.id && h.event === HANDLE_EVENT.NONE ? DISPOSITION.RESET : DISPOSITION.LEAVE;
+      h.closed = true;
+      r.queue.drop((o) => o === h.id, new PcscError(SCARD.E_INVALID_HANDLE, 'the context was released'));
+    }
+    if (disposition !== DISPOSITION.LEAVE && !h.readerGone && r.present && r.available) {
+      try {
+        // Waits for another handle's transaction; the holder itself goes first.
+        await r.queue.run(h.id, true, () => this.dispose(r, disposition), r.lock.holder === h.id);
+      } catch (e) {
+        const err = toPcscError(e);
+        if (err.code !== SCARD.E_NO_SMARTCARD && err.code !== SCARD.E_INVALID_HANDLE) this.hooks.error(r, err);
+      }
+    }
+    h.closed = true;
+    this.handles.delete(h.id);
+    h.ctx.handles.delete(h);
+    this.ids.release(h.id);
+    if (!r.handles.delete(h) || h.readerGone) return;
+    r.queue.drop((o) => o === h.id, new PcscError(SCARD.E_INVALID_HANDLE, 'the handle was disconnected'));
+    r.lock.releaseAll(h.id);
+    r.setSharing(h.share === SHARE.EXCLUSIVE ? 0 : Math.max(0, r.sharing - 1));
+    r.queue.pump();
+  }
+
+  private dispose(r: Reader, disposition: number): Promise<void> {
+    if (disposition === DISPOSITION.EJECT) return r.eject();
+    return r.resetCard(disposition === DISPOSITION.UNPOWER);
+  }
+
+  beginTransaction(handle: HandleId): Promise<void> {
+    let h: Handle;
+    try {
+      h = this.handle(handle);
+      checkReader(h);
+      checkEvent(h);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return h.reader.queue.run(h.id, false, () => {
+      checkReader(h);
+      checkEvent(h);
+      h.reader.lock.acquire(h.id);
+    });
+  }
+
+  async endTransaction(handle: HandleId, disposition: number): Promise<void> {
+    const h = this.handle(handle);
+    checkReader(h);
+    checkDisposition(disposition);
+    checkEvent(h);
+    const r = h.reader;
+    if (r.lock.heldByOther(h.id)) throw new PcscError(SCARD.E_SHARING_VIOLATION, 'another handle holds the transaction');
+    if (disposition !== DISPOSITION.LEAVE) {
+      if (r.lock.holder !== h.id) throw new PcscError(SCARD.E_NOT_TRANSACTED, 'no transaction to end');
+      // Runs while the lock is still held: nobody else touches the card before the reset. The
+      // caller's own handle is flagged too (pcscd: its next call gets W_RESET_CARD).
+      await r.queue.run(h.id, true, () => this.dispose(r, disposition));
+    }
+    r.lock.end(h.id, h.share === SHARE.EXCLUSIVE);
+    r.queue.pump();
+  }
+
+  transmit(handle: HandleId, protocol: number, apdu: Buffer): Promise<Buffer> {
+    const h = this.handles.get(handle);
+    if (!h) return Promise.reject(invalidHandle(handle));
+    const r = h.reader;
+    try {
+      checkReader(h);
+      checkEvent(h);
+      if (!r.present) throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${r.name}"`);
+      if (protocol !== r.protocol && protocol !== PROTOCOL.RAW && protocol !== PROTOCOL.ANY_LEGACY) {
+        throw new PcscError(SCARD.E_PROTO_MISMATCH, `send PCI protocol ${protocol} but the card uses ${r.protocol}`);
+      }
+      if (!Buffer.isBuffer(apdu)) throw new PcscError(SCARD.E_INVALID_PARAMETER, 'the APDU must be a Buffer');
+      if (apdu.length > LIMITS.MAX_BUFFER_SIZE_EXTENDED) {
+        throw new PcscError(SCARD.E_INVALID_PARAMETER, `APDU of ${apdu.length} bytes exceeds ${LIMITS.MAX_BUFFER_SIZE_EXTENDED}`);
+      }
+      // Raw protocol carries bytes that need not be APDUs.
+      if (r.protocol !== PROTOCOL.RAW) validateApdu(apdu);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return r.queue.run(h.id, true, () => {
+      if (h.closed) throw invalidHandle(handle);
+      checkEvent(h);
+      return r.exchange(apdu).then(checkResponse, (e) => {
+        const err = toPcscError(e, SCARD.F_COMM_ERROR);
+        if (err.code === SCARD.E_NO_SMARTCARD) r.noticeAbsence();
+        throw err;
+      });
+    });
+  }
+
+  async control(handle: HandleId, code: number, data: Buffer): Promise<Buffer> {
+    const h = this.handle(handle);
+    checkReader(h);
+    const r = h.reader;
+    // pcscd fails at once here (no client retry) and does not check the card event flag.
+    if (r.lock.heldByOther(h.id)) throw new PcscError(SCARD.E_SHARING_VIOLATION, 'another handle holds the transaction');
+    if (!Buffer.isBuffer(data)) throw new PcscError(SCARD.E_INVALID_PARAMETER, 'control data must be a Buffer');
+    if (!Number.isInteger(code) || code < 0 || code > 0xffffffff) throw new PcscError(SCARD.E_INVALID_VALUE, `control code must be a 32-bit unsigned integer, got ${code}`);
+    return r.queue.run(h.id, true, () => runControl(r, code, data));
+  }
+
+  async status(handle: HandleId): Promise<StatusResult> {
+    const h = this.handle(handle);
+    checkReader(h);
+    checkEvent(h);
+    const r = h.reader;
+    return { reader: r.name, state: r.stateBits(), protocol: r.protocol, atr: Buffer.from(r.atr) };
+  }
+
+  async getAttrib(handle: HandleId, attr: number): Promise<Buffer> {
+    const h = this.attribHandle(handle);
+    return getAttribute(h.reader, attr);
+  }
+
+  async setAttrib(handle: HandleId, attr: number, value: Buffer): Promise<void> {
+    const h = this.attribHandle(handle);
+    if (!Buffer.isBuffer(value)) throw new PcscError(SCARD.E_INVALID_PARAMETER, 'attribute value must be a Buffer');
+    setAttribute(h.reader, attr, value);
+  }
+
+  private attribHandle(handle: HandleId): Handle {
+    const h = this.handle(handle);
+    checkReader(h);
+    if (h.reader.lock.heldByOther(h.id)) throw new PcscError(SCARD.E_SHARING_VIOLATION, 'another handle holds the transaction');
+    checkEvent(h);
+    return h;
+  }
+
+  // --- reader services outside PC/SC --------------------------------------------------------
+
+  private named(name: string): Reader {
+    const r = this.byName.get(name);
+    if (!r) throw new PcscError(SCARD.E_UNKNOWN_READER, `no reader named "${name}"`);
+    return r;
+  }
+
+  async feedback(name: string, f: Feedback): Promise<void> {
+    const r = this.named(name);
+    if (!r.slot.feedback) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${name}" has no LED or buzzer`);
+    await r.slot.feedback(f);
+  }
+
+  async simulateInsert(name: string, spec: unknown): Promise<void> {
+    const r = this.named(name);
+    if (!r.slot.simulate) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${name}" cannot simulate cards`);
+    await r.slot.simulate.insert(spec);
+  }
+
+  async simulateRemove(name: string): Promise<void> {
+    const r = this.named(name);
+    if (!r.slot.simulate) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${name}" cannot simulate cards`);
+    await r.slot.simulate.remove();
+  }
+
+  diagnostics(): Record<string, unknown> {
+    return {
+      contexts: this.contexts.size,
+      handles: this.handles.size,
+      statusWaiters: this.bus.waiting,
+      drivers: [...this.drivers.keys()].map((d) => ({ name: d.name, ...(d.diagnostics?.() ?? {}) })),
+      readers: [...this.byName.values()].map((r) => ({
+        name: r.name,
+        handles: r.handles.size,
+        sharing: r.sharing,
+        transaction: r.lock.holder !== 0 ? { depth: r.lock.count } : null,
+        queued: r.queue.pending,
+        busy: r.queue.inFlight,
+        device: r.device.diagnostics?.(),
+      })),
+    };
+  }
+}
+
+function checkShareMode(m: number): void {
+  if (m !== SHARE.EXCLUSIVE && m !== SHARE.SHARED && m !== SHARE.DIRECT) {
+    throw new PcscError(SCARD.E_INVALID_VALUE, `share mode must be EXCLUSIVE (1), SHARED (2) or DIRECT (3), got ${m}`);
+  }
+}
+
+function checkDisposition(d: number): void {
+  if (d !== DISPOSITION.LEAVE && d !== DISPOSITION.RESET && d !== DISPOSITION.UNPOWER && d !== DISPOSITION.EJECT) {
+    throw new PcscError(SCARD.E_INVALID_VALUE, `disposition must be LEAVE, RESET, UNPOWER or EJECT (0..3), got ${d}`);
+  }
+}
+
+function checkResponse(resp: Buffer): Buffer {
+  if (resp.length < 2) throw new PcscError(SCARD.F_COMM_ERROR, `the reader returned ${resp.length} bytes, less than a status word`);
+  return resp;
+}
