@@ -451,6 +451,41 @@ function finish(r: ParsedAtr): void {
   r.ppsUseful = !r.specificMode && ((r.fi !== 1 && r.fi !== 0) || r.di !== 1) && r.Fi !== undefined && r.Di !== undefined;
 }
 
+export interface AtrTiming {
+  /** Elementary time unit in µs with the Fi/Di in use. */
+  etuUs: number;
+  /** T=0 work waiting time in ms: 960 × WI × Fi / f. */
+  wwtMs: number;
+  /** T=1 block waiting time in ms: 11 etu + 2^BWI × 960 × 372 / f. */
+  bwtMs: number;
+  /** T=1 character waiting time in ms: (11 + 2^CWI) etu. */
+  cwtMs: number;
+  /** T=1 block guard time in ms: 22 etu. */
+  bgtMs: number;
+}
+
+/**
+ * Waiting times a TPDU transport needs for its timeouts (hardware.md §6.1).
+ * `useTa1`: the TA1 rate is in force (after a successful PPS, or in specific mode);
+ * otherwise the default Fi = 372, Di = 1 applies.
+ */
+export function atrTiming(a: ParsedAtr, opts: { clockHz?: number; useTa1?: boolean } = {}): AtrTiming {
+  const f = opts.clockHz ?? 4_000_000;
+  const useTa1 = (opts.useTa1 ?? (a.specificMode && !a.implicitParameters)) && a.Fi !== undefined && a.Di !== undefined;
+  const Fi = useTa1 ? (a.Fi as number) : 372;
+  const Di = useTa1 ? (a.Di as number) : 1;
+  const etu = Fi / Di / f;
+  const t1 = a.t1 ?? { ifsc: 32, bwi: 4, cwi: 13, edc: 'lrc' };
+  const ms = (s: number): number => s * 1000;
+  return {
+    etuUs: etu * 1e6,
+    wwtMs: ms((960 * a.wi * Fi) / f),
+    bwtMs: ms(11 * etu + (2 ** t1.bwi * 960 * 372) / f),
+    cwtMs: ms((11 + 2 ** t1.cwi) * etu),
+    bgtMs: ms(22 * etu),
+  };
+}
+
 /** Compute TCK for an ATR without its TCK (XOR of T0..last byte). */
 export const atrTck = (atrWithoutTck: Uint8Array): number => xorAll(atrWithoutTck, 1);
 

@@ -10,6 +10,7 @@ import {
   parsePps,
   checkPpsResponse,
   parseHistoricalBytes,
+  atrTiming,
 } from '../../src/iso7816/atr.js';
 import { parseHex, toHex } from '../../src/iso7816/hex.js';
 
@@ -151,6 +152,18 @@ t.test('defects are reported, not thrown', async (t) => {
   t.throws(() => parseAtr(''), AtrError);
   t.throws(() => parseAtr('3B 8'), { name: 'AtrError', message: /not valid hex/ });
   t.throws(() => parseAtr('12 34'), { name: 'AtrError', message: /invalid TS 12/ });
+});
+
+t.test('timing from the ATR', async (t) => {
+  const a = parseAtr('3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90 00 74');
+  const d = atrTiming(a, { clockHz: 3_720_000 });
+  t.equal(d.etuUs, 100, 'default 372/1 at 3.72 MHz: 100 µs per etu');
+  t.equal(d.wwtMs, 960 * 10 * 372 / 3720, 'WWT = 960 × WI × Fi / f');
+  t.ok(Math.abs(d.bwtMs - (1.1 + 16 * 96)) < 1e-9, 'BWT = 11 etu + 2^BWI × 960 × 372 / f');
+  t.equal(Math.round(d.cwtMs * 1000), (11 + 32) * 100, 'CWT = (11 + 2^CWI) etu');
+  t.equal(Math.round(d.bgtMs * 1000), 2200);
+  const fast = atrTiming(a, { clockHz: 4_000_000, useTa1: true });
+  t.equal(fast.etuUs, 512 / 32 / 4, 'TA1 96: Fi 512, Di 32 at 4 MHz');
 });
 
 t.test('PC/SC part 3 builders', async (t) => {
