@@ -99,6 +99,36 @@ t.test('T=1-only JavaCard with default T=1 parameters', async (t) => {
   t.equal(a.di, 3);
 });
 
+t.test('Belgian eID: TC2 (WI) after a TD1 naming T=0', async (t) => {
+  const a = parseAtr('3B 98 13 40 0A A5 03 01 01 01 AD 13 11');
+  t.same(a.errors, []);
+  t.equal(a.groups[0].ta, 0x13);
+  t.equal(a.groups[0].td, 0x40);
+  t.equal(a.groups[1].tc, 0x0a);
+  t.equal(a.wi, 10);
+  t.equal(a.Fi, 372);
+  t.equal(a.Di, 4);
+  t.equal(a.tckRequired, false);
+  t.same(a.protocols, [0]);
+  t.equal(a.historical.length, 8);
+});
+
+t.test('YubiKey 5 NFC: T=1, BWI/CWI from TB3, COMPACT-TLV historical bytes', async (t) => {
+  const a = parseAtr('3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40');
+  t.same(a.errors, []);
+  t.equal(a.tckValid, true);
+  t.same(a.protocols, [1]);
+  t.equal(a.defaultProtocol, 1);
+  t.same(a.t1, { ifsc: 254, bwi: 1, cwi: 5, edc: 'lrc' });
+  t.equal(a.n, 0);
+  t.equal(a.historicalInfo?.category, 0x80);
+  const caps = a.historicalInfo?.objects.find((o) => o.tag === 7);
+  t.equal(caps?.name, 'card capabilities');
+  t.equal(toHex(caps?.value ?? Buffer.alloc(0)), 'C0 21 C0');
+  const tail = a.historicalInfo?.objects.find((o) => o.tag === 5);
+  t.equal(tail?.value.toString('latin1'), 'YubiKey', "tag 5 (card issuer's data), 7 bytes");
+});
+
 t.test('inverse convention 3F', async (t) => {
   const a = parseAtr('3F 65 25 00 2C 09 69 90 00');
   t.equal(a.convention, 'inverse');
