@@ -18,6 +18,7 @@ export const ConfigSchema = Type.Object(
     gatewayId: Type.Optional(
       Type.String({
         pattern: '^[A-Za-z0-9_.-]{1,64}$',
+        examples: ['gateway-01'],
         description: 'Gateway id used in MQTT topics and events. Default: the host name (made topic-safe).',
       }),
     ),

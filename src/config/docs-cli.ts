@@ -1,0 +1,16 @@
+/** `npm run docs:config`: rewrite README.md's configuration key table and config/default.yaml from the schema. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultConfigPath, packageRoot } from './load.js';
+import { updateReadme } from './docs.js';
+import { renderDefaultYaml } from './default-yaml.js';
+
+function rewrite(path: string, make: (before: string) => string): void {
+  const before = readFileSync(path, 'utf8');
+  const after = make(before);
+  if (after !== before) writeFileSync(path, after);
+  process.stdout.write(`${path}: ${after !== before ? 'updated' : 'already current'}\n`);
+}
+
+rewrite(join(packageRoot(), 'README.md'), updateReadme);
+rewrite(defaultConfigPath(), () => renderDefaultYaml());
