@@ -10,3 +10,5 @@
 export type * from './api.js';
 export { ResourceManager, type CoreOptions } from './resource-manager.js';
 export { readerName, readerBaseName, InstanceAllocator } from './reader-names.js';
+export { runApdus, type OneShotOptions, type OneShotResult, type ApduResult } from './oneshot.js';
+export { SessionManager, type SessionInfo, type SessionOptions, type SessionManagerOptions } from './sessions.js';
