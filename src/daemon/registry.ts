@@ -41,4 +41,5 @@ export const DRIVERS: DriverEntry[] = [];
 /** Started in this order, stopped in reverse. */
 export const SERVICES: ServiceEntry[] = [
   { name: 'control', enabled: () => true, load: async () => (await import('../api/control/service.js')).createControlService },
+  { name: 'http', enabled: (c) => c.http.enabled, load: async () => (await import('../api/http/index.js')).createHttpService },
 ];

@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Service, ServiceContext, ServiceFactory } from '../../daemon/service.js';
 import type { EventJournal } from '../../events/types.js';
+import { acquireGatewayEvents, releaseGatewayEvents } from '../../events/index.js';
 import { LogRing } from '../../log/index.js';
 import { buildHttpApp, type HttpApp } from './server.js';
 import { ensurePassword } from './auth/password.js';
@@ -14,8 +15,6 @@ import type { HttpDeps } from './deps.js';
  * (each falls back to something honest: no journal -> 503 on /api/events).
  */
 interface ContextExtras {
-  logRing?: LogRing;
-  journal?: EventJournal | (() => EventJournal | undefined);
   configFile?: string;
   configPath?: string;
   applyConfig?: HttpDeps['applyConfig'];
@@ -36,7 +35,6 @@ export function announceInitialPassword(password: string, url: string, out: Node
 
 export function depsFromContext(ctx: ServiceContext): HttpDeps {
   const x = ctx as ServiceContext & ContextExtras;
-  const journal = x.journal;
   return {
     core: ctx.core,
     config: ctx.config,
@@ -45,8 +43,7 @@ export function depsFromContext(ctx: ServiceContext): HttpDeps {
     version: ctx.version,
     startedAt: ctx.startedAt,
     stateDir: ctx.config.state.dir,
-    journal: typeof journal === 'function' ? journal : () => journal,
-    logRing: x.logRing ?? new LogRing(ctx.config.http.logLines),
+    logRing: ctx.logRing ?? new LogRing(ctx.config.http.logLines),
     diagnostics: () => ctx.diagnostics(),
     configFile: x.configFile ?? x.configPath,
     applyConfig: x.applyConfig,
@@ -57,13 +54,25 @@ export class HttpService implements Service {
   readonly name = 'http';
   private built?: HttpApp;
   private url?: string;
-  constructor(private readonly deps: HttpDeps) {}
+  private journal?: EventJournal;
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly deps: HttpDeps = depsFromContext(ctx),
+  ) {
+    this.deps.journal = () => this.journal;
+  }
 
   async start(): Promise<void> {
     const { http } = this.deps.config;
     if (!http.enabled) {
       this.deps.log.info('HTTP API disabled (http.enabled: false)');
       return;
+    }
+    try {
+      this.journal = await acquireGatewayEvents(this.ctx);
+    } catch (err) {
+      // Readers, APDUs and config still work without history: /api/events answers 503 and says why.
+      this.deps.log.error({ err }, 'event journal unavailable to the HTTP API');
     }
     this.built = await buildHttpApp(this.deps);
     await this.built.app.listen({ host: http.host, port: http.port });
@@ -79,11 +88,15 @@ export class HttpService implements Service {
     const b = this.built;
     this.built = undefined;
     if (b) await b.app.close();
+    if (this.journal) {
+      this.journal = undefined;
+      await releaseGatewayEvents(this.ctx.core);
+    }
   }
 
   /** Where it listens (after start), e.g. http://127.0.0.1:8080/ */
-  address(): string | undefined {
-    return this.url;
+  addresses(): Record<string, string> {
+    return this.url ? { http: this.url } : {};
   }
 
   diagnostics(): Record<string, unknown> {
@@ -95,4 +108,4 @@ export class HttpService implements Service {
   }
 }
 
-export const createHttpService: ServiceFactory = (ctx) => new HttpService(depsFromContext(ctx));
+export const createHttpService: ServiceFactory = (ctx) => new HttpService(ctx);

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
@@ -53,7 +53,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   const tls = http.tls.cert && http.tls.key ? { cert: readFileSync(http.tls.cert), key: readFileSync(http.tls.key) } : undefined;
   const app = Fastify({
     loggerInstance: deps.log,
-    disableRequestLogging: true,
+    // Our own onResponse line at debug: a technician's polling must not flood journald at info.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: http.bodyLimitBytes,
     ...(tls ? { https: tls } : {}),
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },

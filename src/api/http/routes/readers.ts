@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { SimCardSpec } from '../../../../drivers/sim/config.js';
-import { SCARD, SHARE, DISPOSITION, PROTOCOL } from '../../../pcsc/constants.js';
+import { SCARD, SHARE, DISPOSITION, PROTOCOL, CARD_STATE } from '../../../pcsc/constants.js';
+import type { ReaderSnapshot, ScardCore } from '../../../core/api.js';
 import { PcscError } from '../../../pcsc/error.js';
 import { parseHex, toHex } from '../../../iso7816/hex.js';
 import { ControlBody, FeedbackBody, ReaderParams, SimulateInsertBody } from '../schemas.js';
@@ -65,16 +66,39 @@ export function readerRoutes(app: FastifyInstance, deps: HttpDeps): void {
     async (req) => {
       const r = known(req.params.name);
       if (!r.capabilities.simulate) throw new HttpError(409, `reader "${r.name}" cannot simulate cards (driver ${r.driver})`);
+      const settled = untilPresence(core, r.name, true);
       await core.simulateInsert(r.name, req.body.card ?? 'iso7816');
-      return readerJson(core.reader(r.name) ?? r);
+      return readerJson(await settled);
     },
   );
 
   app.post<{ Params: ReaderParams }>('/api/readers/:name/simulate/remove', { schema: { params: ReaderParams } }, async (req) => {
     const r = known(req.params.name);
     if (!r.capabilities.simulate) throw new HttpError(409, `reader "${r.name}" cannot simulate cards (driver ${r.driver})`);
+    const settled = untilPresence(core, r.name, false);
     await core.simulateRemove(r.name);
-    return readerJson(core.reader(r.name) ?? r);
+    return readerJson(await settled);
+  });
+}
+
+/**
+ * The reader's table entry once it shows the card (or its absence), so the
+ * answer to "insert" already carries the ATR. Bounded: a card that never
+ * powers up is answered with whatever the table says then.
+ */
+function untilPresence(core: ScardCore, name: string, present: boolean, boundMs = 3000): Promise<ReaderSnapshot> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      core.off('reader-state', onState);
+      const r = core.reader(name);
+      resolve(r ?? ({ name } as ReaderSnapshot));
+    };
+    const onState = (r: ReaderSnapshot): void => {
+      if (r.name === name && ((r.state & CARD_STATE.PRESENT) !== 0) === present && (!present || r.atr.length > 0 || r.mute)) done();
+    };
+    const timer = setTimeout(done, boundMs);
+    core.on('reader-state', onState);
   });
 }
 
