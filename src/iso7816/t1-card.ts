@@ -87,6 +87,14 @@ export class T1Card {
     for (let i = 0; i < count; i++) this.faults.push(fault);
   }
 
+  /** Drop every queued fault and request. */
+  clearFaults(): void {
+    this.faults = [];
+    this.wtxQueue = [];
+    this.ifsQueue = [];
+    this.abortArmed = false;
+  }
+
   /** Send S(WTX req, multiplier) before the next response (`times` requests in a row). */
   requestWtx(multiplier: number, times = 1): void {
     for (let i = 0; i < times; i++) this.wtxQueue.push(multiplier & 0xff);

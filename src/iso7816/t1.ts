@@ -113,6 +113,15 @@ export class T1Protocol {
     }
   }
 
+  /** Forget all block state after a card reset (new ATR): sequence numbers 0, IFSC from the new ATR. */
+  reset(ifsc = this.ifsc): void {
+    this.ifsc = checkSize('IFSC', ifsc);
+    this.ns = 0;
+    this.nr = 0;
+    this.wtx = 1;
+    this.dead = false;
+  }
+
   /** Announce our IFSD with S(IFS req) (usually right after the ATR). */
   async negotiateIfsd(ifsd = this.ifsd): Promise<void> {
     checkSize('IFSD', ifsd);

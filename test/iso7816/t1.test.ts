@@ -207,6 +207,12 @@ t.test('a mute card is declared dead with E_NOT_TRANSACTED', async (t) => {
   card.inject('corrupt-edc', 1000);
   await t.rejects(r2.transmit(readApdu(5)), { code: SCARD.E_NOT_TRANSACTED });
   t.equal(r2.dead, true);
+  // after a card reset both sides start again
+  card.reset();
+  card.clearFaults();
+  r2.reset(32);
+  t.equal(r2.dead, false);
+  t.ok((await r2.transmit(readApdu(5))).equals(expected(readApdu(5))));
 });
 
 t.test('S(ABORT) from the card aborts the chain; the link recovers', async (t) => {
