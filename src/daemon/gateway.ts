@@ -19,6 +19,8 @@ export interface GatewayOptions {
   log: Logger;
   version: string;
   logRing?: LogRing;
+  /** The YAML file the config came from, for services that edit it (web UI). */
+  configFile?: string;
   /** Override the registry (tests); default: every enabled entry. */
   drivers?: DriverEntry[];
   services?: ServiceEntry[];
@@ -49,6 +51,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     version: opts.version,
     startedAt: new Date(),
     logRing: opts.logRing,
+    configFile: opts.configFile,
+    restartServices: (names, next) => restartServices(names, next),
     diagnostics() {
       const out: Record<string, unknown> = {
         gateway: {
@@ -82,6 +86,29 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       log.error({ err }, 'core stop failed');
     }
+  };
+
+  /** Stop and re-create each named running service with `next`; the one asking (http) cannot restart itself mid-request. */
+  const restartServices: NonNullable<ServiceContext['restartServices']> = async (names, next) => {
+    const report = { restarted: [] as string[], pending: [] as string[], failed: [] as Array<{ part: string; error: string }> };
+    for (const name of names) {
+      const i = services.findIndex((s) => s.name === name);
+      const entry = (opts.services ?? SERVICES).find((e) => e.name === name);
+      if (i < 0 || !entry || name === 'http') {
+        report.pending.push(name);
+        continue;
+      }
+      try {
+        await services[i].stop();
+        const service = (await entry.load())({ ...context, config: next, log: log.child({ module: name }) });
+        services[i] = service;
+        await service.start();
+        report.restarted.push(name);
+      } catch (err) {
+        report.failed.push({ part: name, error: (err as Error).message });
+      }
+    }
+    return report;
   };
 
   try {

@@ -112,7 +112,7 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
 
   log.info({ version, gatewayId, config: loaded.source, pid: process.pid }, 'starting');
   try {
-    gateway = await startGateway({ config, gatewayId, log, version, logRing: ring });
+    gateway = await startGateway({ config, gatewayId, log, version, logRing: ring, configFile });
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
     io.stderr.write(`scardgated: start-up failed: ${(err as Error).message}\n`);

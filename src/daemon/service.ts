@@ -19,6 +19,13 @@ export interface ServiceContext {
   diagnostics(): Record<string, unknown>;
   /** Recent log lines (JSON text) and a live 'line' feed, for the web UI's logs view. */
   logRing?: LogRing;
+  /** The YAML file the configuration was loaded from (undefined: the embedded default); the web UI's editor writes it. */
+  configFile?: string;
+  /**
+   * Restart running services by name with a new configuration (the web UI's
+   * config editor). Names that are not a restartable running service come back as pending.
+   */
+  restartServices?(names: string[], config: Config): Promise<{ restarted: string[]; pending: string[]; failed: Array<{ part: string; error: string }> }>;
 }
 
 export interface Service {

@@ -72,7 +72,7 @@ export async function startTestGateway(opts: HarnessOptions = {}): Promise<TestG
     configFile,
     drivers: DRIVERS.some((d) => d.name === 'sim') ? DRIVERS : [...DRIVERS, SIM_ENTRY],
     services: [{ name: 'http', enabled: () => true, load: async () => createHttpService }],
-  } as Parameters<typeof startGateway>[0]);
+  });
   const url = gw.addresses().http;
   if (!url) throw new Error('HTTP service did not report its address');
   return {

@@ -10,16 +10,6 @@ import { buildHttpApp, type HttpApp } from './server.js';
 import { ensurePassword } from './auth/password.js';
 import type { HttpDeps } from './deps.js';
 
-/**
- * Optional parts of the daemon's context this service uses when present
- * (each falls back to something honest: no journal -> 503 on /api/events).
- */
-interface ContextExtras {
-  configFile?: string;
-  configPath?: string;
-  applyConfig?: HttpDeps['applyConfig'];
-}
-
 /** Printed once, straight to stdout (journald), never through the log ring the logs view shows. */
 export function announceInitialPassword(password: string, url: string, out: NodeJS.WritableStream = process.stdout): void {
   out.write(
@@ -34,7 +24,6 @@ export function announceInitialPassword(password: string, url: string, out: Node
 }
 
 export function depsFromContext(ctx: ServiceContext): HttpDeps {
-  const x = ctx as ServiceContext & ContextExtras;
   return {
     core: ctx.core,
     config: ctx.config,
@@ -45,8 +34,8 @@ export function depsFromContext(ctx: ServiceContext): HttpDeps {
     stateDir: ctx.config.state.dir,
     logRing: ctx.logRing ?? new LogRing(ctx.config.http.logLines),
     diagnostics: () => ctx.diagnostics(),
-    configFile: x.configFile ?? x.configPath,
-    applyConfig: x.applyConfig,
+    configFile: ctx.configFile,
+    applyConfig: ctx.restartServices && (async (parts, config) => ctx.restartServices!(parts, config)),
   };
 }
 
