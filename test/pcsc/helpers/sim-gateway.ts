@@ -42,6 +42,12 @@ export interface SimGateway {
   insert(reader: string, spec?: unknown): void;
   remove(reader: string): void;
   env: NodeJS.ProcessEnv;
+  /**
+   * Resolves once `n` clients wait for a state change. libpcsclite 1.9.9 notices
+   * a new reader only if it arrives while the client waits (it compares reader
+   * counts within one SCardGetStatusChange call; pcsc-lite#190).
+   */
+  waiters(n: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,6 +94,9 @@ export async function startSimGateway(readers: { name: string; card?: unknown }[
       slots.get(reader)!.removeCard();
     },
     env: { ...process.env, PCSCLITE_CSOCK_NAME: socket },
+    async waiters(n) {
+      while ((server.diagnostics().waiting as number) < n) await new Promise((r) => setTimeout(r, 5));
+    },
     async stop() {
       await server.stop();
       await core.stop();
