@@ -276,19 +276,7 @@ export class Reader {
         this.touch();
       }
     }
-    if (preferred & PROTOCOL.RAW) {
-      this.setProtocol(PROTOCOL.RAW);
-      return PROTOCOL.RAW;
-    }
-    if (this.protocol !== 0) {
-      if (!(preferred & this.protocol) && !(preferred & PROTOCOL.ANY_LEGACY)) {
-        throw new PcscError(
-          SCARD.E_PROTO_MISMATCH,
-          `the card already uses ${protocolNames(this.protocol)}, the caller accepts ${protocolNames(preferred)}`,
-        );
-      }
-      return this.protocol;
-    }
+    if (!this.needsNegotiation(preferred)) return this.settledProtocol(preferred);
     const p = chooseProtocol(preferred, this.atrInfo ?? atrProtocols(this.atr));
     if (this.slot.setProtocol) {
       try {
@@ -299,6 +287,30 @@ export class Reader {
     }
     this.setProtocol(p);
     return p;
+  }
+
+  /** Can a connect for `preferred` be answered without touching the card? */
+  needsCardWork(preferred: number): boolean {
+    return !this.powered || this.mute || this.needsNegotiation(preferred);
+  }
+
+  private needsNegotiation(preferred: number): boolean {
+    return !(preferred & PROTOCOL.RAW) && this.protocol === 0;
+  }
+
+  /** The protocol for `preferred` when none needs negotiating (RAW, or the one already in use). */
+  settledProtocol(preferred: number): number {
+    if (preferred & PROTOCOL.RAW) {
+      this.setProtocol(PROTOCOL.RAW);
+      return PROTOCOL.RAW;
+    }
+    if (!(preferred & this.protocol) && !(preferred & PROTOCOL.ANY_LEGACY)) {
+      throw new PcscError(
+        SCARD.E_PROTO_MISMATCH,
+        `the card already uses ${protocolNames(this.protocol)}, the caller accepts ${protocolNames(preferred)}`,
+      );
+    }
+    return this.protocol;
   }
 
   private setProtocol(p: number): void {

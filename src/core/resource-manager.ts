@@ -7,7 +7,9 @@
  * - BeginTransaction, and Transmit/Reconnect/Connect of other handles during a
  *   transaction, wait in the reader's FIFO instead of pcscd's 100 ms
  *   SHARING_VIOLATION retry loop. Clients see the same thing, in order.
- * - Status does not wait for another handle's transaction (it needs no card I/O).
+ * - Status does not wait for another handle's transaction (it needs no card I/O),
+ *   and neither does a Connect that needs no card I/O (card powered, protocol
+ *   already negotiated, or DIRECT); pcscd makes every Connect wait (PCSC#254).
  * - A handle whose reader was removed stays known: every call answers
  *   SCARD_E_READER_UNAVAILABLE, Disconnect succeeds and forgets it (pcscd
  *   answers 0 to that Disconnect too). A reader that comes back under the same
@@ -270,18 +272,22 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     if (r.handles.size >= LIMITS.MAX_READER_HANDLES) throw new PcscError(SCARD.F_INTERNAL_ERROR, 'too many handles on this reader');
     this.connectChecks(r, shareMode);
     const direct = shareMode === SHARE.DIRECT;
-    // Waits while another handle holds a transaction, as pcscd does (without its polling).
-    const job = (): ConnectResult | Promise<ConnectResult> => {
+    // pcscd makes every connect wait while another handle holds a transaction
+    // (LudovicRousseau/PCSC#254). Only a connect that must power the card or
+    // negotiate its protocol needs to: the others are answered at once.
+    if (direct || !r.needsCardWork(preferred)) {
+      return this.addHandle(c, r, shareMode, direct ? r.protocol : r.settledProtocol(preferred));
+    }
+    const job = (): Promise<ConnectResult> => {
       if (c.released) throw invalidContext(ctx);
       this.connectChecks(r, shareMode);
-      if (direct) return this.addHandle(c, r, shareMode, r.protocol);
       return r.prepareCard(preferred).then((protocol) => {
         if (c.released) throw invalidContext(ctx);
         this.connectChecks(r, shareMode);
         return this.addHandle(c, r, shareMode, protocol);
       });
     };
-    return r.queue.run(NO_HANDLE_OWNER, !direct, job);
+    return r.queue.run(NO_HANDLE_OWNER, true, job);
   }
 
   private connectChecks(r: Reader, shareMode: number): void {
