@@ -1,0 +1,191 @@
+/**
+ * The host side of the PN532 dialogue (hardware.md §1.2): send a command
+ * frame, wait for the ACK, wait for the response; NACK a damaged response so
+ * the module sends it again; resend a command the module never acknowledged.
+ */
+import { ACK_FRAME, NACK_FRAME, TFI_HOST, TFI_PN532, encodeFrame, type Frame } from './frame.js';
+import { LinkError, type FrameLink } from './link.js';
+
+export interface DialogueTiming {
+  /** Wait for the ACK after a command frame. */
+  ackTimeoutMs: number;
+  /** Default wait for the response after the ACK. */
+  responseTimeoutMs: number;
+  /** Quiet time after a damaged frame before asking for it again with NACK. */
+  settleMs: number;
+  /** Resends of a command the module did not acknowledge. */
+  retries: number;
+  /** NACKs for one response. */
+  nackRetries: number;
+}
+
+export const DEFAULT_TIMING: DialogueTiming = {
+  ackTimeoutMs: 60,
+  responseTimeoutMs: 350,
+  settleMs: 15,
+  retries: 2,
+  nackRetries: 3,
+};
+
+/** The module answered with the application error frame (syntax error, bad parameters). */
+export class Pn532SyntaxError extends Error {
+  constructor(code: number) {
+    super(`PN532 refused command 0x${code.toString(16).padStart(2, '0')} (error frame)`);
+    this.name = 'Pn532SyntaxError';
+  }
+}
+
+/** No usable answer after every retry: the caller resynchronises the module. */
+export class Pn532NoResponse extends Error {
+  constructor(
+    readonly code: number,
+    readonly acked: boolean,
+    detail: string,
+  ) {
+    super(`PN532 command 0x${code.toString(16).padStart(2, '0')}: ${detail}`);
+    this.name = 'Pn532NoResponse';
+  }
+}
+
+export interface DialogueCounters {
+  commands: number;
+  resends: number;
+  nacks: number;
+  ackTimeouts: number;
+  responseTimeouts: number;
+  badFrames: number;
+  errorFrames: number;
+}
+
+export interface CommandOptions {
+  timeoutMs?: number;
+  /**
+   * Safe to send again after the module acknowledged it but its answer was
+   * lost. False for exchanges with the card (a MIFARE write or an APDU must
+   * not run twice).
+   */
+  idempotent?: boolean;
+}
+
+export class Dialogue {
+  readonly counters: DialogueCounters = { commands: 0, resends: 0, nacks: 0, ackTimeouts: 0, responseTimeouts: 0, badFrames: 0, errorFrames: 0 };
+  /** Serialises commands: one frame exchange on the wire at a time. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly link: FrameLink,
+    readonly timing: DialogueTiming,
+  ) {}
+
+  /** Run `fn` with the module to itself (commands inside must use the `*Locked` forms). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One command; resolves with the response body after the response code. */
+  command(code: number, params: Uint8Array = Buffer.alloc(0), opts: CommandOptions = {}): Promise<Buffer> {
+    return this.exclusive(() => this.commandLocked(code, params, opts));
+  }
+
+  /** Abort the command in progress (host ACK, §1.2). */
+  async abortLocked(): Promise<void> {
+    await this.link.send(ACK_FRAME).catch(() => undefined);
+  }
+
+  async commandLocked(code: number, params: Uint8Array = Buffer.alloc(0), opts: CommandOptions = {}): Promise<Buffer> {
+    const frame = encodeFrame(TFI_HOST, Buffer.concat([Buffer.from([code]), params]));
+    const timeout = opts.timeoutMs ?? this.timing.responseTimeoutMs;
+    const idempotent = opts.idempotent ?? true;
+    this.counters.commands++;
+    let lastProblem = 'no ACK';
+    let acked = false;
+    for (let attempt = 0; attempt <= this.timing.retries; attempt++) {
+      if (attempt > 0) this.counters.resends++;
+      this.link.discardInput();
+      await this.link.send(frame);
+      let first: Frame | undefined;
+      try {
+        first = await this.link.receive(this.timing.ackTimeoutMs, true);
+      } catch (e) {
+        if (!(e instanceof LinkError) || e.kind === 'closed' || e.kind === 'io' || e.kind === 'aborted') throw e;
+        if (e.kind === 'timeout') this.counters.ackTimeouts++;
+        else this.counters.badFrames++;
+        lastProblem = e.kind === 'timeout' ? 'no ACK' : `damaged ACK (${e.message})`;
+        // A damaged ACK still means the command arrived; the response may follow.
+        if (e.kind === 'timeout') continue;
+      }
+      if (first?.kind === 'error') {
+        this.counters.errorFrames++;
+        throw new Pn532SyntaxError(code);
+      }
+      if (first?.kind === 'info') {
+        const body = this.matchResponse(first, code);
+        if (body) return body; // the ACK got lost but the answer did not
+        lastProblem = 'unexpected frame instead of ACK';
+        continue;
+      }
+      if (first && first.kind !== 'ack') {
+        lastProblem = `unexpected ${first.kind} instead of ACK`;
+        continue;
+      }
+      acked = true;
+      const r = await this.awaitResponse(code, timeout);
+      if (r.body) return r.body;
+      lastProblem = r.problem;
+      await this.abortLocked();
+      if (!idempotent) throw new Pn532NoResponse(code, true, lastProblem);
+    }
+    throw new Pn532NoResponse(code, acked, `${lastProblem} after ${this.timing.retries + 1} tries`);
+  }
+
+  /** Wait for the response of `code`; NACK damaged frames; never resends the command. */
+  private async awaitResponse(code: number, timeoutMs: number): Promise<{ body?: Buffer; problem: string }> {
+    const deadline = Date.now() + timeoutMs;
+    let sawBad = false;
+    let nacks = 0;
+    for (;;) {
+      const left = deadline - Date.now();
+      const wait = sawBad ? Math.min(this.timing.settleMs, Math.max(0, left)) : Math.max(0, left);
+      let f: Frame;
+      try {
+        f = await this.link.receive(wait);
+      } catch (e) {
+        if (!(e instanceof LinkError) || e.kind === 'closed' || e.kind === 'io' || e.kind === 'aborted') throw e;
+        if (e.kind === 'bad-frame') {
+          this.counters.badFrames++;
+          sawBad = true;
+          continue;
+        }
+        // timeout
+        if (sawBad && nacks < this.timing.nackRetries) {
+          // The damaged frame was the answer and the module has gone quiet: ask again.
+          nacks++;
+          this.counters.nacks++;
+          sawBad = false;
+          this.link.discardInput();
+          await this.link.send(NACK_FRAME);
+          // give the repeat its own time on the wire
+          if (deadline - Date.now() < this.timing.ackTimeoutMs) return this.awaitResponse(code, this.timing.ackTimeoutMs);
+          continue;
+        }
+        this.counters.responseTimeouts++;
+        return { problem: sawBad ? 'damaged response' : `no response within ${timeoutMs} ms` };
+      }
+      if (f.kind === 'ack') continue; // a repeated or late ACK
+      if (f.kind === 'error') {
+        this.counters.errorFrames++;
+        throw new Pn532SyntaxError(code);
+      }
+      const body = f.kind === 'info' ? this.matchResponse(f, code) : undefined;
+      if (body) return { body, problem: '' };
+      sawBad = true; // a frame that is not our answer: treat like damage
+    }
+  }
+
+  private matchResponse(f: Extract<Frame, { kind: 'info' }>, code: number): Buffer | undefined {
+    if (f.tfi !== TFI_PN532 || f.body.length < 1 || f.body[0] !== ((code + 1) & 0xff)) return undefined;
+    return f.body.subarray(1);
+  }
+}

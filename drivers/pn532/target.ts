@@ -1,0 +1,253 @@
+/**
+ * One activated ISO 14443-A target behind a PN532: ISO 14443-4 APDUs through
+ * InDataExchange with MI chaining both ways (hardware.md §1.6), native MIFARE
+ * Classic / Ultralight operations (§1.9), and the presence check libnfc uses
+ * for each card family (§1.12).
+ */
+import { SCARD } from '../../src/pcsc/constants.js';
+import { PcscError } from '../../src/pcsc/error.js';
+import { ContactlessError, classifyTypeA, contactlessAtr, type ContactlessTarget, type KeyType } from '../../src/contactless/part3.js';
+import type { CardInfo } from '../../src/driver/contract.js';
+import type { Dialogue } from './dialogue.js';
+import { CMD, RF_ITEM, STATUS, STATUS_MI, TG_MI, decodeListPassiveTarget, statusText, type TargetA } from './protocol.js';
+
+/** Host DataOut per InDataExchange frame: keeps the command in a normal frame (255 - TFI, code, Tg). */
+export const DATA_OUT_CHUNK = 252;
+
+/** A card answered with a PN532 status other than success. */
+export class TargetStatusError extends Error {
+  constructor(
+    readonly status: number,
+    what: string,
+  ) {
+    super(`${what}: ${statusText(status)}`);
+    this.name = 'TargetStatusError';
+  }
+  /** 0x01: the card did not answer (left the field, or HALTed after a failed auth). */
+  get timeout(): boolean {
+    return (this.status & 0x3f) === STATUS.Timeout;
+  }
+}
+
+export interface MifareAuth {
+  block: number;
+  keyType: 0x60 | 0x61;
+  key: Buffer;
+}
+
+export class Pn532Target implements ContactlessTarget {
+  readonly type: string;
+  readonly atr: Buffer;
+  readonly info: CardInfo;
+  readonly ats?: Buffer;
+  readonly storage?: { blockSize: number; readSize: number; needsAuth: boolean };
+  /** Last successful authentication, replayed after a presence re-select (which drops it on the card). Never logged. */
+  private lastAuth?: MifareAuth;
+
+  constructor(
+    private readonly dlg: Dialogue,
+    readonly a: TargetA,
+    private readonly rf: PassiveRetries,
+    /** MxRtyPassiveActivation for a re-select (finite). */
+    private readonly reselectRetries: number,
+  ) {
+    const ats = a.ats ? a.ats.subarray(1) : undefined; // without TL, as part 3 and CardInfo want it
+    this.ats = ats;
+    this.type = classifyTypeA(a.sak, a.atqa, ats !== undefined);
+    this.atr = contactlessAtr({ sak: a.sak, atqa: a.atqa, ats });
+    this.storage = this.isClassic
+      ? { blockSize: 16, readSize: 16, needsAuth: true }
+      : this.isUltralight
+        ? { blockSize: 4, readSize: 16, needsAuth: false }
+        : undefined;
+    this.info = {
+      contactless: true,
+      uid: a.uid,
+      atqa: a.atqa,
+      sak: a.sak,
+      ats,
+      type: this.type,
+    };
+  }
+
+  get uid(): Buffer {
+    return this.a.uid;
+  }
+  get isIso14443_4(): boolean {
+    return this.type === 'iso14443-4';
+  }
+  get isClassic(): boolean {
+    return this.type.startsWith('mifare-classic') || this.type === 'mifare-mini';
+  }
+  get isUltralight(): boolean {
+    return this.type === 'mifare-ultralight';
+  }
+
+  /** InDataExchange with chaining both ways; resolves with the card's whole answer. Runs inside the dialogue lock. */
+  async exchangeLocked(data: Buffer, idempotent = false): Promise<Buffer> {
+    const tg = this.a.tg;
+    let off = 0;
+    let body: Buffer;
+    // host -> card: all but the last chunk carry Tg | MI
+    do {
+      const chunk = data.subarray(off, off + DATA_OUT_CHUNK);
+      off += chunk.length;
+      const more = off < data.length;
+      body = await this.dlg.commandLocked(CMD.InDataExchange, Buffer.concat([Buffer.from([more ? tg | TG_MI : tg]), chunk]), {
+        idempotent,
+        timeoutMs: 1000,
+      });
+      if (body.length < 1) throw new Error('InDataExchange answer without status byte');
+      if ((body[0] & 0x3f) !== STATUS.Ok) throw new TargetStatusError(body[0], 'InDataExchange');
+      if (more && body.length > 1) throw new Error('card answered before the chained command was complete');
+    } while (off < data.length);
+    // card -> host: MI set means send `40 Tg` again for the rest
+    const parts: Buffer[] = [body.subarray(1)];
+    while (body[0] & STATUS_MI) {
+      body = await this.dlg.commandLocked(CMD.InDataExchange, Buffer.from([tg]), { idempotent: false, timeoutMs: 1000 });
+      if (body.length < 1) throw new Error('InDataExchange answer without status byte');
+      if ((body[0] & 0x3f) !== STATUS.Ok) throw new TargetStatusError(body[0], 'InDataExchange (chained answer)');
+      parts.push(body.subarray(1));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** ContactlessTarget: one APDU to an ISO 14443-4 card. */
+  transmit(apdu: Buffer): Promise<Buffer> {
+    return this.dlg.exclusive(() => this.exchangeLocked(apdu));
+  }
+
+  /** ContactlessTarget: MIFARE Classic authentication; a refused key leaves the card HALTed, so it is selected again. */
+  async authenticate(block: number, keyType: KeyType, key: Buffer): Promise<void> {
+    const a: MifareAuth = { block, keyType: keyType === 'A' ? 0x60 : 0x61, key: Buffer.from(key) };
+    await this.dlg.exclusive(async () => {
+      this.lastAuth = undefined;
+      try {
+        await this.authLocked(a);
+        this.lastAuth = a;
+      } catch (e) {
+        throw await this.refusalLocked(e, 'auth-failed');
+      }
+    });
+  }
+
+  private async authLocked(a: MifareAuth): Promise<void> {
+    // the PN532 wants the last 4 UID bytes (hardware.md §1.9)
+    await this.exchangeLocked(Buffer.concat([Buffer.from([a.keyType, a.block]), a.key, this.a.uid.subarray(this.a.uid.length - 4)]), true);
+  }
+
+  private sectorOf(block: number): number {
+    return block < 128 ? block >> 2 : 32 + ((block - 128) >> 4);
+  }
+
+  /**
+   * A native operation failed. Status 0x14 is a refused key; 0x01 is a NAK or
+   * a card gone: select the card again to tell them apart (the NAK HALTed it).
+   */
+  private async refusalLocked(e: unknown, onNak: 'auth-failed' | 'op', block?: number): Promise<Error> {
+    if (!(e instanceof TargetStatusError)) return e as Error;
+    const s = e.status & 0x3f;
+    if (s !== STATUS.MifareAuth && s !== STATUS.Timeout) return e;
+    const auth = this.lastAuth;
+    this.lastAuth = undefined;
+    const back = await this.reselectLocked().catch(() => false);
+    if (!back) return new PcscError(SCARD.E_NO_SMARTCARD, '(card left the field)');
+    if (onNak === 'auth-failed') return new ContactlessError('auth-failed', e.message);
+    if (this.isClassic && block !== undefined && (!auth || this.sectorOf(auth.block) !== this.sectorOf(block))) {
+      return new ContactlessError('not-authenticated', e.message);
+    }
+    // the operation was refused; restore the authentication the NAK cost
+    if (auth) await this.authLocked(auth).then(() => (this.lastAuth = auth), () => undefined);
+    return new ContactlessError('access-denied', e.message);
+  }
+
+  /** ContactlessTarget: READ (30): 16 bytes (one Classic block, or four Ultralight pages). */
+  readBlock(block: number): Promise<Buffer> {
+    return this.dlg.exclusive(async () => {
+      if (this.isUltralight && block > 0x0f) throw new ContactlessError('no-such-block');
+      let d: Buffer;
+      try {
+        d = await this.exchangeLocked(Buffer.from([0x30, block & 0xff]), true);
+      } catch (e) {
+        throw await this.refusalLocked(e, 'op', block);
+      }
+      if (d.length !== 16) throw new PcscError(SCARD.F_COMM_ERROR, `(READ answered ${d.length} bytes instead of 16)`);
+      return d;
+    });
+  }
+
+  /** ContactlessTarget: Classic WRITE (A0) of 16 bytes, Ultralight WRITE (A2) of one 4-byte page. */
+  writeBlock(block: number, data: Buffer): Promise<void> {
+    return this.dlg.exclusive(async () => {
+      if (this.isUltralight && block > 0x0f) throw new ContactlessError('no-such-block');
+      const cmd = this.isUltralight ? 0xa2 : 0xa0;
+      try {
+        await this.exchangeLocked(Buffer.concat([Buffer.from([cmd, block & 0xff]), data]));
+      } catch (e) {
+        throw await this.refusalLocked(e, 'op', block);
+      }
+    });
+  }
+
+  /** InListPassiveTarget with this UID: true when the same card answered. */
+  async reselectLocked(): Promise<boolean> {
+    const uid = this.a.uid;
+    // cascade tag 0x88 before 7- and 10-byte UIDs (libnfc's iso14443_cascade_uid)
+    const init =
+      uid.length === 4
+        ? uid
+        : uid.length === 7
+          ? Buffer.concat([Buffer.from([0x88]), uid])
+          : Buffer.concat([Buffer.from([0x88]), uid.subarray(0, 3), Buffer.from([0x88]), uid.subarray(3)]);
+    await this.rf.ensureLocked(this.reselectRetries);
+    const body = await this.dlg.commandLocked(CMD.InListPassiveTarget, Buffer.concat([Buffer.from([0x01, 0x00]), init]), { timeoutMs: 500 });
+    const targets = decodeListPassiveTarget(Buffer.concat([Buffer.from([0x4b]), body]));
+    return targets.length === 1 && targets[0].uid.equals(uid);
+  }
+
+  /**
+   * Is the card still in the field? libnfc's checks (hardware.md §1.12):
+   * ISO 14443-4: R(NAK) through InCommunicateThru; Ultralight: READ page 0;
+   * Classic: re-select by UID (then the last authentication is replayed).
+   */
+  async presentLocked(): Promise<boolean> {
+    try {
+      if (this.isIso14443_4) {
+        const body = await this.dlg.commandLocked(CMD.InCommunicateThru, Buffer.from([0xb2]), { timeoutMs: 300 });
+        return (body[0] & 0x3f) !== STATUS.Timeout;
+      }
+      if (this.isClassic) {
+        if (!(await this.reselectLocked())) return false;
+        if (this.lastAuth) await this.authLocked(this.lastAuth).catch(() => (this.lastAuth = undefined));
+        return true;
+      }
+      const body = await this.dlg.commandLocked(CMD.InDataExchange, Buffer.from([this.a.tg, 0x30, 0x00]), { timeoutMs: 300 });
+      return (body[0] & 0x3f) !== STATUS.Timeout;
+    } catch (e) {
+      if (e instanceof TargetStatusError && e.timeout) return false;
+      throw e;
+    }
+  }
+
+}
+
+/** MxRtyPassiveActivation (RFConfiguration item 5) as last set on the module, sent only when it changes. */
+export class PassiveRetries {
+  current = -1;
+  constructor(private readonly dlg: Dialogue) {}
+  async ensureLocked(n: number): Promise<void> {
+    if (this.current === n) return;
+    await this.dlg.commandLocked(CMD.RFConfiguration, Buffer.from([RF_ITEM.MaxRetries, 0xff, 0x01, n]));
+    this.current = n;
+  }
+}
+
+/** PN532 failure -> the PC/SC code a caller gets. */
+export function pcscErrorOf(e: unknown): PcscError {
+  if (e instanceof PcscError) return e;
+  if (e instanceof TargetStatusError) {
+    if (e.timeout) return new PcscError(SCARD.E_NO_SMARTCARD, `(card did not answer: ${e.message})`);
+    return new PcscError(SCARD.F_COMM_ERROR, `(${e.message})`);
+  }
+  return new PcscError(SCARD.F_COMM_ERROR, `(PN532: ${(e as Error).message})`);
+}
