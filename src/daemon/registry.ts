@@ -28,18 +28,22 @@ export interface CoreOptions {
   log: Logger;
 }
 
-// Hidden from the type checker until src/core/index.ts lands; then a plain import.
-const CORE_MODULE: string = '../core/index.js';
-
 export async function createCore(opts: CoreOptions): Promise<ScardCore> {
-  const m = (await import(CORE_MODULE)) as { ResourceManager: new (o: unknown) => ScardCore };
-  return new m.ResourceManager({ log: opts.log, transmitTimeoutMs: opts.config.core.transmitTimeoutMs, config: opts.config.core });
+  const { ResourceManager } = await import('../core/index.js');
+  return new ResourceManager({ log: opts.log, transmitTimeoutMs: opts.config.core.transmitTimeoutMs });
 }
 
-export const DRIVERS: DriverEntry[] = [];
+export const DRIVERS: DriverEntry[] = [
+  {
+    name: 'sim',
+    enabled: (c) => c.drivers.sim.readers.length > 0,
+    create: async (c, ctx) => (await import('../../drivers/sim/index.js')).createSimDriver(c.drivers.sim, ctx),
+  },
+];
 
 /** Started in this order, stopped in reverse. */
 export const SERVICES: ServiceEntry[] = [
   { name: 'control', enabled: () => true, load: async () => (await import('../api/control/service.js')).createControlService },
+  { name: 'mqtt', enabled: (c) => c.mqtt.enabled, load: async () => (await import('../api/mqtt/index.js')).createMqttService },
   { name: 'http', enabled: (c) => c.http.enabled, load: async () => (await import('../api/http/index.js')).createHttpService },
 ];

@@ -1,0 +1,15 @@
+/**
+ * scardctl's command table. A command is one module exporting a Command;
+ * registering it is one line here.
+ */
+import type { Command } from './command.js';
+import { readers } from './readers.js';
+import { watch } from './watch.js';
+import { send } from './send.js';
+import { insert } from './insert.js';
+import { remove } from './remove.js';
+import { diag } from './diag.js';
+
+export const COMMANDS: Command[] = [readers, watch, send, insert, remove, diag];
+
+export { UsageError, type Command, type CommandIo } from './command.js';

@@ -1,0 +1,17 @@
+import type { ReaderJson } from '../../api/control/protocol.js';
+import { readerLine } from '../format.js';
+import { expectArgs, type Command } from './command.js';
+
+export const readers: Command = {
+  name: 'readers',
+  usage: '',
+  summary: 'list readers and their cards',
+  async run(io) {
+    expectArgs(this, io.args, 0);
+    const list = await (await io.client()).request<ReaderJson[]>('readers');
+    if (io.json) io.out(JSON.stringify(list, null, 2));
+    else if (list.length === 0) io.out('no readers');
+    else list.forEach((r, i) => io.out(readerLine(r, i)));
+    return 0;
+  },
+};
