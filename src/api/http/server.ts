@@ -60,6 +60,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
   }) as unknown as FastifyInstance;
 
+  // The API speaks JSON only: anything else is 415, not a string body that fails later.
+  app.removeContentTypeParser('text/plain');
+
   const sessions = new SessionStore(http.sessionIdleMinutes * 60_000);
   const tokens = new TokenVerifier(deps.stateDir);
   const cardSessions = new CardSessions(deps.core);

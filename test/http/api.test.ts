@@ -1,0 +1,385 @@
+/**
+ * The HTTP API against a real gateway (core + sim driver + HTTP service on
+ * loopback): every route authenticated and not, CSRF, tokens, bad input.
+ */
+import t from 'tap';
+import { readFile, stat } from 'node:fs/promises';
+import { WebSocket } from 'ws';
+import { startTestGateway, Client, PASSWORD, type TestGateway } from './harness.js';
+import { createToken, revokeToken } from '../../src/api/http/auth/tokens.js';
+
+let g: TestGateway;
+let readerA = '';
+let readerB = '';
+
+t.before(async () => {
+  // Many logins from one address in this file; the limit itself is tested on its own gateway below.
+  g = await startTestGateway({ config: { http: { loginAttemptsPerMinute: 1000 } } });
+  const names = g.gw.core.readers().map((r) => r.name);
+  readerA = names.find((n) => n.startsWith('Sim A'))!;
+  readerB = names.find((n) => n.startsWith('Sim B'))!;
+});
+t.teardown(async () => g?.stop());
+
+const enc = encodeURIComponent;
+
+/** Every API route with a body that would be valid, so only authentication can refuse it. */
+function routes(): Array<[string, string, unknown?]> {
+  return [
+    ['GET', '/api/auth/session'],
+    ['POST', '/api/auth/logout'],
+    ['GET', '/api/readers'],
+    ['GET', `/api/readers/${enc(readerA)}`],
+    ['POST', `/api/readers/${enc(readerA)}/control`, { code: 0x42000000 + 3400, data: '' }],
+    ['POST', `/api/readers/${enc(readerA)}/feedback`, { led: 'green' }],
+    ['POST', `/api/readers/${enc(readerA)}/simulate/insert`, { card: 'iso7816' }],
+    ['POST', `/api/readers/${enc(readerA)}/simulate/remove`, {}],
+    ['GET', '/api/events'],
+    ['GET', '/api/events/recent'],
+    ['POST', '/api/transmit', { reader: readerA, apdu: '00A40000023F00' }],
+    ['POST', '/api/sessions', { reader: readerA }],
+    ['POST', '/api/sessions/abc/transmit', { apdu: '00A40000023F00' }],
+    ['DELETE', '/api/sessions/abc'],
+    ['GET', '/api/diagnostics'],
+    ['GET', '/api/logs'],
+    ['GET', '/api/config'],
+    ['PUT', '/api/config', { yaml: 'gatewayId: x\n' }],
+    ['GET', '/api/live'],
+  ];
+}
+
+t.test('every API route refuses a request without credentials (401) and with a bad token (401)', async (t) => {
+  const c = new Client(g.url);
+  for (const [method, path, body] of routes()) {
+    const r = await c.req(method, path, body);
+    t.equal(r.status, 401, `${method} ${path} without credentials`);
+    t.match(r.json?.message, /authentication required/, `${method} ${path} says why`);
+    const b = await c.req(method, path, body, { authorization: 'Bearer sgt_not-a-real-token' });
+    t.equal(b.status, 401, `${method} ${path} with a bad token`);
+  }
+  // A forged/stale session cookie is "expired", not silently accepted.
+  const r = await c.req('GET', '/api/readers', undefined, { cookie: 'scardgate_session=forged' });
+  t.equal(r.status, 401);
+  t.match(r.json.message, /session expired/);
+});
+
+t.test('login: wrong password refused, right one sets a HttpOnly SameSite=Strict cookie', async (t) => {
+  const bad = await fetch(g.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'wrong password' }) });
+  t.equal(bad.status, 401);
+  t.match(((await bad.json()) as { message: string }).message, /wrong password/);
+  t.same(bad.headers.getSetCookie(), [], 'no cookie on failure');
+
+  const ok = await fetch(g.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
+  t.equal(ok.status, 200);
+  const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('scardgate_session='))!;
+  t.ok(cookie, 'session cookie set');
+  t.match(cookie, /HttpOnly/i);
+  t.match(cookie, /SameSite=Strict/i);
+  t.match(cookie, /Path=\//);
+  t.notMatch(cookie, /Secure/i, 'not Secure over plain HTTP (the browser would drop it)');
+  const body = (await ok.json()) as { csrfToken: string };
+  t.type(body.csrfToken, 'string');
+  t.ok(body.csrfToken.length >= 32);
+
+  const missing = await c0().req('POST', '/api/auth/login', { pass: 'x' });
+  t.equal(missing.status, 400);
+  t.match(missing.json.message, /password/);
+});
+
+const c0 = () => new Client(g.url);
+
+t.test('CSRF: a session needs X-CSRF-Token on state-changing requests', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const none = await c.req('POST', `/api/readers/${enc(readerB)}/simulate/insert`, { card: 'iso7816' }, { 'x-csrf-token': '' });
+  t.equal(none.status, 403);
+  t.match(none.json.message, /CSRF/);
+  const wrong = await c.req('POST', `/api/readers/${enc(readerB)}/simulate/insert`, { card: 'iso7816' }, { 'x-csrf-token': 'x'.repeat(c.csrf.length) });
+  t.equal(wrong.status, 403);
+  t.notOk(g.gw.core.reader(readerB)!.state & 0x4, 'refused request did nothing');
+  const cross = await c.req('GET', '/api/readers', undefined, { origin: 'http://evil.example' });
+  t.equal(cross.status, 403, 'foreign Origin refused');
+  const ok = await c.req('GET', '/api/readers');
+  t.equal(ok.status, 200, 'GET needs no token');
+  const s = await c.req('GET', '/api/auth/session');
+  t.equal(s.json.csrfToken, c.csrf, 'the session route hands the token to the UI');
+});
+
+t.test('readers: list, one, unknown', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const list = await c.req('GET', '/api/readers');
+  t.equal(list.status, 200);
+  t.same(list.json.readers.map((r: { name: string }) => r.name).sort(), [readerA, readerB].sort());
+  t.ok(list.json.cardModels.includes('iso7816'), 'card models from the sim schema');
+  const one = await c.req('GET', `/api/readers/${enc(readerA)}`);
+  t.equal(one.json.name, readerA);
+  t.equal(one.json.driver, 'sim');
+  const unknown = await c.req('GET', `/api/readers/${enc('No Such Reader 00 00')}`);
+  t.equal(unknown.status, 404);
+  t.match(unknown.json.message, /unknown reader "No Such Reader 00 00"/);
+});
+
+t.test('simulated card insert/remove, events history and the live channel', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const ws = new WebSocket(g.url.replace('http', 'ws') + '/api/live', { headers: { cookie: c.cookie, origin: g.url } });
+  const msgs: any[] = [];
+  const waitFor = (pred: (m: any) => boolean) =>
+    new Promise<any>((resolve) => {
+      const hit = msgs.find(pred);
+      if (hit) return resolve(hit);
+      const on = (d: Buffer) => {
+        const m = JSON.parse(String(d));
+        if (pred(m)) {
+          ws.off('message', on);
+          resolve(m);
+        }
+      };
+      ws.on('message', on);
+    });
+  ws.on('message', (d) => msgs.push(JSON.parse(String(d))));
+  const hello = await waitFor((m) => m.t === 'hello');
+  t.equal(hello.readers.length, 2);
+  t.equal(hello.journal, true);
+
+  const ins = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/insert`, { card: 'iso7816' });
+  t.equal(ins.status, 200);
+  t.equal(ins.json.cardPresent, true);
+  t.match(ins.json.atr, /^3B /, 'answer carries the ATR');
+  const live = await waitFor((m) => m.t === 'reader' && m.reader.name === readerA && m.reader.cardPresent);
+  t.equal(live.reader.atr, ins.json.atr);
+  const ev = await waitFor((m) => m.t === 'event' && m.event.type === 'card.inserted' && m.event.reader === readerA);
+  t.type(ev.event.seq, 'number');
+
+  const hist = await c.req('GET', `/api/events?after=${ev.event.seq - 1}&limit=10`);
+  t.equal(hist.status, 200);
+  t.equal(hist.json.events[0].seq, ev.event.seq);
+  t.equal(hist.json.events[0].type, 'card.inserted');
+  const recent = await c.req('GET', '/api/events/recent?limit=5');
+  t.ok(recent.json.events.some((e: { seq: number }) => e.seq === ev.event.seq));
+
+  const badq = await c.req('GET', '/api/events?limit=0');
+  t.equal(badq.status, 400);
+  t.match(badq.json.message, /limit/);
+  const badq2 = await c.req('GET', '/api/events?after=abc');
+  t.equal(badq2.status, 400);
+  t.match(badq2.json.message, /after/);
+
+  const badCard = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/insert`, { card: 'no-such-model' });
+  t.equal(badCard.status, 400, 'unknown card model refused by the sim schema');
+
+  const rem = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/remove`, {});
+  t.equal(rem.status, 200);
+  t.equal(rem.json.cardPresent, false);
+  await waitFor((m) => m.t === 'reader' && m.reader.name === readerA && !m.reader.cardPresent);
+
+  const unknown = await c.req('POST', `/api/readers/${enc('Nope 00 00')}/simulate/insert`, {});
+  t.equal(unknown.status, 404);
+  ws.close();
+});
+
+t.test('live channel: refused without a session and from a foreign origin', async (t) => {
+  const wsUrl = g.url.replace('http', 'ws') + '/api/live';
+  const status = (headers: Record<string, string>) =>
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(wsUrl, { headers });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', () => undefined);
+    });
+  t.equal(await status({}), 401);
+  const c = new Client(g.url);
+  await c.login();
+  t.equal(await status({ cookie: c.cookie, origin: 'http://evil.example' }), 403);
+  t.equal(await status({ cookie: c.cookie, origin: g.url }), 101);
+});
+
+t.test('transmit: one-shot, sessions, bad hex, unknown reader, no card', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const noCard = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00 A4 00 00 02 3F 00' });
+  t.equal(noCard.status, 409);
+  t.equal(noCard.json.code, 'SCARD_E_NO_SMARTCARD');
+
+  await c.req('POST', `/api/readers/${enc(readerB)}/simulate/insert`, { card: 'iso7816' });
+  const ok = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00 A4 00 00 02 3F 00' });
+  t.equal(ok.status, 200);
+  t.equal(ok.json.sw, '9000');
+  t.equal(ok.json.swText, 'success');
+  t.match(ok.json.response, / 90 00$/);
+
+  const badHex = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00 A4 0G' });
+  t.equal(badHex.status, 400);
+  t.equal(badHex.json.message, 'apdu: invalid hex character "G" at position 7');
+  const odd = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00A400000' });
+  t.equal(odd.status, 400);
+  t.match(odd.json.message, /^apdu: odd number of hex digits/);
+  const short = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00A4' });
+  t.equal(short.status, 400);
+  t.match(short.json.message, /at least 4 bytes/);
+  const notString = await c.req('POST', '/api/transmit', { reader: readerB, apdu: 42 });
+  t.equal(notString.status, 400);
+  t.match(notString.json.message, /apdu/);
+  const extra = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00A40000023F00', pin: '1234' });
+  t.equal(extra.status, 400, 'unknown fields refused');
+  const unknown = await c.req('POST', '/api/transmit', { reader: 'Nope 00 00', apdu: '00A40000023F00' });
+  t.equal(unknown.status, 404);
+  t.match(unknown.json.message, /unknown reader "Nope 00 00"/);
+
+  const open = await c.req('POST', '/api/sessions', { reader: readerB });
+  t.equal(open.status, 201);
+  const id = open.json.id;
+  const s1 = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: '00 A4 00 00 02 3F 00' });
+  t.equal(s1.json.sw, '9000');
+  const s2 = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: '00 84 00 00 08' });
+  t.equal(s2.json.sw, '9000');
+  t.equal(s2.json.data.split(' ').length, 8, 'GET CHALLENGE gave 8 bytes');
+  const sBad = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: 'zz' });
+  t.equal(sBad.status, 400);
+  t.equal((await c.req('DELETE', `/api/sessions/${id}`)).status, 200);
+  const gone = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: '00 84 00 00 08' });
+  t.equal(gone.status, 404);
+  t.match(gone.json.message, /unknown or expired card session/);
+  t.equal((await c.req('DELETE', `/api/sessions/${id}`)).status, 404);
+  t.equal(g.gw.core.diagnostics().handles, 0, 'no handle left behind');
+});
+
+t.test('bad JSON, wrong content type and oversized bodies get 4xx naming the problem', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const badJson = await c.req('POST', '/api/transmit', '{"reader": ', {});
+  t.equal(badJson.status, 400);
+  t.match(badJson.json.message, /not valid JSON/);
+  const big = await c.req('POST', '/api/transmit', { reader: readerA, apdu: '00'.repeat(300_000) });
+  t.equal(big.status, 413);
+  t.match(big.json.message, /too large/);
+  const text = await c.req('POST', '/api/transmit', 'hello', { 'content-type': 'text/plain' });
+  t.equal(text.status, 415);
+  t.match(text.json.message, /content type/);
+  const noRoute = await c.req('GET', '/api/nothing');
+  t.equal(noRoute.status, 404);
+});
+
+t.test('control and feedback reach the reader or say why not', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const ctl = await c.req('POST', `/api/readers/${enc(readerA)}/control`, { code: 0x42000000 + 3400, data: '' });
+  // GET_FEATURE_REQUEST: answered (TLV list, maybe empty) or refused as unsupported: never a 500.
+  t.ok(ctl.status === 200 || ctl.status === 501, `control answered ${ctl.status}`);
+  if (ctl.status === 200) t.type(ctl.json.response, 'string');
+  const badData = await c.req('POST', `/api/readers/${enc(readerA)}/control`, { code: 1, data: 'xyz' });
+  t.equal(badData.status, 400);
+  t.match(badData.json.message, /^data: /);
+  const badCode = await c.req('POST', `/api/readers/${enc(readerA)}/control`, { code: -1 });
+  t.equal(badCode.status, 400);
+  t.match(badCode.json.message, /code/);
+  const fb = await c.req('POST', `/api/readers/${enc(readerA)}/feedback`, { led: 'green', buzzer: { ms: 50 } });
+  t.equal(fb.status, 200);
+  const badFb = await c.req('POST', `/api/readers/${enc(readerA)}/feedback`, { led: 'purple' });
+  t.equal(badFb.status, 400);
+});
+
+t.test('diagnostics and logs', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const d = await c.req('GET', '/api/diagnostics');
+  t.equal(d.status, 200);
+  t.equal(d.json.gatewayId, 'gw-test');
+  t.equal(d.json.versions.node, process.versions.node);
+  t.type(d.json.uptimeSeconds, 'number');
+  t.ok(d.json.memory.rssBytes > 0);
+  t.ok(d.json.services['driver:sim'], 'per-driver diagnostics');
+  t.ok(d.json.services.http, 'the HTTP service reports itself');
+  for (const k of ['serialPorts', 'i2cBuses', 'usbCcid']) t.ok(k in d.json.board, `board.${k} present (list or error)`);
+  const logs = await c.req('GET', '/api/logs?limit=50');
+  t.equal(logs.status, 200);
+  t.ok(logs.json.lines.length > 0 && logs.json.lines.length <= 50);
+  t.ok(logs.json.lines.some((l: string) => /web login/.test(l)), 'recent lines include the login');
+  t.notOk(logs.json.lines.some((l: string) => l.includes(PASSWORD)), 'the password never reaches the log');
+  const bad = await c.req('GET', '/api/logs?limit=999999');
+  t.equal(bad.status, 400);
+});
+
+t.test('config: view with secrets masked, invalid edit refused with the key path, valid edit saved', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const before = await readFile(g.configFile, 'utf8');
+  const v = await c.req('GET', '/api/config');
+  t.equal(v.status, 200);
+  t.equal(v.json.file, g.configFile);
+  t.equal(v.json.editable, true);
+  t.match(v.json.yaml, /gatewayId: gw-test/);
+  t.equal(v.json.effective.http.port, 0);
+
+  const bad = await c.req('PUT', '/api/config', { yaml: v.json.yaml.replace(/port: 0/, 'port: 70000') });
+  t.equal(bad.status, 400);
+  t.ok(bad.json.problems.some((p: string) => p.startsWith('http.port:')), `problem names http.port: ${bad.json.problems}`);
+  t.match(bad.json.message, /http\.port/);
+  t.equal(await readFile(g.configFile, 'utf8'), before, 'refused edit leaves the file untouched');
+
+  const unknownKey = await c.req('PUT', '/api/config', { yaml: v.json.yaml + 'mqtt2: {}\n' });
+  t.equal(unknownKey.status, 400);
+  t.ok(unknownKey.json.problems.some((p: string) => /mqtt2|unknown key/.test(p)));
+  const badYaml = await c.req('PUT', '/api/config', { yaml: 'http: [unclosed' });
+  t.equal(badYaml.status, 400);
+  t.match(badYaml.json.problems[0], /line \d+/);
+
+  const good = await c.req('PUT', '/api/config', { yaml: v.json.yaml.replace(/gatewayId: gw-test/, 'gatewayId: gw-renamed') });
+  t.equal(good.status, 200);
+  t.same(good.json.changed, ['gatewayId']);
+  t.same(good.json.pending, ['gatewayId'], 'a gateway id change needs a daemon restart and says so');
+  t.match(await readFile(g.configFile, 'utf8'), /gatewayId: gw-renamed/);
+
+  const secret = await c.req('PUT', '/api/config', { yaml: (await readFile(g.configFile, 'utf8')) + '# token: not-a-key\n' });
+  t.equal(secret.status, 200, 'comments are kept and harmless');
+});
+
+t.test('API tokens: bearer works without CSRF, revoked token refused', async (t) => {
+  const { token } = await createToken(g.stateDir, 'door-controller');
+  const mode = (await stat(`${g.stateDir}/http-tokens.json`)).mode & 0o777;
+  t.equal(mode, 0o600, 'token file is private');
+  t.notMatch(await readFile(`${g.stateDir}/http-tokens.json`, 'utf8'), token.slice(4), 'token itself not stored');
+  const c = new Client(g.url);
+  const auth = { authorization: `Bearer ${token}` };
+  t.equal((await c.req('GET', '/api/readers', undefined, auth)).status, 200);
+  const ins = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/insert`, { card: 'iso7816' }, auth);
+  t.equal(ins.status, 200, 'machines need no CSRF token');
+  const tx = await c.req('POST', '/api/transmit', { reader: readerA, apdu: '00A40000023F00' }, auth);
+  t.equal(tx.json.sw, '9000');
+  t.equal((await c.req('GET', '/api/auth/session', undefined, auth)).json.name, 'door-controller');
+  t.ok(await revokeToken(g.stateDir, 'door-controller'));
+  t.equal((await c.req('GET', '/api/readers', undefined, auth)).status, 401, 'revocation applies at once');
+});
+
+t.test('logout ends the session and its live channel', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const ws = new WebSocket(g.url.replace('http', 'ws') + '/api/live', { headers: { cookie: c.cookie } });
+  await new Promise((r) => ws.once('open', r));
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  const out = await c.req('POST', '/api/auth/logout');
+  t.equal(out.status, 200);
+  t.equal(await closed, 4001, 'live channel closed as "session ended"');
+  const after = await c.req('GET', '/api/readers');
+  t.equal(after.status, 401);
+  t.match(after.json.message, /session expired/);
+});
+
+t.test('login rate limit: the 6th attempt within a minute gets 429', async (t) => {
+  // Own gateway: the limit is per address and the other tests log in often.
+  const g2 = await startTestGateway();
+  t.teardown(() => g2.stop());
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await fetch(g2.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: `guess-${i}` }) });
+    statuses.push(r.status);
+    if (r.status === 429) t.match(((await r.json()) as { message: string }).message, /too many login attempts/);
+  }
+  t.same(statuses, [401, 401, 401, 401, 401, 429]);
+  const right = await fetch(g2.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
+  t.equal(right.status, 429, 'even the right password waits: guessing gets no signal');
+});
