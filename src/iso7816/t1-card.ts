@@ -47,6 +47,8 @@ export interface T1CardStats {
   apdus: number;
   /** Largest INF received in one I-block (to check the reader honours IFSC). */
   largestInfReceived: number;
+  /** APDU handler exceptions, answered with 6F00. */
+  handlerErrors: number;
 }
 
 type IBlock = Extract<T1Block, { type: 'I' }>;
@@ -56,7 +58,9 @@ export class T1Card {
   ifsd: number;
   readonly edc: EdcType;
   maxInf: number | undefined;
-  readonly stats: T1CardStats = { blocksReceived: 0, invalidReceived: 0, blocksSent: 0, retransmissions: 0, resyncs: 0, apdus: 0, largestInfReceived: 0 };
+  readonly stats: T1CardStats = { blocksReceived: 0, invalidReceived: 0, blocksSent: 0, retransmissions: 0, resyncs: 0, apdus: 0, largestInfReceived: 0, handlerErrors: 0 };
+  /** The last exception thrown by the APDU handler. */
+  lastHandlerError: unknown;
   /** WTX multipliers the reader passed with each exchange (for tests). */
   readonly wtxSeen: number[] = [];
   private expectedNs = 0;
@@ -74,9 +78,12 @@ export class T1Card {
   private abortArmed = false;
   private awaiting: number | undefined;
 
+  private readonly initialIfsc: number;
+  private readonly initialIfsd: number;
+
   constructor(private readonly handler: T1ApduHandler, opts: T1CardOptions = {}) {
-    this.ifsc = opts.ifsc ?? 32;
-    this.ifsd = opts.ifsd ?? 32;
+    this.ifsc = this.initialIfsc = opts.ifsc ?? 32;
+    this.ifsd = this.initialIfsd = opts.ifsd ?? 32;
     this.edc = opts.edc ?? 'lrc';
     this.maxInf = opts.maxInf;
   }
@@ -110,8 +117,10 @@ export class T1Card {
     this.abortArmed = true;
   }
 
-  /** Reset as after an ATR. */
+  /** Reset as after an ATR (and on S(RESYNCH): sequence numbers and sizes back to their initial values). */
   reset(): void {
+    this.ifsc = this.initialIfsc;
+    this.ifsd = this.initialIfsd;
     this.expectedNs = 0;
     this.myNs = 0;
     this.clearExchange();
@@ -158,7 +167,15 @@ export class T1Card {
     const apdu = Buffer.concat(this.rxChain);
     this.rxChain = [];
     this.stats.apdus++;
-    const resp = Buffer.from(await this.handler(apdu));
+    let resp: Buffer;
+    try {
+      resp = Buffer.from(await this.handler(apdu));
+    } catch (e) {
+      // A real card answers an internal failure with 6F00 rather than going mute.
+      this.stats.handlerErrors++;
+      this.lastHandlerError = e;
+      resp = Buffer.from([0x6f, 0x00]);
+    }
     const size = Math.max(1, Math.min(this.ifsd, this.maxInf ?? 254));
     this.response = [];
     for (let off = 0; off < resp.length || off === 0; off += size) this.response.push(resp.subarray(off, off + size));

@@ -79,11 +79,12 @@ export class T1Protocol {
   private readonly maxResyncs: number;
   private readonly maxBlocks: number;
   private readonly trace?: T1Options['trace'];
+  private initialIfsc: number;
   private blocksThisApdu = 0;
   private wtx = 1;
 
   constructor(opts: T1Options, private readonly exchangeBlock: T1Exchange) {
-    this.ifsc = checkSize('IFSC', opts.ifsc ?? 32);
+    this.ifsc = this.initialIfsc = checkSize('IFSC', opts.ifsc ?? 32);
     this.ifsd = checkSize('IFSD', opts.ifsd ?? 32);
     this.edc = opts.edc ?? 'lrc';
     if (this.edc !== 'lrc' && this.edc !== 'crc') throw new PcscError(SCARD.E_INVALID_PARAMETER, `T=1 EDC must be 'lrc' or 'crc', got ${String(this.edc)}`);
@@ -114,8 +115,8 @@ export class T1Protocol {
   }
 
   /** Forget all block state after a card reset (new ATR): sequence numbers 0, IFSC from the new ATR. */
-  reset(ifsc = this.ifsc): void {
-    this.ifsc = checkSize('IFSC', ifsc);
+  reset(ifsc = this.initialIfsc): void {
+    this.ifsc = this.initialIfsc = checkSize('IFSC', ifsc);
     this.ns = 0;
     this.nr = 0;
     this.wtx = 1;
@@ -140,8 +141,11 @@ export class T1Protocol {
       if (e instanceof PcscError) this.dead = true;
       throw e;
     }
+    // Resynchronisation returns both sides to their initial parameters; the card
+    // then assumes IFSD 32 again, which our receive capacity (this.ifsd) covers.
     this.ns = 0;
     this.nr = 0;
+    this.ifsc = this.initialIfsc;
     this.dead = false;
   }
 

@@ -340,3 +340,25 @@ t.test('fuzz: 100k random byte strings never throw anything but AtrError', async
   }
   t.ok(parsed > 50000, `parsed ${parsed}, refused ${refused}`);
 });
+
+t.test('fuzz: PPS parsing and checking never throw', async (t) => {
+  let seed = 0x9955;
+  const rnd = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const req = buildPps({ protocol: 1, fidi: 0x96 });
+  let ok = 0;
+  for (let n = 0; n < 20000; n++) {
+    const len = rnd() % 7;
+    const b = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) b[i] = rnd() & 0xff;
+    if (len > 0 && n % 2) b[0] = 0xff;
+    const r = checkPpsResponse(req, b);
+    if (r.ok) ok++;
+    else if (!r.reason) t.fail('failure without a reason');
+  }
+  t.pass(`${ok} random PPS responses accepted`);
+});

@@ -305,3 +305,27 @@ t.test('fuzz: random card replies only ever yield PcscError', async (t) => {
   }
   t.ok(errors + answers === 3000, `${answers} accidental answers, ${errors} PcscErrors`);
 });
+
+t.test('fuzz: parseBlock and the card side never throw on random input', async (t) => {
+  const rnd = xorshift(0xb10c);
+  const card = new T1Card(app, {});
+  let valid = 0;
+  for (let i = 0; i < 20000; i++) {
+    const len = rnd() % 10;
+    const b = Buffer.alloc(len);
+    for (let j = 0; j < len; j++) b[j] = rnd() & 0xff;
+    if (len >= 4 && rnd() % 2) {
+      b[0] = 0;
+      b[2] = len - 4;
+      b[len - 1] = lrc(b, 0, len - 1);
+    }
+    for (const edc of ['lrc', 'crc'] as const) if (parseBlock(b, edc).ok) valid++;
+    const out = await card.handleBlock(b, 1);
+    if (out.length > 0 && !parseBlock(out, 'lrc').ok) t.fail('card sent an invalid block without a fault injected');
+  }
+  t.ok(valid > 100, `${valid} random blocks were well formed`);
+  // the card is still usable after the noise once resynchronised
+  const reader = new T1Protocol({}, (b, w) => card.handleBlock(b, w));
+  await reader.resync();
+  t.ok((await reader.transmit(readApdu(64))).equals(expected(readApdu(64))));
+});
