@@ -31,6 +31,7 @@ export const HttpConfig = Type.Object(
       default: 262144,
       description: 'Largest request body accepted (413 beyond).',
     }),
+    webRoot: Type.String({ default: '', description: 'Directory of the built web UI; empty = dist/web of this installation.' }),
     logLines: Type.Integer({ minimum: 10, maximum: 100000, default: 2000, description: 'Recent log lines kept in memory for the logs view.' }),
   },
   { additionalProperties: false, default: {} },

@@ -117,7 +117,6 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
         res.setHeader('cache-control', /-[A-Z0-9]{8}\.\w+$/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
       },
     });
-    app.get('/', { config: { public: true } }, (_req, reply) => reply.sendFile('index.html'));
   } else {
     app.get('/', { config: { public: true } }, async (_req, reply) => {
       reply.type('text/plain; charset=utf-8').code(503);

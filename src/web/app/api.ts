@@ -30,7 +30,7 @@ export async function api<T = Record<string, unknown>>(method: string, path: str
     throw new ApiError(0, 'gateway unreachable (network error)');
   }
   const text = await res.text();
-  let json: Record<string, unknown> = {};
+  let json: Record<string, unknown>;
   try {
     json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   } catch {
