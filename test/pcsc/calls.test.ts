@@ -4,14 +4,14 @@
  * and removal while connected, small buffers, extended APDUs, attributes,
  * control, cancel, bad handles.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startSimGateway, type SimGateway } from './helpers/sim-gateway.js';
 import { CallsClient } from './helpers/clients.js';
 
 const OK = 'rv=0x00000000';
 const rvOf = (line: string) => /rv=(0x[0-9A-F]{8})/.exec(line)?.[1];
 
-async function setup(t: Tap.Test): Promise<{ gw: SimGateway; a: CallsClient; b: CallsClient; atr: string }> {
+async function setup(t: Test): Promise<{ gw: SimGateway; a: CallsClient; b: CallsClient; atr: string }> {
   const gw = await startSimGateway([{ name: 'Sim A', card: { type: 'iso7816' } }, { name: 'Sim B' }]);
   const a = new CallsClient(gw.env);
   const b = new CallsClient(gw.env);

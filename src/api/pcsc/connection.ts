@@ -54,6 +54,8 @@ const NOTIFY_EVENT = encodeWaitReply(SCARD.S_SUCCESS);
 const NOTIFY_CANCELLED = encodeWaitReply(SCARD.E_CANCELLED);
 const REPLY_BUFFER_SIZE = Math.max(WIRE.transmit.size, WIRE.control.size) + LIMITS.MAX_BUFFER_SIZE_EXTENDED;
 const SCOPE_MAX = 3;
+/** Replies queued for a client that does not read; beyond this its requests wait (its own, nobody else's). */
+const MAX_QUEUED_REPLY_BYTES = 256 * 1024;
 
 const codeOf = (e: unknown): number => toPcscError(e).code;
 
@@ -137,6 +139,11 @@ export class PcscConnection {
 
   private pump(): void {
     while (!this.busy && !this.isClosed) {
+      if (this.socket.writableLength > MAX_QUEUED_REPLY_BYTES) {
+        this.busy = true;
+        this.socket.once('drain', this.onDrain);
+        return;
+      }
       let req: Request | null;
       try {
         req = this.decoder.next();
@@ -158,6 +165,10 @@ export class PcscConnection {
       this.socket.resume();
     }
   }
+
+  private readonly onDrain = (): void => {
+    if (!this.isClosed) this.resume();
+  };
 
   /** Marks the connection as waiting on the core; `done` replies and resumes. */
   private wait<T>(p: Promise<T>, ok: (v: T) => void, fail: (code: number) => void): void {
