@@ -96,3 +96,8 @@ uninstall:
 	rm -rf $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service.d
 	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-scardgate.rules $(DESTDIR)$(LIBDIR)/tmpfiles.d/scardgate.conf \
 	  $(DESTDIR)$(LIBDIR)/sysusers.d/scardgate.conf
+
+# Core transmit throughput/latency through the ResourceManager (in process).
+.PHONY: bench-core
+bench-core: npm-deps
+	npx tsx bench/core/transmit.ts

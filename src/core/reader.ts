@@ -56,6 +56,8 @@ export class Reader {
   private readonly listeners: { presence: (p: boolean, i?: CardInfo) => void; availability: (a: boolean, why?: string) => void; error: (e: Error) => void };
 
   constructor(
+    /** Order of announcement: readers are listed in the order drivers reported them. */
+    readonly seq: number,
     readonly name: string,
     readonly driver: string,
     readonly device: DriverReader,

@@ -80,6 +80,9 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
   private readonly timeoutMs: number;
   private readonly log: Logger | undefined;
   private tableGeneration = 0;
+  private readerSeq = 0;
+  /** Listed readers in announcement order (byName fills in the order initialisations finish). */
+  private ordered: Reader[] | undefined;
   private stopped = false;
 
   constructor(opts: CoreOptions = {}) {
@@ -143,7 +146,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     this.devices.set(dev, device);
     for (const slot of dev.slots) {
       const name = readerName(dev, instance, slot.index);
-      device.readers.push(new Reader(name, driver.name, dev, slot, instance, this.hooks, this.timeoutMs));
+      device.readers.push(new Reader(this.readerSeq++, name, driver.name, dev, slot, instance, this.hooks, this.timeoutMs));
     }
     await Promise.all(device.readers.map((r) => r.init().catch((e) => this.log?.warn({ reader: r.name, err: (e as Error).message }, 'reader init'))));
     if (device.removed || this.stopped) return;
@@ -155,6 +158,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         continue;
       }
       this.byName.set(r.name, r);
+      this.ordered = undefined;
       this.tableGeneration++;
       this.safeEmit('reader-added', r.snapshot());
     }
@@ -174,6 +178,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       for (const h of r.handles) h.readerGone = true;
       if (listed) {
         this.byName.delete(r.name);
+        this.ordered = undefined;
         this.tableGeneration++;
         this.safeEmit('reader-removed', r.snapshot());
       }
@@ -198,10 +203,12 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     this.drivers.clear();
   }
 
+  private listed(): Reader[] {
+    return (this.ordered ??= [...this.byName.values()].sort((a, b) => a.seq - b.seq));
+  }
+
   readers(): ReaderSnapshot[] {
-    const out: ReaderSnapshot[] = [];
-    for (const r of this.byName.values()) out.push(r.snapshot());
-    return out;
+    return this.listed().map((r) => r.snapshot());
   }
 
   reader(name: string): ReaderSnapshot | undefined {
@@ -233,7 +240,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
 
   listReaders(ctx: ContextId): string[] {
     this.ctx(ctx);
-    return [...this.byName.keys()];
+    return this.listed().map((r) => r.name);
   }
 
   getStatusChange(ctx: ContextId, states: ReaderStateQuery[], timeoutMs: number): Promise<ReaderStateResult[]> {
@@ -536,7 +543,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       handles: this.handles.size,
       statusWaiters: this.bus.waiting,
       drivers: [...this.drivers.keys()].map((d) => ({ name: d.name, ...(d.diagnostics?.() ?? {}) })),
-      readers: [...this.byName.values()].map((r) => ({
+      readers: this.listed().map((r) => ({
         name: r.name,
         handles: r.handles.size,
         sharing: r.sharing,
