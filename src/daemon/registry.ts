@@ -44,6 +44,7 @@ export const DRIVERS: DriverEntry[] = [
 /** Started in this order, stopped in reverse. */
 export const SERVICES: ServiceEntry[] = [
   { name: 'control', enabled: () => true, load: async () => (await import('../api/control/service.js')).createControlService },
+  { name: 'pcsc', enabled: (c) => c.pcsc.enabled, load: async () => (await import('../api/pcsc/index.js')).createPcscService },
   { name: 'mqtt', enabled: (c) => c.mqtt.enabled, load: async () => (await import('../api/mqtt/index.js')).createMqttService },
   { name: 'http', enabled: (c) => c.http.enabled, load: async () => (await import('../api/http/index.js')).createHttpService },
 ];
