@@ -1,0 +1,161 @@
+// scardctl end to end: the real scardctl process against the real daemon
+// process over the control socket; and every kind of bad argument.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { REPO_ROOT, startDaemon } from '../helpers/daemon.js';
+import { cliMain } from '../../src/cli/main.js';
+
+const TSX = import.meta.resolve('tsx');
+
+function scardctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [`--import=${TSX}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** In-process run for argument checks (no process start-up per case). */
+async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (f: (s: string) => void): Writable => new Writable({ write: (c, _e, cb) => (f(c.toString()), cb()) });
+  const code = await cliMain(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env });
+  return { code, stdout, stderr };
+}
+
+t.test('against a running daemon', async (t) => {
+  const d = await startDaemon();
+  t.teardown(() => d.stop());
+  const S = ['--socket', d.controlSocket];
+
+  t.test('readers', async (t) => {
+    const r = await scardctl([...S, 'readers']);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /^0: Simulated Contact Reader A/m);
+    t.match(r.stdout, /card iso7816-t0, ATR 3B/);
+    t.match(r.stdout, /Simulated Empty Reader.*\n {4}no card/);
+    t.match(r.stdout, /UID [0-9A-F]+/);
+    const j = await scardctl([...S, '--json', 'readers']);
+    t.equal(JSON.parse(j.stdout).length, 4);
+  });
+
+  t.test('send prints responses with decoded status words, PIN redacted', async (t) => {
+    const r = await scardctl([...S, 'send', 'Contact Reader B', '00A4000C023F00', '00 20 00 81 08 31 32 33 34 FF FF FF FF', '00A4040007A0000000041010']);
+    t.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    t.match(lines[0], /^Simulated Contact Reader B .*\(T=1\)$/);
+    t.equal(lines[1], '> 00 A4 00 0C 02 3F 00');
+    t.equal(lines[2], '< 90 00  (9000 success)');
+    t.equal(lines[3], '> 00 20 00 81 08 <8 bytes redacted>');
+    t.match(lines[4], /^< 63 C\d {2}\(63C\d verification failed, \d retr(y|ies) left/);
+    t.equal(lines[6], '< 6A 82  (6A82 file or application not found)');
+    t.notOk(r.stdout.includes('31 32 33 34'), 'the PIN is not echoed');
+    t.notOk(d.logs.raw.includes('31 32 33 34') || d.logs.raw.includes('31323334'), 'nor in the daemon log');
+  });
+
+  t.test('insert, remove and watch', async (t) => {
+    const w = spawn(process.execPath, [`--import=${TSX}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...S, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const seen = (re: RegExp): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (re.test(out)) {
+            w.stdout.off('data', check);
+            resolve();
+          }
+        };
+        w.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          check();
+        });
+        check();
+      });
+    await seen(/waiting for events/);
+    t.match(out, /readers:\n0: Simulated Contact Reader A/);
+    const ins = await scardctl([...S, 'insert', 'Empty', 'iso7816']);
+    t.equal(ins.code, 0, ins.stderr);
+    t.match(ins.stdout, /^card inserted in Simulated Empty Reader/);
+    await seen(/card inserted: Simulated Empty Reader.*\n {4}card iso7816/);
+    const rem = await scardctl([...S, 'remove', 'Empty']);
+    t.equal(rem.code, 0, rem.stderr);
+    await seen(/card removed: Simulated Empty Reader/);
+    const spec = await scardctl([...S, 'insert', 'Empty', '{"type":"mifare-classic-1k"}']);
+    t.equal(spec.code, 0, spec.stderr);
+    await seen(/card inserted: Simulated Empty Reader.*\n.*mifare-classic-1k/);
+    w.kill('SIGINT');
+    const code = await new Promise((r) => w.on('close', r));
+    t.equal(code, 0, 'watch ends cleanly on Ctrl-C');
+  });
+
+  t.test('diag', async (t) => {
+    const r = await scardctl([...S, 'diag']);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /gatewayId: test-gw/);
+    t.match(r.stdout, /control:\n {2}socket: /);
+  });
+
+  t.test('errors from the daemon: exit 1 with its message', async (t) => {
+    const r = await scardctl([...S, 'send', 'nosuch', '00A40000']);
+    t.equal(r.code, 1);
+    t.match(r.stderr, /^scardctl: no reader matches "nosuch" \(readers: /);
+    await scardctl([...S, 'remove', 'Empty']);
+    const e = await scardctl([...S, 'send', 'Empty', '00A40000']);
+    t.equal(e.code, 1);
+    t.match(e.stderr, /^scardctl: SCARD_[EW]_\w+: /);
+    const sock = await scardctl([...S, 'readers'], { SCARDGATE_CONTROL_SOCKET: '/nonexistent' });
+    t.equal(sock.code, 0, '--socket wins over SCARDGATE_CONTROL_SOCKET');
+    const viaEnv = await scardctl(['readers'], { SCARDGATE_CONTROL_SOCKET: d.controlSocket });
+    t.equal(viaEnv.code, 0, 'SCARDGATE_CONTROL_SOCKET is used');
+  });
+});
+
+t.test('no daemon: exit 1 saying so', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'scardctl-'));
+  const r = await scardctl(['--socket', join(dir, 'none.sock'), 'readers']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /cannot connect to the control socket .*none\.sock: no such socket \(is scardgated running\?/);
+});
+
+t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /missing command/],
+    [['frobnicate'], /unknown command "frobnicate" \(commands: readers, watch, send, insert, remove, diag/],
+    [['--bogus', 'readers'], /unknown option "--bogus"/],
+    [['--socket'], /--socket needs a socket path/],
+    [['readers', 'extra'], /readers: unexpected argument "extra" \(usage: scardctl readers\)/],
+    [['send'], /send: missing <reader> \(usage: scardctl send <reader> <hex APDU>\.\.\.\)/],
+    [['send', '0'], /send: missing <hex APDU>\.\.\./],
+    [['send', '0', '00A4zz00'], /send: APDU 1 \("00A4zz00"\): invalid hex character "z" at position 4/],
+    [['send', '0', '00A40000', '00A'], /send: APDU 2 \("00A"\): odd number of hex digits/],
+    [['send', '0', '00A4'], /send: APDU 1 \("00A4"\): .*APDU too short/],
+    [['send', '0', '00A4000005AABB'], /send: APDU 1 .*Lc=5/],
+    [['insert', 'r'], /insert: missing <card-type>/],
+    [['insert', 'r', '{bad json'], /insert: card spec is not valid JSON/],
+    [['remove'], /remove: missing <reader>/],
+    [['remove', 'a', 'b'], /remove: unexpected argument "b"/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(['--socket', '/nonexistent/never-used', ...args]);
+    t.equal(r.code, 2, `exit 2: ${args.join(' ')}`);
+    t.match(r.stderr, re, args.join(' '));
+    t.match(r.stderr, /Try 'scardctl --help'/);
+  }
+  const real = await scardctl(['send', '0', 'xyz']);
+  t.equal(real.code, 2, 'the real executable exits 2 too');
+  t.match(real.stderr, /send: APDU 1 \("xyz"\): invalid hex character/);
+  const help = await run(['--help']);
+  t.equal(help.code, 0);
+  for (const c of ['readers', 'watch', 'send <reader> <hex APDU>...', 'insert <reader> <card-type>', 'remove <reader>', 'diag']) t.match(help.stdout, c);
+});
