@@ -321,21 +321,25 @@ export class Reader {
     this.touch();
   }
 
-  /** Reset (warm) or unpower the card for a disposition; flags every handle RESET. */
-  async resetCard(unpower: boolean): Promise<void> {
+  /**
+   * Carry out a RESET / UNPOWER: 'warm' reset, 'cold' reset (power down and up:
+   * UNPOWER at Reconnect and EndTransaction) or 'off' (UNPOWER at Disconnect:
+   * the card stays unpowered until the next connect). Flags every handle RESET.
+   */
+  async resetCard(how: 'warm' | 'cold' | 'off'): Promise<void> {
     if (!this.present) throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${this.name}"`);
     try {
-      if (unpower) {
+      if (how === 'warm') this.setAtr(await this.slot.reset());
+      else {
         await this.slot.powerDown();
         // pcscd leaves the ATR in the table after an unpower.
         this.powered = false;
         this.protocol = 0;
         this.transport = undefined;
-      } else {
-        this.setAtr(await this.slot.reset());
+        if (how === 'cold') this.setAtr(await this.slot.powerUp());
       }
     } catch (e) {
-      throw this.cardFailure(e, unpower ? 'power-down failed' : 'reset failed');
+      throw this.cardFailure(e, how === 'warm' ? 'reset failed' : how === 'cold' ? 'power cycle failed' : 'power-down failed');
     } finally {
       this.flagHandles(HANDLE_EVENT.RESET);
       this.touch();

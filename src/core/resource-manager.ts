@@ -335,7 +335,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       if (shareMode === SHARE.EXCLUSIVE && h.share !== SHARE.EXCLUSIVE && r.sharing !== 1) {
         throw new PcscError(SCARD.E_SHARING_VIOLATION, `reader "${r.name}" has other handles`);
       }
-      if (initialization !== DISPOSITION.LEAVE) await r.resetCard(initialization === DISPOSITION.UNPOWER);
+      if (initialization !== DISPOSITION.LEAVE) await r.resetCard(initialization === DISPOSITION.UNPOWER ? 'cold' : 'warm');
       const protocol = shareMode === SHARE.DIRECT ? r.protocol : await r.prepareCard(preferred);
       checkReader(h);
       this.changeShare(h, shareMode);
@@ -387,7 +387,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     if (disposition !== DISPOSITION.LEAVE && !h.readerGone && r.present && r.available) {
       try {
         // Waits for another handle's transaction; the holder itself goes first.
-        await r.queue.run(h.id, true, () => this.dispose(r, disposition), r.lock.holder === h.id);
+        await r.queue.run(h.id, true, () => this.dispose(r, disposition, 'off'), r.lock.holder === h.id);
       } catch (e) {
         const err = toPcscError(e);
         if (err.code !== SCARD.E_NO_SMARTCARD && err.code !== SCARD.E_INVALID_HANDLE) this.hooks.error(r, err);
@@ -404,9 +404,10 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     r.queue.pump();
   }
 
-  private dispose(r: Reader, disposition: number): Promise<void> {
+  /** RESET / UNPOWER / EJECT; `unpower` says what UNPOWER means for this call (pcscd differs per call). */
+  private dispose(r: Reader, disposition: number, unpower: 'cold' | 'off'): Promise<void> {
     if (disposition === DISPOSITION.EJECT) return r.eject();
-    return r.resetCard(disposition === DISPOSITION.UNPOWER);
+    return r.resetCard(disposition === DISPOSITION.UNPOWER ? unpower : 'warm');
   }
 
   beginTransaction(handle: HandleId): Promise<void> {
@@ -436,7 +437,9 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       if (r.lock.holder !== h.id) throw new PcscError(SCARD.E_NOT_TRANSACTED, 'no transaction to end');
       // Runs while the lock is still held: nobody else touches the card before the reset. The
       // caller's own handle is flagged too (pcscd: its next call gets W_RESET_CARD).
-      await r.queue.run(h.id, true, () => this.dispose(r, disposition));
+      await r.queue.run(h.id, true, () => this.dispose(r, disposition, 'cold'));
+      // An ejected (removed) card took the lock with it.
+      if (r.lock.holder !== h.id) return;
     }
     r.lock.end(h.id, h.share === SHARE.EXCLUSIVE);
     r.queue.pump();
