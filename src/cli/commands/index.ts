@@ -9,7 +9,8 @@ import { send } from './send.js';
 import { insert } from './insert.js';
 import { remove } from './remove.js';
 import { diag } from './diag.js';
+import { passwd, token } from './passwd.js';
 
-export const COMMANDS: Command[] = [readers, watch, send, insert, remove, diag];
+export const COMMANDS: Command[] = [readers, watch, send, insert, remove, diag, passwd, token];
 
 export { UsageError, type Command, type CommandIo } from './command.js';

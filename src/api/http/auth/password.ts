@@ -4,7 +4,7 @@
  * and `scardctl passwd`, which both work on the file directly.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const PASSWORD_FILE = 'http-password.json';
@@ -46,6 +46,11 @@ export async function writePrivateFile(path: string, text: string): Promise<void
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, text, { mode: 0o600 });
   await chmod(tmp, 0o600);
+  // `sudo scardctl passwd` must leave a file the unprivileged daemon (owner of the state dir) can read.
+  if (process.getuid?.() === 0) {
+    const owner = await stat(dir);
+    if (owner.uid !== 0) await chown(tmp, owner.uid, owner.gid);
+  }
   await rename(tmp, path);
 }
 
