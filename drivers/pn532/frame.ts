@@ -58,8 +58,10 @@ export const frameWireLength = (bodyLength: number): number => (bodyLength + 1 >
 
 /**
  * Find and decode the first frame in `buf`. Any number of 0x00 preamble bytes
- * and any junk before the `00 FF` start code are skipped; the postamble is not
- * waited for (a following 00 reads as the next frame's preamble).
+ * and any junk before the `00 FF` start code are skipped. Information frames
+ * need their 00 postamble: without it a dropped 00 data byte would go
+ * unnoticed (the DCS would slide into the data and the postamble into the DCS,
+ * and the sum still checks), which the fuzz test found.
  */
 export function parseFrame(buf: Uint8Array): ParseResult {
   let i = 0;
@@ -86,12 +88,13 @@ export function parseFrame(buf: Uint8Array): ParseResult {
       const elen = lenm * 256 + lenl;
       if (elen === 0 || elen > EXTENDED_MAX_LEN) return { status: 'bad', reason: `extended frame length ${elen} out of range`, consumed: s + 2 };
       const end = s + 7 + elen + 1; // TFI..PDn, DCS
-      if (buf.length < end) return { status: 'partial', consumed: s, started: true };
+      if (buf.length < end + 1) return { status: 'partial', consumed: s, started: true };
       if (sum(buf, s + 7, end) !== 0) return { status: 'bad', reason: 'frame data checksum (DCS) mismatch', consumed: end };
+      if (buf[end] !== 0x00) return { status: 'bad', reason: 'postamble missing after the frame', consumed: end };
       return {
         status: 'frame',
         frame: { kind: 'info', tfi: buf[s + 7], body: Buffer.from(buf.subarray(s + 8, end - 1)), extended: true },
-        consumed: end,
+        consumed: end + 1,
         skipped: s,
       };
     }
@@ -100,13 +103,14 @@ export function parseFrame(buf: Uint8Array): ParseResult {
       return { status: 'bad', reason: `frame length checksum (LCS) mismatch: LEN ${len} LCS ${lcs}`, consumed: s + 2 };
     }
     const end = s + 4 + len + 1;
-    if (buf.length < end) return { status: 'partial', consumed: s, started: true };
+    if (buf.length < end + 1) return { status: 'partial', consumed: s, started: true };
     if (sum(buf, s + 4, end) !== 0) return { status: 'bad', reason: 'frame data checksum (DCS) mismatch', consumed: end };
-    if (len === 1 && buf[s + 4] === 0x7f) return { status: 'frame', frame: { kind: 'error' }, consumed: end, skipped: s };
+    if (buf[end] !== 0x00) return { status: 'bad', reason: 'postamble missing after the frame', consumed: end };
+    if (len === 1 && buf[s + 4] === 0x7f) return { status: 'frame', frame: { kind: 'error' }, consumed: end + 1, skipped: s };
     return {
       status: 'frame',
       frame: { kind: 'info', tfi: buf[s + 4], body: Buffer.from(buf.subarray(s + 5, end - 1)), extended: false },
-      consumed: end,
+      consumed: end + 1,
       skipped: s,
     };
   }
