@@ -101,3 +101,8 @@ uninstall:
 .PHONY: bench-core
 bench-core: npm-deps
 	npx tsx bench/core/transmit.ts
+
+# Web UI: first-load bytes (compressed) and card-event-to-UI latency in Chromium.
+.PHONY: bench-http
+bench-http: npm-deps
+	npx tsx bench/http/run.ts
