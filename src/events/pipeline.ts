@@ -93,6 +93,10 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     });
     on('reader-error', (r: ReaderSnapshot, err: Error) => this.enqueue(this.draft('reader.error', r, { error: toPcscError(err).toJSON() })));
     on('card-inserted', (r: ReaderSnapshot) => this.onInserted(r));
+    // Cards already present at start-up: no card.inserted (that happened before), but their removal names them.
+    for (const r of core.readers()) {
+      if (r.atr.length) this.present.set(r.name, this.presentCard(r, new Date(r.since)));
+    }
     on('card-removed', (r: ReaderSnapshot) => this.onRemoved(r));
     this.started = true;
   }
@@ -147,7 +151,7 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
       this.enqueue(this.removedDraft(pending.snapshot, pending.card, pending.at));
     }
     const at = new Date();
-    const card: PresentCard = { identity, atr: r.atr.toString('hex').toUpperCase(), cardType: cardType(r), since: at.getTime() };
+    const card = this.presentCard(r, at);
     this.present.set(r.name, card);
     const cp = matchProfile(this.profiles, r);
     if (!cp) {
@@ -164,6 +168,11 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
         return this.draft('card.inserted', r, { ...f, profile: res }, at);
       }),
     );
+  }
+
+  private presentCard(r: ReaderSnapshot, at: Date): PresentCard {
+    const uid = r.card?.uid?.length ? r.card.uid.toString('hex').toUpperCase() : undefined;
+    return { identity: cardIdentity(r), uid, atr: r.atr.toString('hex').toUpperCase(), cardType: cardType(r), since: Number.isNaN(at.getTime()) ? Date.now() : at.getTime() };
   }
 
   private removedDraft(r: ReaderSnapshot, card: PresentCard | undefined, at: Date): EventDraft {

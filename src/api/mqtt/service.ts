@@ -1,0 +1,473 @@
+/**
+ * The MQTT frontend: availability (last will), retained gateway info, readers
+ * list and per-reader state, events from the durable outbox (QoS 1, in order,
+ * acknowledged back into the outbox), and request/response commands.
+ */
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient, type IPublishPacket, type IConnackPacket } from 'mqtt';
+import { Value } from '@sinclair/typebox/value';
+import type { Logger } from 'pino';
+import type { ReaderSnapshot } from '../../core/api.js';
+import type { Service, ServiceContext } from '../../daemon/service.js';
+import { toPcscError, isPcscError } from '../../pcsc/error.js';
+import { acquireGatewayEvents, releaseGatewayEvents } from '../../events/index.js';
+import type { GatewayEvents } from '../../events/pipeline.js';
+import type { GatewayEvent } from '../../events/types.js';
+import { MqttConfig, type MqttConfigT } from './config.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { ReaderDirectory } from './reader-states.js';
+import { Commands } from './commands.js';
+import { parseRequest } from './requests.js';
+import { haTagConfigTopic, isPublishableTopic, topicsFor, type GatewayInfo, type GatewayTopics, type Response } from './topics.js';
+
+/** How long after connecting we wait for our own retained availability to come back before deciding the broker keeps none. */
+const RETAIN_PROBE_MS = 2000;
+
+export function mqttConfigOf(config: unknown): MqttConfigT {
+  return Value.Default(MqttConfig, structuredClone((config as { mqtt?: unknown }).mqtt ?? {})) as MqttConfigT;
+}
+
+/** The URL without credentials, for logs and info. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
+export class MqttService implements Service {
+  readonly name = 'mqtt';
+  private readonly cfg: MqttConfigT;
+  private readonly log: Logger;
+  private topics!: GatewayTopics;
+  private client?: MqttClient;
+  private broker?: EmbeddedBroker;
+  private events?: GatewayEvents;
+  private commands?: Commands;
+  private readonly readers = new ReaderDirectory();
+  private url = '';
+  private protocolVersion: 4 | 5 = 5;
+  private connected = false;
+  private stopping = false;
+  /** null until probed. */
+  private retainKept: boolean | null = null;
+  private retainAllowed = true;
+  private probeTimer?: NodeJS.Timeout;
+  private infoTimer?: NodeJS.Timeout;
+  private inflight = 0;
+  private connectedAt = 0;
+  private quickDrops = 0;
+  private connectSent = false;
+  private connackSeen = false;
+  private refusedConnects = 0;
+  private backoffMs: number;
+  private lastState = new Map<string, string>();
+  private coreListeners: Array<[string, (...a: any[]) => void]> = [];
+  private counters = { requests: 0, requestErrors: 0, published: 0, connects: 0, connectionErrors: 0 };
+  private lastError = '';
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.cfg = mqttConfigOf(ctx.config);
+    this.log = ctx.log.child({ module: 'mqtt' });
+    this.backoffMs = this.cfg.reconnectMinMs;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.cfg;
+    this.topics = topicsFor(cfg.baseTopic, this.ctx.gatewayId);
+    for (const t of [this.topics.availability, this.topics.events, this.topics.readerState('x')]) {
+      if (!isPublishableTopic(t)) throw new Error(`mqtt.baseTopic / gatewayId make an invalid topic "${t}" (empty level, + or #)`);
+    }
+    this.events = await acquireGatewayEvents(this.ctx);
+    this.commands = new Commands({
+      core: this.ctx.core,
+      events: this.events,
+      readers: this.readers,
+      maxSessions: cfg.maxSessions,
+      maxLeaseMs: cfg.maxLeaseMs,
+      info: () => this.info(),
+    });
+    this.url = cfg.url;
+    this.protocolVersion = cfg.protocolVersion;
+    if (!this.url || this.url === 'embedded') {
+      this.broker = await startEmbeddedBroker(cfg.embedded.host, cfg.embedded.port);
+      this.url = this.broker.url;
+      this.protocolVersion = 4;
+      this.log.info({ url: this.url }, 'built-in MQTT broker listening (try: mosquitto_sub -t "%s/#" -v)', cfg.baseTopic);
+    }
+    this.watchCore();
+    this.events.outbox.on('recorded', this.onRecorded);
+    this.events.on('event', this.onEvent);
+    this.connect();
+    if (cfg.infoIntervalS > 0) {
+      this.infoTimer = setInterval(() => this.periodic(), cfg.infoIntervalS * 1000);
+      this.infoTimer.unref?.();
+    }
+  }
+
+  private clientOptions(): IClientOptions {
+    const c = this.cfg;
+    const file = (key: 'ca' | 'cert' | 'key'): Buffer | undefined => {
+      if (!c[key]) return undefined;
+      try {
+        return readFileSync(c[key]);
+      } catch (e) {
+        throw new Error(`mqtt.${key}: cannot read ${c[key]}: ${(e as Error).message}`, { cause: e });
+      }
+    };
+    const opts: IClientOptions = {
+      protocolVersion: this.protocolVersion,
+      clientId: c.clientId || `scardgate-${this.ctx.gatewayId}`,
+      clean: c.clean,
+      keepalive: c.keepaliveS,
+      reconnectPeriod: this.backoffMs,
+      connectTimeout: 10000,
+      queueQoSZero: false,
+      // A refused CONNACK (bad credentials, retain not supported) is retried with back-off like a lost connection: a gateway keeps trying.
+      reconnectOnConnackError: true,
+      resubscribe: true,
+      will: { topic: this.topics.availability, payload: Buffer.from('offline'), qos: 1, retain: true },
+      rejectUnauthorized: c.rejectUnauthorized,
+    };
+    if (this.protocolVersion === 5 && !c.clean) opts.properties = { sessionExpiryInterval: 0xffffffff };
+    if (c.username) opts.username = c.username;
+    if (c.password) opts.password = c.password;
+    const ca = file('ca');
+    const cert = file('cert');
+    const key = file('key');
+    if (ca) opts.ca = ca;
+    if (cert) opts.cert = cert;
+    if (key) opts.key = key;
+    return opts;
+  }
+
+  private connect(): void {
+    const client = mqtt.connect(this.url, this.clientOptions());
+    this.client = client;
+    client.on('connect', (connack) => this.onConnect(connack));
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    client.on('packetsend', (p) => {
+      if (p.cmd === 'connect') {
+        this.connectSent = true;
+        this.connackSeen = false;
+      }
+    });
+    client.on('packetreceive', (p) => {
+      if (p.cmd === 'connack') this.connackSeen = true;
+    });
+    client.on('close', () => {
+      // A 3.1.1 broker without retain support refuses a retained will by closing before CONNACK.
+      if (this.connectSent && !this.connackSeen && !this.connected && this.retainAllowed && client.options.will?.retain) {
+        if (++this.refusedConnects >= 2) this.noRetain('the broker closes the connection before CONNACK while our will is retained');
+      }
+      this.connectSent = false;
+      if (this.connected) this.log.warn({ url: safeUrl(this.url) }, 'MQTT connection lost; events queue in the outbox');
+      // MQTT 3.1.1 has no way to say "retain not supported": such a broker just drops a client that publishes retained.
+      // Two connections in a row dropped right after our retained publishes, with no retained copy seen: stop retaining.
+      if (this.connected && this.retainAllowed && this.retainKept !== true && Date.now() - this.connectedAt < RETAIN_PROBE_MS) {
+        if (++this.quickDrops >= 2) this.noRetain('the broker drops the connection after retained publishes');
+      } else if (this.connected) {
+        this.quickDrops = 0;
+      }
+      this.connected = false;
+      clearTimeout(this.probeTimer);
+      // Exponential back-off between reconnect attempts, reset by a successful connect.
+      client.options.reconnectPeriod = this.backoffMs;
+      this.backoffMs = Math.min(this.cfg.reconnectMaxMs, this.backoffMs * 2);
+    });
+    client.on('error', (e) => {
+      this.counters.connectionErrors++;
+      // MQTT 5 reason code 0x9A: the broker refuses retained messages, the will included.
+      if ((e as { code?: number }).code === 0x9a || /retain not supported/i.test(e.message)) this.noRetain(e.message);
+      if (e.message !== this.lastError) this.log.warn({ url: safeUrl(this.url), error: e.message }, 'MQTT connection error');
+      this.lastError = e.message;
+    });
+  }
+
+  /** Switch to publishing without the retain flag (will included) and re-publishing state periodically. */
+  private noRetain(why: string): void {
+    if (!this.retainAllowed) return;
+    this.retainAllowed = false;
+    this.retainKept = false;
+    if (this.client?.options.will) this.client.options.will.retain = false;
+    this.log.warn({ reason: why }, 'the broker keeps no retained messages: publishing state without retain and re-publishing it periodically');
+  }
+
+  private onConnect(connack: IConnackPacket): void {
+    this.connected = true;
+    this.connectedAt = Date.now();
+    this.refusedConnects = 0;
+    this.counters.connects++;
+    this.backoffMs = this.cfg.reconnectMinMs;
+    this.lastError = '';
+    this.log.info({ url: safeUrl(this.url), protocolVersion: this.protocolVersion, sessionPresent: connack.sessionPresent }, 'MQTT connected');
+    const client = this.client!;
+    if (connack.properties?.retainAvailable === false) this.noRetain('CONNACK retain available: false');
+    this.publishAllState();
+    client.subscribe(
+      [this.topics.requestWildcard, this.topics.availability],
+      { qos: 1 },
+      (err) => err && this.log.warn({ error: err.message }, 'MQTT subscribe failed (ACL?): requests will not be answered'),
+    );
+    if (this.retainAllowed) {
+      clearTimeout(this.probeTimer);
+      if (this.retainKept !== true) {
+        this.probeTimer = setTimeout(() => {
+          if (this.retainKept === true || !this.connected) return;
+          this.retainKept = false;
+          this.log.warn('the broker did not return our retained availability: it keeps no retained messages; state is re-published periodically');
+          this.publishAllState();
+        }, RETAIN_PROBE_MS);
+        this.probeTimer.unref?.();
+      }
+    }
+    this.pump();
+  }
+
+  private publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions): void {
+    if (!this.client || !this.connected) return;
+    if (!isPublishableTopic(topic)) {
+      this.log.error({ topic }, 'refusing to publish to an unsafe topic');
+      return;
+    }
+    if (opts.retain && !this.retainAllowed) opts = { ...opts, retain: false };
+    this.client.publish(topic, payload, opts, (err) => {
+      if (err && !this.stopping) this.log.debug({ topic, error: err.message }, 'MQTT publish failed');
+    });
+  }
+
+  private publishRetained(topic: string, body: unknown): void {
+    this.publish(topic, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1, retain: true });
+  }
+
+  private publishAllState(): void {
+    this.publishRetained(this.topics.availability, 'online');
+    this.publishRetained(this.topics.info, this.info());
+    this.publishReaders();
+    this.lastState.clear();
+    for (const r of this.ctx.core.readers()) this.publishReaderState(r);
+    if (this.cfg.homeassistant.enabled) for (const r of this.ctx.core.readers()) this.publishHaTag(r);
+  }
+
+  private periodic(): void {
+    if (!this.connected) return;
+    if (this.retainKept === false) this.publishAllState();
+    else this.publishRetained(this.topics.info, this.info());
+  }
+
+  private publishReaders(): void {
+    this.publishRetained(this.topics.readers, this.readers.list(this.ctx.core.readers()));
+  }
+
+  private publishReaderState(r: ReaderSnapshot): void {
+    const st = this.readers.state(r);
+    const body = JSON.stringify(st);
+    if (this.lastState.get(r.name) === body) return;
+    this.lastState.set(r.name, body);
+    this.publishRetained(this.topics.readerState(st.readerId), body);
+  }
+
+  private publishHaTag(r: ReaderSnapshot): void {
+    const id = this.readers.idOf(r.name);
+    const gw = this.ctx.gatewayId;
+    this.publishRetained(haTagConfigTopic(this.cfg.homeassistant.discoveryPrefix, gw, id), {
+      topic: this.topics.events,
+      // HA ignores an empty result: only this reader's card.inserted becomes a tag scan, with the UID as tag id.
+      value_template: `{% if value_json.type == 'card.inserted' and value_json.reader == ${JSON.stringify(r.name)} and value_json.data.uid is defined %}{{ value_json.data.uid }}{% endif %}`,
+      device: {
+        identifiers: [`scardgate_${gw}`],
+        name: `scardgate ${gw}`,
+        manufacturer: 'scardgate',
+        model: 'smart card reader gateway',
+        sw_version: this.ctx.version,
+      },
+      qos: 1,
+    });
+  }
+
+  private watchCore(): void {
+    const core = this.ctx.core;
+    const on = (name: string, fn: (...a: any[]) => void): void => {
+      core.on(name as 'reader-added', fn);
+      this.coreListeners.push([name, fn]);
+    };
+    on('reader-added', (r: ReaderSnapshot) => {
+      this.readers.idOf(r.name);
+      this.publishReaders();
+      this.publishReaderState(r);
+      if (this.cfg.homeassistant.enabled) this.publishHaTag(r);
+      this.publishRetained(this.topics.info, this.info());
+    });
+    on('reader-removed', (r: ReaderSnapshot) => {
+      const id = this.readers.idOf(r.name);
+      // An empty retained payload deletes the retained state of a reader that is gone.
+      this.publish(this.topics.readerState(id), '', { qos: 1, retain: true });
+      if (this.cfg.homeassistant.enabled) this.publish(haTagConfigTopic(this.cfg.homeassistant.discoveryPrefix, this.ctx.gatewayId, id), '', { qos: 1, retain: true });
+      this.lastState.delete(r.name);
+      this.readers.forget(r.name);
+      this.publishReaders();
+      this.publishRetained(this.topics.info, this.info());
+    });
+    on('reader-state', (r: ReaderSnapshot) => {
+      if (!this.ctx.core.reader(r.name)) return;
+      this.publishReaderState(r);
+    });
+  }
+
+  private readonly onRecorded = (): void => this.pump();
+
+  private readonly onEvent = (ev: GatewayEvent): void => {
+    if (ev.type === 'card.inserted' || ev.type === 'card.removed') {
+      const uid = ev.type === 'card.inserted' && typeof ev.data.uid === 'string' ? ev.data.uid : undefined;
+      this.readers.learnUid(ev.reader, uid);
+      const r = this.ctx.core.reader(ev.reader);
+      if (r) this.publishReaderState(r);
+    }
+  };
+
+  /** Hand recorded events to the client in order, at most `inflight` unacknowledged; acknowledged ones leave the outbox. */
+  private pump(): void {
+    const outbox = this.events?.outbox;
+    if (!outbox || !this.client || !this.connected || this.stopping) return;
+    while (this.inflight < this.cfg.inflight) {
+      const ev = outbox.next();
+      if (!ev) return;
+      this.inflight++;
+      this.client.publish(this.topics.events, JSON.stringify(ev), { qos: 1, retain: false }, (err) => {
+        this.inflight--;
+        if (err) {
+          // Only when the client is being ended: the event stays in the outbox for the next start.
+          if (!this.stopping) this.log.debug({ seq: ev.seq, error: err.message }, 'event publish failed');
+          return;
+        }
+        this.counters.published++;
+        outbox.ack(ev.seq);
+        this.pump();
+      });
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (topic === this.topics.availability) {
+      if (packet.retain && this.retainKept !== true) {
+        this.retainKept = true;
+        clearTimeout(this.probeTimer);
+      }
+      // Someone (or a stale will) marked us offline while we are connected: correct it.
+      if (payload.toString() === 'offline' && this.connected && !this.stopping) this.publishRetained(this.topics.availability, 'online');
+      return;
+    }
+    const prefix = this.topics.request('');
+    if (!topic.startsWith(prefix)) return;
+    void this.onRequest(topic.slice(prefix.length), payload, packet);
+  }
+
+  private async onRequest(method: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    this.counters.requests++;
+    const parsed = parseRequest(method, payload, this.cfg.maxRequestBytes);
+    let resp: Response;
+    if (!parsed.ok) {
+      resp = { status: 'error', data: {}, error: parsed.error };
+    } else {
+      try {
+        const { transaction: _t, ...params } = parsed.params;
+        const data = await this.commands!.run(parsed.method, params as never);
+        resp = { status: 'ok', data };
+      } catch (e) {
+        const err = toPcscError(e);
+        resp = { status: 'error', data: isPcscError(e) || err.code ? { code: err.code, name: err.codeName } : {}, error: err.message };
+      }
+    }
+    if (resp.status === 'error') {
+      this.counters.requestErrors++;
+      this.log.debug({ method, error: resp.error }, 'request refused');
+    }
+    const transaction = parsed.transaction;
+    if (transaction !== undefined) resp.transaction = transaction;
+    const props = packet.properties;
+    const opts: IClientPublishOptions = { qos: 1, retain: false };
+    let topic = this.topics.response(method);
+    if (props?.responseTopic && isPublishableTopic(props.responseTopic)) {
+      topic = props.responseTopic;
+      if (props.correlationData) opts.properties = { correlationData: props.correlationData };
+    }
+    if (!isPublishableTopic(topic)) topic = this.topics.response('invalid');
+    this.publish(topic, JSON.stringify(resp), opts);
+  }
+
+  info(): GatewayInfo {
+    const st = this.events?.outbox.stats();
+    return {
+      gatewayId: this.ctx.gatewayId,
+      version: this.ctx.version,
+      startedAt: this.ctx.startedAt.toISOString(),
+      uptimeS: Math.round((Date.now() - this.ctx.startedAt.getTime()) / 1000),
+      readers: this.ctx.core.readers().length,
+      broker: { url: safeUrl(this.url), connected: this.connected, protocolVersion: this.protocolVersion, retainAvailable: this.retainKept },
+      outbox: {
+        depth: st?.depth ?? 0,
+        lastSeq: st?.lastSeq ?? 0,
+        ackSeq: st?.ackSeq ?? 0,
+        dropped: st?.dropped ?? 0,
+        refused: st?.refused ?? 0,
+        diskBytes: st?.diskBytes ?? 0,
+        policy: st?.policy ?? '',
+      },
+      time: new Date().toISOString(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.infoTimer);
+    clearTimeout(this.probeTimer);
+    for (const [name, fn] of this.coreListeners) this.ctx.core.off(name as 'reader-added', fn);
+    this.coreListeners = [];
+    this.events?.outbox.off('recorded', this.onRecorded);
+    this.events?.off('event', this.onEvent);
+    await this.commands?.closeAll();
+    const client = this.client;
+    if (client) {
+      // Let in-flight events be acknowledged (bounded), then say offline ourselves: a clean shutdown is not a crash.
+      const deadline = Date.now() + 2000;
+      while (this.connected && this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      if (this.connected) {
+        await Promise.race([
+          client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: this.retainAllowed }).catch(() => undefined),
+          new Promise((r) => setTimeout(r, 2000)),
+        ]);
+      }
+      await Promise.race([client.endAsync(false).catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+    }
+    this.connected = false;
+    await this.broker?.close();
+    await releaseGatewayEvents(this.ctx.core);
+  }
+
+  diagnostics(): Record<string, unknown> {
+    return {
+      url: safeUrl(this.url),
+      connected: this.connected,
+      protocolVersion: this.protocolVersion,
+      retainAvailable: this.retainKept,
+      inflight: this.inflight,
+      sessions: this.commands?.openSessions() ?? 0,
+      embeddedBroker: this.broker ? `${this.broker.host}:${this.broker.port}` : null,
+      ...this.counters,
+      outbox: this.events?.outbox.stats(),
+    };
+  }
+
+  addresses(): Record<string, string> {
+    return { mqtt: safeUrl(this.url), mqttTopics: `${this.topics.root}/#` };
+  }
+
+  /** The topics of this gateway (tests, tools). */
+  topicTree(): GatewayTopics {
+    return this.topics;
+  }
+}
