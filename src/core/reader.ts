@@ -224,8 +224,9 @@ export class Reader {
   private setAvailable(available: boolean, why?: string): void | Promise<void> {
     if (available === this.available) return;
     if (!available) {
-      this.cardOut();
+      // One table change: the entry goes straight to UNKNOWN (a present card counts as removed).
       this.available = false;
+      this.cardOut();
       this.since = new Date().toISOString();
       this.touch();
       this.hooks.error(this, new PcscError(SCARD.E_READER_UNAVAILABLE, why ?? 'reader transport lost'));
