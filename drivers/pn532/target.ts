@@ -41,6 +41,8 @@ export class Pn532Target implements ContactlessTarget {
   readonly info: CardInfo;
   readonly ats?: Buffer;
   readonly storage?: { blockSize: number; readSize: number; needsAuth: boolean };
+  /** ContactlessTarget: one APDU, for ISO 14443-4 cards only (part 3 answers 6E 00 for the others). */
+  readonly transmit?: (apdu: Buffer) => Promise<Buffer>;
   /** Last successful authentication, replayed after a presence re-select (which drops it on the card). Never logged. */
   private lastAuth?: MifareAuth;
 
@@ -60,6 +62,7 @@ export class Pn532Target implements ContactlessTarget {
       : this.isUltralight
         ? { blockSize: 4, readSize: 16, needsAuth: false }
         : undefined;
+    if (this.isIso14443_4) this.transmit = (apdu) => this.dlg.exclusive(() => this.exchangeLocked(apdu));
     this.info = {
       contactless: true,
       uid: a.uid,
@@ -112,10 +115,6 @@ export class Pn532Target implements ContactlessTarget {
     return Buffer.concat(parts);
   }
 
-  /** ContactlessTarget: one APDU to an ISO 14443-4 card. */
-  transmit(apdu: Buffer): Promise<Buffer> {
-    return this.dlg.exclusive(() => this.exchangeLocked(apdu));
-  }
 
   /** ContactlessTarget: MIFARE Classic authentication; a refused key leaves the card HALTed, so it is selected again. */
   async authenticate(block: number, keyType: KeyType, key: Buffer): Promise<void> {
@@ -153,11 +152,11 @@ export class Pn532Target implements ContactlessTarget {
     const back = await this.reselectLocked().catch(() => false);
     if (!back) return new PcscError(SCARD.E_NO_SMARTCARD, '(card left the field)');
     if (onNak === 'auth-failed') return new ContactlessError('auth-failed', e.message);
+    // the operation was refused; restore the authentication the NAK cost
+    if (auth) await this.authLocked(auth).then(() => (this.lastAuth = auth), () => undefined);
     if (this.isClassic && block !== undefined && (!auth || this.sectorOf(auth.block) !== this.sectorOf(block))) {
       return new ContactlessError('not-authenticated', e.message);
     }
-    // the operation was refused; restore the authentication the NAK cost
-    if (auth) await this.authLocked(auth).then(() => (this.lastAuth = auth), () => undefined);
     return new ContactlessError('access-denied', e.message);
   }
 
