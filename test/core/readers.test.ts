@@ -113,7 +113,7 @@ t.test('reader unavailable: UNKNOWN state, calls fail, the card is powered again
 t.test('a mute card: PRESENT | SWALLOWED, reader-error, connect answers W_UNRESPONSIVE_CARD', async (t) => {
   const { core, name, slot } = await setup({ card: null });
   const errors: number[] = [];
-  core.on('reader-error', (_r, e) => errors.push((e as { code: number }).code));
+  core.on('reader-error', (_r, e) => errors.push((e as unknown as { code: number }).code));
   const inserted: boolean[] = [];
   core.on('card-inserted', (r) => inserted.push(r.mute));
   const card = new TestCard(ATR.T0_T1);
