@@ -12,7 +12,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ContextId, HandleId, ScardCore } from '../../core/api.js';
-import { LIMITS, SCARD } from '../../pcsc/constants.js';
+import { LIMITS, SCARD, SHARE } from '../../pcsc/constants.js';
 import { toPcscError } from '../../pcsc/error.js';
 import {
   CMD,
@@ -316,8 +316,19 @@ export class PcscConnection {
         this.handles.add(r.handle);
         this.send(encodeConnectReply(req, r.handle, r.protocol, SCARD.S_SUCCESS));
       },
-      (rv) => this.send(encodeConnectReply(req, 0, 0, rv)),
+      (rv) => this.send(encodeConnectReply(req, 0, this.failedConnectProtocol(req, rv), rv)),
     );
+  }
+
+  /**
+   * pcscd reports the card's negotiated protocol when an EXCLUSIVE connect fails
+   * because others share the reader (it fills it in before the exclusivity
+   * check); libpcsclite copies it out even on failure.
+   */
+  private failedConnectProtocol(req: Req<typeof CMD.CONNECT>, rv: number): number {
+    if (rv !== SCARD.E_SHARING_VIOLATION || req.shareMode !== SHARE.EXCLUSIVE) return 0;
+    const r = this.host.core.reader(req.reader);
+    return r && r.sharing > 0 ? r.protocol : 0;
   }
 
   private reconnect(req: Req<typeof CMD.RECONNECT>): void {

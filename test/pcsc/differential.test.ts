@@ -1,0 +1,105 @@
+/**
+ * Differential tests: the same PC/SC call sequences, through Debian's
+ * libpcsclite, against (a) Debian's pcscd + vsmartcard's vpcd driver and
+ * (b) scardgate + its vpcd driver, each with Debian's vicc iso7816 card.
+ * Return codes, states and data must be identical, except the deliberate
+ * differences listed in DIFFERENCES (and in the README).
+ */
+import t from 'tap';
+import { startPcscd } from './helpers/pcscd.js';
+import { startVpcdGateway } from './helpers/vpcd-gateway.js';
+import { runSequence } from './helpers/differential.js';
+
+const PCSCD_PORT = 41300;
+const SCARDGATE_PORT = 41400;
+
+// States as GetStatusChange reports them, to wait for with the right current state.
+const EMPTY = '0x10';
+const PRESENT_INUSE_C1 = '0x00010122';
+const PRESENT_C1 = '0x00010022';
+
+const SEQUENCES: Record<string, string[]> = {
+  'connect, transmit, status, control, attributes': [
+    'A ctx 1', 'A list', 'A gsc #0 0 0', 'A gsc #1 0 0',
+    'INSERT 0', `A gsc #0 ${EMPTY} 10000`,
+    'A connect 1 #0 2 3', 'A status 1', 'A status 1 4', 'A status 1 100 2',
+    'A transmit 1 00A4040000', 'A transmit 1 00A4000C023F00', 'A transmit 1 00B0000000', 'A transmit 1 00A4040000 1',
+    'A transmit 1 00A4040000 258 t0', 'A transmit 1 00A4040000 258 raw',
+    'A control 1 0x42000D48 - 256',
+    'A getattrib 1 0x00090303 264', 'A getattrib 1 0x7FFF0003 264', 'A getattrib 1 0x00010100 264', 'A getattrib 1 0x00010102 264',
+    'A getattrib 1 0x0007A007 264', 'A getattrib 1 0x00080201 264', 'A getattrib 1 0x00090303 2', 'A setattrib 1 0x00090303 00',
+    'A disconnect 1 0', 'A disconnect 1 0', 'A release 1',
+  ],
+  'share modes and transactions': [
+    'A ctx 1', 'B ctx 1', 'INSERT 0', `A gsc #0 ${EMPTY} 10000`,
+    'A connect 1 #0 2 3', 'B connect 1 #0 1 3', 'B connect 1 #0 2 3', 'B connect 2 #0 3 0', 'A gsc #0 0 0',
+    'A begin 1', 'A begin 1', 'A transmit 1 00A4040000', 'B& begin 1', 'A end 1 0', 'A transmit 1 00A4040000', 'A end 1 0', 'B<',
+    'A end 1 0', 'B transmit 1 00A4040000', 'B end 1 0', 'B end 1 0',
+    'B disconnect 2 0', 'B disconnect 1 0', 'A reconnect 1 1 3 0', 'A gsc #0 0 0', 'B connect 1 #0 2 3', 'B connect 1 #0 3 0',
+    'A reconnect 1 2 3 0', 'A gsc #0 0 0', 'A disconnect 1 0', 'A connect 1 #1 2 3', 'A connect 1 #1 3 0', 'A status 1', 'A disconnect 1 0',
+    'A release 1', 'B release 1',
+  ],
+  'reset and removal while connected': [
+    'A ctx 1', 'B ctx 1', 'INSERT 0', `A gsc #0 ${EMPTY} 10000`,
+    'A connect 1 #0 2 3', 'B connect 1 #0 2 3',
+    'A reconnect 1 2 3 3', 'A reconnect 1 2 3 0', 'A reconnect 1 2 3 1', 'B transmit 1 00A4040000', 'B status 1', 'B reconnect 1 2 3 0',
+    'B transmit 1 00A4040000', 'A reconnect 1 2 3 2', 'A status 1', 'A transmit 1 00A4040000', 'B transmit 1 00A4040000', 'B reconnect 1 2 3 0',
+    'A begin 1', 'A end 1 1', 'A transmit 1 00A4040000', 'A reconnect 1 2 3 0', 'B disconnect 1 1', 'A transmit 1 00A4040000', 'A reconnect 1 2 3 0',
+    'REMOVE 0', `A gsc #0 ${PRESENT_INUSE_C1} 10000`,
+    'A transmit 1 00A4040000', 'A status 1', 'A begin 1', 'A end 1 0', 'A getattrib 1 0x00090303 264', 'A control 1 0x42000D48 - 256',
+    'A reconnect 1 2 3 0', 'A connect 2 #0 2 3',
+    'INSERT 0', 'A gsc #0 0x00020012 10000', 'A reconnect 1 2 3 0', 'A transmit 1 00A4040000', 'A disconnect 1 3',
+    'A release 1', 'B release 1',
+  ],
+  'status change: timeout, cancel, unknown reader, insertion, removal': [
+    'A ctx 1', 'A gsc #1 0x10 300', 'A gsc-cancel #1 0x10 300', 'A gsc nope 0 100', 'A gsc pnp 0 200',
+    'A& gsc #0 0x10 20000', 'INSERT 0', 'A<', `A gsc #0 ${PRESENT_C1} 0`,
+    'A& gsc #0 0x00010022 20000', 'REMOVE 0', 'A<',
+    'A release 1',
+  ],
+};
+
+/**
+ * Deliberate differences: step -> [pcscd + vpcd, scardgate]. Each is listed in
+ * the README ("Differences from pcscd").
+ */
+const DIFFERENCES: Record<string, [string, string]> = {
+  // vsmartcard's vpcd (0.8 in bookworm) answers no IOCTL; scardgate's vpcd driver offers GET_TLV_PROPERTIES (extended APDU size).
+  'A control 1 0x42000D48 - 256': ['control rv=0x8010001F len=0 data=', 'control rv=0x00000000 len=6 data=120442330012'],
+  // vpcd knows no attributes; scardgate's core answers the standard ones from what it knows of the reader and card.
+  'A getattrib 1 0x00090303 264': ['getattrib rv=0x8010001F len=264 data=', 'getattrib rv=0x00000000 len=11 data=3B951381018073FF01000B'],
+  'A getattrib 1 0x7FFF0003 264': ['getattrib rv=0x80100008 len=264 data=', 'getattrib rv=0x00000000 len=18 data=5669727475616C2050434420303020303000'],
+  'A getattrib 1 0x0007A007 264': ['getattrib rv=0x8010001F len=264 data=', 'getattrib rv=0x00000000 len=4 data=0C000100'],
+  'A getattrib 1 0x00080201 264': ['getattrib rv=0x8010001F len=264 data=', 'getattrib rv=0x00000000 len=4 data=02000000'],
+  'A getattrib 1 0x00090303 2': ['getattrib rv=0x8010001F len=2 data=', 'getattrib rv=0x80100008 len=11 data='],
+  'A setattrib 1 0x00090303 00': ['setattrib rv=0x80100016', 'setattrib rv=0x8010001F'],
+};
+
+t.test('pcscd + vpcd and scardgate + vpcd give the same results', async (t) => {
+  for (const [name, steps] of Object.entries(SEQUENCES)) {
+    await t.test(name, async (t) => {
+      const pcscd = await startPcscd({ port: PCSCD_PORT });
+      let reference: string[];
+      try {
+        reference = await runSequence(pcscd, PCSCD_PORT, steps);
+      } finally {
+        await pcscd.stop();
+      }
+      const gw = await startVpcdGateway({ port: SCARDGATE_PORT });
+      let ours: string[];
+      try {
+        ours = await runSequence(gw, SCARDGATE_PORT, steps);
+      } finally {
+        await gw.stop();
+      }
+      if (process.env.PCSC_DIFF_VERBOSE) t.comment(`pcscd:\n${reference.join('\n')}\nscardgate:\n${ours.join('\n')}`);
+      for (let i = 0; i < steps.length; i++) {
+        const step = steps[i];
+        const known = DIFFERENCES[step];
+        if (known && reference[i] === `${step} => ${known[0]}`) {
+          t.equal(ours[i], `${step} => ${known[1]}`, `${step} (deliberate difference)`);
+        } else t.equal(ours[i], reference[i], step);
+      }
+    });
+  }
+});
