@@ -83,8 +83,9 @@ export async function request(
   transaction = `t${Math.random().toString(36).slice(2)}`,
 ): Promise<any> {
   const payload = typeof params === 'string' ? params : JSON.stringify({ ...params, transaction });
+  const mark = o.messages.length;
   const wait = o.waitFor(
-    (m) => m.topic === `${root}/response/${method}` && (typeof params === 'string' || m.json().transaction === transaction),
+    (m) => o.messages.indexOf(m) >= mark && m.topic === `${root}/response/${method}` && (typeof params === 'string' || m.json().transaction === transaction),
     15000,
     `response to ${method}`,
   );
