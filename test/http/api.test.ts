@@ -230,6 +230,20 @@ t.test('transmit: one-shot, sessions, bad hex, unknown reader, no card', async (
   t.equal(unknown.status, 404);
   t.match(unknown.json.message, /unknown reader "Nope 00 00"/);
 
+  const multi = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00 A4 00 00 02 3F 00', '00 84 00 00 04', '00 B0 00 00 01'] });
+  t.equal(multi.status, 200);
+  t.equal(multi.json.results.length, 3, 'one result per APDU, in order');
+  t.equal(multi.json.results[0].sw, '9000');
+  t.equal(multi.json.results[1].sw, '9000');
+  t.equal(multi.json.results[1].data.split(' ').length, 4, 'GET CHALLENGE 4 bytes');
+  t.match(multi.json.results[2].sw, /^[0-9A-F]{4}$/, 'READ BINARY on the MF is answered (with an error status)');
+  const both = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00A40000023F00', apdus: ['00A40000023F00'] });
+  t.equal(both.status, 400);
+  t.match(both.json.message, /either "apdu"/);
+  const badInList = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00A40000023F00', '00 A4 X'] });
+  t.equal(badInList.status, 400);
+  t.match(badInList.json.message, /^apdus\[1\]: invalid hex character "X"/);
+
   const open = await c.req('POST', '/api/sessions', { reader: readerB });
   t.equal(open.status, 201);
   const id = open.json.id;
@@ -243,9 +257,18 @@ t.test('transmit: one-shot, sessions, bad hex, unknown reader, no card', async (
   t.equal((await c.req('DELETE', `/api/sessions/${id}`)).status, 200);
   const gone = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: '00 84 00 00 08' });
   t.equal(gone.status, 404);
-  t.match(gone.json.message, /unknown or expired card session/);
+  t.match(gone.json.message, /no session/);
   t.equal((await c.req('DELETE', `/api/sessions/${id}`)).status, 404);
-  t.equal(g.gw.core.diagnostics().handles, 0, 'no handle left behind');
+
+  // A card session is private to the login that opened it, and ends with it.
+  const other = new Client(g.url);
+  await other.login();
+  const mine = (await c.req('POST', '/api/sessions', { reader: readerB })).json.id;
+  const theirs = await other.req('POST', `/api/sessions/${mine}/transmit`, { apdu: '00 84 00 00 08' });
+  t.equal(theirs.status, 404, "another login cannot use my card session");
+  await c.req('POST', '/api/auth/logout');
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(g.gw.core.diagnostics().handles, 0, 'logout closed the card session: no handle left behind');
 });
 
 t.test('bad JSON, wrong content type and oversized bodies get 4xx naming the problem', async (t) => {

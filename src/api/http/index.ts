@@ -93,7 +93,7 @@ export class HttpService implements Service {
     return {
       url: this.url ?? null,
       technicianSessions: this.built?.sessions.size ?? 0,
-      cardSessions: this.built?.cardSessions.size ?? 0,
+      cardSessions: this.built?.cardSessions.list().length ?? 0,
     };
   }
 }

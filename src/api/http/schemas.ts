@@ -17,7 +17,8 @@ export const Protocol = Type.Union([Type.Literal('any'), Type.Literal('T=0'), Ty
 export const TransmitBody = Type.Object(
   {
     reader: Type.String({ minLength: 1, maxLength: 256 }),
-    apdu: Hex('Command APDU in hex'),
+    apdu: Type.Optional(Hex('One command APDU in hex')),
+    apdus: Type.Optional(Type.Array(Hex('Command APDU in hex'), { minItems: 1, maxItems: 64, description: 'Several APDUs sent in one transaction' })),
     shareMode: Type.Optional(ShareMode),
     protocol: Type.Optional(Protocol),
   },
@@ -35,7 +36,7 @@ export const SessionOpenBody = Type.Object(
 );
 export type SessionOpenBody = Static<typeof SessionOpenBody>;
 
-export const SessionParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+export const SessionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
 export type SessionParams = Static<typeof SessionParams>;
 
 export const SessionTransmitBody = Type.Object({ apdu: Hex('Command APDU in hex') }, { additionalProperties: false });

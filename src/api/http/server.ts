@@ -19,14 +19,15 @@ import { toHttpError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { readerRoutes } from './routes/readers.js';
 import { eventRoutes } from './routes/events.js';
-import { CardSessions, transmitRoutes } from './routes/transmit.js';
+import { transmitRoutes } from './routes/transmit.js';
+import { SessionManager } from '../../core/sessions.js';
 import { systemRoutes } from './routes/system.js';
 import type { HttpDeps } from './deps.js';
 
 export interface HttpApp {
   app: FastifyInstance;
   sessions: SessionStore;
-  cardSessions: CardSessions;
+  cardSessions: SessionManager;
   https: boolean;
 }
 
@@ -65,7 +66,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
 
   const sessions = new SessionStore(http.sessionIdleMinutes * 60_000);
   const tokens = new TokenVerifier(deps.stateDir);
-  const cardSessions = new CardSessions(deps.core);
+  const cardSessions = new SessionManager(deps.core, { maxSessions: 16 });
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toHttpError(err);
@@ -102,7 +103,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   authRoutes(app, deps, sessions, tls !== undefined);
   readerRoutes(app, deps);
   eventRoutes(app, deps, sessions);
-  transmitRoutes(app, deps, cardSessions);
+  transmitRoutes(app, deps, cardSessions, sessions);
   systemRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? defaultWebRoot();
