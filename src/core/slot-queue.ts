@@ -159,8 +159,8 @@ export class SlotQueue {
 
   /** One timer per slot, re-armed lazily, instead of one per exchange. */
   private arm(ms: number): void {
+    // Not unref'd: a pending exchange keeps the process alive until it ends or times out.
     this.timer = setTimeout(() => this.watch(), Math.max(1, Math.ceil(ms)));
-    this.timer.unref();
   }
 
   private watch(): void {
