@@ -103,3 +103,44 @@ t.test('pcscd + vpcd and scardgate + vpcd give the same results', async (t) => {
     });
   }
 });
+
+t.test('opensc-tool and pcsc_scan answer the same through pcscd and scardgate', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { startVicc } = await import('./helpers/vicc.js');
+  const run = promisify(execFile);
+  const tools = async (env: NodeJS.ProcessEnv): Promise<Record<string, string>> => {
+    const o = async (...args: string[]) => (await run('opensc-tool', args, { env, timeout: 30000 })).stdout;
+    const scan = (await run('pcsc_scan', ['-n', '-t', '2'], { env, timeout: 30000 }).catch((e: { stdout: string }) => e)).stdout;
+    return {
+      list: await o('-l'),
+      atr: await o('-a'),
+      apdus: await o('-s', '00A4040000', '-s', '00A4000C023F00', '-s', '00B0000000'),
+      scan: scan.split('\n').filter((l) => /Reader \d|Card state|ATR:|^\d+: /.test(l)).map((l) => l.replace(/^[\s\\|/-]+/, '')).join('\n'),
+    };
+  };
+  const withCard = async (port: number, d: { env: NodeJS.ProcessEnv; stop(): Promise<void> }, waitPresent: () => Promise<void>) => {
+    const card = startVicc(port);
+    try {
+      await waitPresent();
+      return await tools(d.env);
+    } finally {
+      await card.stop();
+      await d.stop();
+    }
+  };
+  const { CallsClient } = await import('./helpers/clients.js');
+  const present = (env: NodeJS.ProcessEnv) => async () => {
+    const c = new CallsClient(env);
+    await c.call('ctx 1');
+    await c.call(`gsc #0 ${EMPTY} 10000`);
+    await c.kill();
+  };
+  const pcscd = await startPcscd({ port: PCSCD_PORT });
+  const reference = await withCard(PCSCD_PORT, pcscd, present(pcscd.env));
+  const gw = await startVpcdGateway({ port: SCARDGATE_PORT });
+  const ours = await withCard(SCARDGATE_PORT, gw, present(gw.env));
+  t.match(reference.list, /Yes\s+Virtual PCD 00 00/);
+  t.match(reference.scan, /ATR: 3B 95 13 81 01 80 73 FF 01 00 0B/);
+  t.same(ours, reference);
+});
