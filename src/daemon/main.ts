@@ -8,7 +8,8 @@ import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { LogRing, createLogger } from '../log/index.js';
 import { DAEMON_USAGE, UsageError, parseDaemonArgs } from './args.js';
 import { startGateway, type Gateway } from './gateway.js';
-import { createNotifier } from './notify.js';
+import { stopGateway } from './shutdown.js';
+import { linkSystemd } from './systemd.js';
 import { packageVersion } from './version.js';
 
 /** Upper bound for a clean stop; past it the process exits anyway (systemd's stop timeout is longer). */
@@ -70,10 +71,7 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
   const version = packageVersion();
   const ring = new LogRing(config.http.logLines);
   const log = createLogger({ level: config.log.level as LevelWithSilent, ring });
-  const notifier = createNotifier(io.env);
-  const notify = (fields: Record<string, string>): void => {
-    notifier.notify(fields).catch((err: Error) => log.warn({ problem: err.message }, 'systemd notification failed'));
-  };
+  const systemd = linkSystemd({ env: io.env, log });
   for (const w of loaded.warnings) log.warn({ config: loaded.source }, w);
 
   let gateway: Gateway | undefined;
@@ -84,14 +82,16 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
   const shutdown = (reason: string, code = 0): Promise<number> => {
     if (stopping) return stopping;
     log.info({ reason }, 'stopping');
-    notify({ STOPPING: '1', STATUS: `stopping (${reason})` });
-    const stop = gateway ? gateway.stop() : Promise.resolve();
+    systemd.stopping(reason);
+    // Bounded per part, naming what hangs (shutdown.ts); the race below stays as the last resort.
+    const stop = gateway ? stopGateway(gateway, { log, boundMs: STOP_BOUND_MS - 250 }).then(() => undefined) : Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), STOP_BOUND_MS)));
     stopping = Promise.race([stop.then(() => 'done' as const), bound]).then((how) => {
       clearTimeout(timer);
       if (how === 'timeout') log.warn({ boundMs: STOP_BOUND_MS }, 'stop did not finish in time; exiting anyway');
       log.info({ code }, 'stopped');
+      systemd.close();
       resolveExit(code);
       return code;
     });
@@ -101,7 +101,11 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
   const onSignal = (sig: NodeJS.Signals): void => void shutdown(sig);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => reload(log, configFile, io.env, loaded));
+  process.on('SIGHUP', () => {
+    systemd.reloading();
+    reload(log, configFile, io.env, loaded);
+    systemd.reloaded();
+  });
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception');
     void shutdown('uncaught exception', 1);
@@ -126,7 +130,7 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
     { readers: readers.length, readerNames: readers.map((r) => r.name), listen, startupMs: Math.round(performance.now() - t0) },
     'ready',
   );
-  notify({ READY: '1', STATUS: `${readers.length} reader${readers.length === 1 ? '' : 's'}; listening on ${Object.values(listen).join(', ')}` });
+  systemd.ready(gateway);
   return exited;
 }
 

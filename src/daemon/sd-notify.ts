@@ -1,0 +1,159 @@
+/**
+ * systemd's notification protocol (sd_notify(3)): newline-separated
+ * assignments (READY=1, STATUS=..., WATCHDOG=1, STOPPING=1, RELOADING=1) sent
+ * as one datagram to the AF_UNIX SOCK_DGRAM socket named by $NOTIFY_SOCKET.
+ * Without the variable (not started by systemd) every call is a no-op.
+ *
+ * The datagram must leave from the daemon's own process: with
+ * NotifyAccess=main systemd drops messages whose sender pid (the kernel's
+ * SCM_CREDENTIALS) is not the main pid, and an unprivileged process cannot
+ * forge another pid. Node has no Unix datagram sockets, so we use
+ * node-unix-socket (an N-API addon shipped prebuilt for x64, arm64 and armhf:
+ * nothing to compile on the board). That addon only speaks filesystem paths
+ * (what systemd hands to system and user services: /run/systemd/notify); for
+ * an abstract "@name" socket, or where the addon cannot load, we fall back to
+ * `systemd-notify --pid`, which systemd only accepts with NotifyAccess=all.
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { isAbsolute } from 'node:path';
+
+export type NotifyAddress = { kind: 'path'; path: string } | { kind: 'abstract'; name: string };
+
+/** sockaddr_un.sun_path holds 108 bytes, one of them the terminating NUL. */
+const SUN_PATH_MAX = 107;
+
+/** Where $NOTIFY_SOCKET points; throws an Error naming the problem when it is neither an absolute path nor an @abstract name. */
+export function parseNotifySocket(value: string): NotifyAddress {
+  if (value.startsWith('@')) {
+    const name = value.slice(1);
+    if (name.length === 0) throw new Error('NOTIFY_SOCKET "@" names no abstract socket');
+    if (Buffer.byteLength(name) > SUN_PATH_MAX) throw new Error(`NOTIFY_SOCKET abstract name is longer than ${SUN_PATH_MAX} bytes`);
+    return { kind: 'abstract', name };
+  }
+  if (!isAbsolute(value)) throw new Error(`NOTIFY_SOCKET must be an absolute path or an @abstract name, got ${JSON.stringify(value)}`);
+  if (Buffer.byteLength(value) > SUN_PATH_MAX) throw new Error(`NOTIFY_SOCKET path is longer than ${SUN_PATH_MAX} bytes`);
+  return { kind: 'path', path: value };
+}
+
+const FIELD_NAME = /^[A-Z][A-Z0-9_]*$/;
+
+/** One datagram: KEY=value lines. Values are one line each (a newline would start a forged assignment). */
+export function formatNotification(fields: Record<string, string>): Buffer {
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (!FIELD_NAME.test(k)) throw new Error(`sd_notify field name ${JSON.stringify(k)} is not an upper-case identifier`);
+    lines.push(`${k}=${String(v).replace(/[\r\n]+/g, ' ')}`);
+  }
+  return Buffer.from(lines.join('\n'));
+}
+
+export type NotifyTransport = 'none' | 'datagram' | 'systemd-notify';
+
+export interface Notifier {
+  readonly enabled: boolean;
+  /** How datagrams leave: in-process ('datagram'), through the systemd-notify helper, or not at all. */
+  readonly transport: NotifyTransport;
+  /** Why the helper is used instead of an in-process datagram (undefined otherwise), for one warning at start-up. */
+  readonly fallbackReason?: string;
+  /** Send assignments such as {READY: '1', STATUS: '4 readers'}; resolves once sent, rejects with the reason it was not. */
+  notify(fields: Record<string, string>): Promise<void>;
+  close(): void;
+}
+
+interface DgramLike {
+  sendTo(buf: Buffer, offset: number, length: number, dest: string, cb?: (err: Error | undefined) => void): void;
+  close(): void;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+}
+
+/** The addon, loaded only when systemd asks for notifications (a plain run never touches native code). */
+function loadDgramSocket(): new () => DgramLike {
+  const require = createRequire(import.meta.url);
+  return (require('node-unix-socket') as { DgramSocket: new () => DgramLike }).DgramSocket;
+}
+
+export interface NotifierOptions {
+  /** Tests: pretend the addon is missing. */
+  loadDatagram?: () => new () => DgramLike;
+}
+
+export function createNotifier(env: NodeJS.ProcessEnv = process.env, opts: NotifierOptions = {}): Notifier {
+  const raw = env.NOTIFY_SOCKET;
+  if (!raw) return { enabled: false, transport: 'none', notify: async () => undefined, close: () => undefined };
+  let address: NotifyAddress;
+  try {
+    address = parseNotifySocket(raw);
+  } catch (err) {
+    const problem = (err as Error).message;
+    return { enabled: false, transport: 'none', fallbackReason: problem, notify: async () => Promise.reject(new Error(problem)), close: () => undefined };
+  }
+  if (address.kind === 'abstract') return helperNotifier(raw, 'abstract NOTIFY_SOCKET names cannot be reached in-process');
+  let Socket: new () => DgramLike;
+  try {
+    Socket = (opts.loadDatagram ?? loadDgramSocket)();
+  } catch (err) {
+    return helperNotifier(raw, `node-unix-socket did not load (${(err as Error).message.split('\n')[0]})`);
+  }
+  return datagramNotifier(address.path, Socket);
+}
+
+function datagramNotifier(path: string, Socket: new () => DgramLike): Notifier {
+  // One socket per message, as libsystemd does: an open socket would keep the event loop (and a stopped daemon) alive.
+  return {
+    enabled: true,
+    transport: 'datagram',
+    notify(fields) {
+      return new Promise((resolve, reject) => {
+        let socket: DgramLike | undefined;
+        const done = (err?: Error): void => {
+          try {
+            socket?.close();
+          } catch {
+            // already closed by the addon after an error
+          }
+          if (err) reject(err);
+          else resolve();
+        };
+        try {
+          const msg = formatNotification(fields);
+          socket = new Socket();
+          // Send errors come back through the callback; this keeps a stray one from being an uncaught 'error' event.
+          socket.on('error', () => undefined);
+          socket.sendTo(msg, 0, msg.length, path, (err) => done(err ? new Error(`sd_notify to ${path}: ${err.message}`) : undefined));
+        } catch (err) {
+          done(err as Error);
+        }
+      });
+    },
+    close: () => undefined,
+  };
+}
+
+function helperNotifier(socketValue: string, reason: string): Notifier {
+  return {
+    enabled: true,
+    transport: 'systemd-notify',
+    fallbackReason: `${reason}; notifications go through systemd-notify, which systemd accepts only with NotifyAccess=all`,
+    notify(fields) {
+      return new Promise((resolve, reject) => {
+        let assignments: string[];
+        try {
+          assignments = formatNotification(fields).toString().split('\n');
+        } catch (err) {
+          reject(err as Error);
+          return;
+        }
+        const child = spawn('systemd-notify', [`--pid=${process.pid}`, ...assignments], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, NOTIFY_SOCKET: socketValue },
+        });
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`systemd-notify exited ${code}: ${err.trim()}`))));
+      });
+    },
+    close: () => undefined,
+  };
+}
