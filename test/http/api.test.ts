@@ -41,6 +41,7 @@ function routes(): Array<[string, string, unknown?]> {
     ['POST', '/api/sessions/abc/transmit', { apdu: '00A40000023F00' }],
     ['DELETE', '/api/sessions/abc'],
     ['GET', '/api/diagnostics'],
+    ['GET', '/api/status'],
     ['GET', '/api/logs'],
     ['GET', '/api/config'],
     ['PUT', '/api/config', { yaml: 'gatewayId: x\n' }],
@@ -318,6 +319,8 @@ t.test('diagnostics and logs', async (t) => {
   t.ok(d.json.services['driver:sim'], 'per-driver diagnostics');
   t.ok(d.json.services.http, 'the HTTP service reports itself');
   for (const k of ['serialPorts', 'i2cBuses', 'usbCcid']) t.ok(k in d.json.board, `board.${k} present (list or error)`);
+  const st = await c.req('GET', '/api/status');
+  t.same(st.json, { readers: 2, journal: true, mqtt: null }, 'status: MQTT disabled here, journal running');
   const logs = await c.req('GET', '/api/logs?limit=50');
   t.equal(logs.status, 200);
   t.ok(logs.json.lines.length > 0 && logs.json.lines.length <= 50);
@@ -405,4 +408,57 @@ t.test('login rate limit: the 6th attempt within a minute gets 429', async (t) =
   t.same(statuses, [401, 401, 401, 401, 401, 429]);
   const right = await fetch(g2.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
   t.equal(right.status, 429, 'even the right password waits: guessing gets no signal');
+});
+
+t.test('config edit restarts the services it touches and names what waits for a daemon restart', async (t) => {
+  const g3 = await startTestGateway({ services: ['control'] });
+  t.teardown(() => g3.stop());
+  const c = new Client(g3.url);
+  await c.login();
+  const v = await c.req('GET', '/api/config');
+  const oldSock = v.json.effective.control.socket as string;
+  const newSock = oldSock.replace(/ctl\.sock$/, 'ctl2.sock');
+  const edited = v.json.yaml.replace(oldSock, newSock).replace('name: Sim B', 'name: Sim C');
+  const r = await c.req('PUT', '/api/config', { yaml: edited });
+  t.equal(r.status, 200, JSON.stringify(r.json));
+  t.same(r.json.changed, ['control', 'drivers.sim']);
+  t.same(r.json.restarted, ['control'], 'the control service was restarted');
+  t.same(r.json.pending, ['drivers.sim'], 'driver changes wait for a daemon restart');
+  const { existsSync } = await import('node:fs');
+  t.ok(existsSync(newSock), 'the restarted control service listens on the new socket');
+  t.equal((await c.req('GET', '/api/readers')).status, 200, 'the HTTP API kept running');
+});
+
+t.test('HTTPS: with tls.cert/tls.key the API is served over TLS and the cookie is Secure', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtemp, rm: rmd } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'scardgate-tls-'));
+  t.teardown(() => rmd(dir, { recursive: true, force: true }));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'pipe' });
+  } catch (e) {
+    throw new Error(`openssl failed (apt-get install openssl): ${(e as Error).message}`);
+  }
+  const gt = await startTestGateway({ config: { http: { tls: { cert, key } } } });
+  t.teardown(() => gt.stop());
+  t.match(gt.url, /^https:\/\//);
+  const https = await import('node:https');
+  const { readFileSync } = await import('node:fs');
+  const ca = readFileSync(cert);
+  const res = await new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+    const req = https.request(gt.url + '/api/auth/login', { method: 'POST', ca, headers: { 'content-type': 'application/json' } }, (r) => {
+      r.resume();
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ password: PASSWORD }));
+  });
+  t.equal(res.status, 200);
+  const cookie = (res.headers['set-cookie'] as string[])[0];
+  t.match(cookie, /; Secure/);
+  t.match(String(res.headers['strict-transport-security']), /max-age=/);
 });

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { resolveConfig } from '../../src/config/load.js';
 import { createLogger, LogRing } from '../../src/log/index.js';
 import { startGateway, type Gateway } from '../../src/daemon/gateway.js';
-import { DRIVERS, type DriverEntry } from '../../src/daemon/registry.js';
+import { DRIVERS, SERVICES, type DriverEntry } from '../../src/daemon/registry.js';
 import { createSimDriver } from '../../drivers/sim/index.js';
 import { createHttpService } from '../../src/api/http/index.js';
 import { setPassword } from '../../src/api/http/auth/password.js';
@@ -32,7 +32,8 @@ export interface HarnessOptions {
   config?: Record<string, unknown>;
   /** Skip setting the password (first-start tests). */
   noPassword?: boolean;
-  webRoot?: string;
+  /** Other registry services to run besides http (e.g. ['control'], ['mqtt']). */
+  services?: string[];
 }
 
 /** Until the registry lists the sim driver itself. */
@@ -53,8 +54,8 @@ export async function startTestGateway(opts: HarnessOptions = {}): Promise<TestG
     control: { socket: join(dir, 'ctl.sock') },
     pcsc: { enabled: false, socket: join(dir, 'pcscd.comm') },
     mqtt: { enabled: false },
-    drivers: { sim: { readers: [{ name: 'Sim A' }, { name: 'Sim B' }] } },
     ...extra,
+    drivers: { sim: { readers: [{ name: 'Sim A' }, { name: 'Sim B' }] }, ...((extra.drivers as Record<string, unknown>) ?? {}) },
     http: { host: '127.0.0.1', port: 0, ...((extra.http as Record<string, unknown>) ?? {}) },
   };
   const configFile = join(dir, 'scardgate.yaml');
@@ -71,7 +72,10 @@ export async function startTestGateway(opts: HarnessOptions = {}): Promise<TestG
     logRing: ring,
     configFile,
     drivers: DRIVERS.some((d) => d.name === 'sim') ? DRIVERS : [...DRIVERS, SIM_ENTRY],
-    services: [{ name: 'http', enabled: () => true, load: async () => createHttpService }],
+    services: [
+      ...SERVICES.filter((s) => opts.services?.includes(s.name)),
+      { name: 'http', enabled: () => true, load: async () => createHttpService },
+    ],
   });
   const url = gw.addresses().http;
   if (!url) throw new Error('HTTP service did not report its address');

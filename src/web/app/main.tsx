@@ -93,6 +93,7 @@ function App() {
     );
   }, [auth]);
 
+  const status = useStatus(auth === 'in');
   if (auth === 'checking') return <p class="muted pad">Loading…</p>;
   if (auth === 'out')
     return (
@@ -132,6 +133,13 @@ function App() {
         </button>
       </header>
       <main>
+        {status?.mqtt && !status.mqtt.connected && (
+          <p class="banner error" role="status" id="broker-down">
+            MQTT broker {status.mqtt.running ? 'unreachable' : 'service not running'} ({status.mqtt.url})
+            {status.mqtt.outboxDepth ? `: ${status.mqtt.outboxDepth} events waiting in the outbox` : ''}. Card events are kept and sent when it is back.
+          </p>
+        )}
+        {live === 'closed' && <p class="banner warn" role="status">Gateway connection lost: reconnecting…</p>}
         {tab === 'readers' && (
           <Readers
             readers={readers}
@@ -149,6 +157,25 @@ function App() {
       </main>
     </>
   );
+}
+
+interface Status {
+  readers: number;
+  journal: boolean;
+  mqtt: { connected: boolean; url: string; outboxDepth: number | null; running: boolean } | null;
+}
+
+/** Health for the banners, every 5 s while logged in. */
+function useStatus(on: boolean): Status | undefined {
+  const [s, setS] = useState<Status | undefined>(undefined);
+  useEffect(() => {
+    if (!on) return;
+    const load = () => api<Status>('GET', '/api/status').then(setS, () => undefined);
+    void load();
+    const t = setInterval(load, 5000);
+    return () => clearInterval(t);
+  }, [on]);
+  return s;
 }
 
 function merge(cur: GatewayEvent[], add: GatewayEvent[]): GatewayEvent[] {

@@ -32,6 +32,22 @@ export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
     };
   });
 
+  /** Cheap health summary the UI polls for its banners (broker down, journal missing). */
+  app.get('/api/status', async () => {
+    let services: Record<string, unknown> = {};
+    try {
+      services = deps.diagnostics();
+    } catch {
+      // diagnostics of a service failing is shown by /api/diagnostics; the banner stays quiet
+    }
+    const m = services.mqtt as { connected?: boolean; url?: string; outbox?: { depth?: number } } | undefined;
+    return {
+      readers: deps.core.readers().length,
+      journal: deps.journal?.() !== undefined,
+      mqtt: deps.config.mqtt.enabled ? { connected: m?.connected === true, url: m?.url ?? deps.config.mqtt.url, outboxDepth: m?.outbox?.depth ?? null, running: m !== undefined } : null,
+    };
+  });
+
   app.get<{ Querystring: LogsQuery }>('/api/logs', { schema: { querystring: LogsQuery } }, async (req) => {
     const lines = deps.logRing.tail(req.query.limit ?? 200);
     return { lines, capacity: deps.logRing.capacity };

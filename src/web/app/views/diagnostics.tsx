@@ -21,8 +21,8 @@ function mqttLine(services: Record<string, unknown>): string | undefined {
   const m = services.mqtt as Record<string, unknown> | undefined;
   if (!m) return undefined;
   const connected = m.connected ?? m.state;
-  const depth = m.outboxDepth ?? m.outbox ?? m.queued;
-  return `broker ${connected === true ? 'connected' : connected === false ? 'DOWN' : String(connected ?? '?')}${depth !== undefined ? ` · outbox ${String(typeof depth === 'object' ? JSON.stringify(depth) : depth)}` : ''}`;
+  const depth = (m.outbox as { depth?: number } | undefined)?.depth;
+  return `${String(m.url ?? '')} ${connected === true ? 'connected' : connected === false ? 'DOWN' : String(connected ?? '?')}${depth !== undefined ? ` · outbox ${depth} event${depth === 1 ? '' : 's'} waiting` : ''}`;
 }
 
 export function Diagnostics() {
