@@ -54,9 +54,11 @@ export async function runApdus(core: ScardCore, reader: string, apdus: readonly 
   const ctx = core.establishContext(opts.owner ?? 'oneshot');
   let handle = 0;
   try {
-    const conn = await core.connect(ctx, reader, opts.shareMode ?? SHARE.SHARED, opts.protocol ?? PROTOCOL.T0 | PROTOCOL.T1);
+    const share = opts.shareMode ?? SHARE.SHARED;
+    const preferred = opts.protocol ?? PROTOCOL.T0 | PROTOCOL.T1;
+    const conn = await core.connect(ctx, reader, share, preferred);
     handle = conn.handle;
-    await core.beginTransaction(handle);
+    await beginFresh(core, conn, share, preferred);
     const st = await core.status(handle);
     const results: ApduResult[] = [];
     for (const apdu of apdus) {
@@ -78,6 +80,24 @@ export async function runApdus(core: ScardCore, reader: string, apdus: readonly 
   } finally {
     if (handle) await core.disconnect(handle, opts.disposition ?? DISPOSITION.LEAVE).catch(() => undefined);
     await core.releaseContext(ctx).catch(() => undefined);
+  }
+}
+
+/**
+ * Begin the run's transaction. A reset by someone else between our connect and
+ * our turn (a session expiring, say) flags the handle; that reset happened
+ * before we sent anything, so reconnect and try again.
+ */
+async function beginFresh(core: ScardCore, conn: { handle: number; protocol: number }, share: number, preferred: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await core.beginTransaction(conn.handle);
+      return;
+    } catch (e) {
+      const code = toPcscError(e).code;
+      if (attempt >= 3 || (code !== SCARD.W_RESET_CARD && code !== SCARD.W_REMOVED_CARD)) throw e;
+    }
+    conn.protocol = (await core.reconnect(conn.handle, share, preferred, DISPOSITION.LEAVE)).protocol;
   }
 }
 
