@@ -47,6 +47,8 @@ export interface OutboxEvents {
 
 export interface OutboxStats {
   lastSeq: number;
+  /** Highest seq durable on disk: every event up to it survives a crash. */
+  recordedSeq: number;
   ackSeq: number;
   /** Recorded, not yet acknowledged. */
   depth: number;
@@ -454,6 +456,7 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
   stats(): OutboxStats {
     return {
       lastSeq: this.seq,
+      recordedSeq: this.durableSeq,
       ackSeq: this.ackSeq,
       depth: this.depth(),
       diskBytes: this.diskBytes(),

@@ -1,0 +1,67 @@
+/**
+ * Broker outage: Mosquitto stopped for 30 s while 1,000 cards are tapped, then
+ * restarted. Every event arrives, in order, with no gap in the sequence.
+ */
+import t from 'tap';
+import { startTestGateway } from '../helpers/gateway.js';
+import { startMosquitto } from './mosquitto.js';
+import { Observer } from './client.js';
+import type { MqttService } from '../../src/api/mqtt/service.js';
+
+const ROOT = 'scardgate/test-gw';
+const TAPS = 1000;
+const OUTAGE_MS = 30000;
+
+t.test('1,000 taps during a 30 s broker outage all arrive, in order, no gap', { timeout: 180000 }, async (t) => {
+  const m = await startMosquitto();
+  t.teardown(() => m.close());
+  const gw = await startTestGateway({
+    services: ['mqtt'],
+    logLevel: 'warn',
+    config: { mqtt: { url: m.url, reconnectMinMs: 200, reconnectMaxMs: 1000 }, events: { debounceMs: 0 } },
+  });
+  t.teardown(() => gw.stop());
+  // A door controller with a persistent session: the broker keeps its subscription and queue across the restart.
+  const o = await Observer.connect(m.url, [`${ROOT}/events`], { clientId: 'door-controller', clean: false, properties: { sessionExpiryInterval: 3600 } });
+  t.teardown(() => o.close());
+  const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as MqttService;
+  const deadline = Date.now() + 10000;
+  while (!svc.info().broker.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+
+  const reader = gw.core.readers().find((r) => r.capabilities.contactless)!.name;
+  const firstSeq = svc.info().outbox.lastSeq + 1;
+  await m.stop();
+  const t0 = Date.now();
+  const uids: string[] = [];
+  for (let i = 0; i < TAPS; i++) {
+    const uid = (0x10000000 + i).toString(16).toUpperCase();
+    uids.push(uid);
+    await gw.core.simulateRemove(reader).catch(() => undefined);
+    await gw.core.simulateInsert(reader, { type: 'mifare-classic-1k', uid });
+    // Spread the taps over the outage.
+    const due = t0 + ((i + 1) * OUTAGE_MS) / TAPS;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+  }
+  t.ok(Date.now() - t0 >= OUTAGE_MS, 'the broker was down for at least 30 s');
+  const queued = svc.info().outbox;
+  t.equal(svc.info().broker.connected, false, 'no broker during the taps');
+  t.ok(queued.depth >= 2 * TAPS - 1, `events queued in the outbox (${queued.depth})`);
+  t.equal(queued.dropped, 0);
+  await m.start();
+
+  const lastSeq = svc.info().outbox.lastSeq;
+  const got = await o.waitCount((x) => x.topic === `${ROOT}/events` && x.json().seq >= firstSeq, lastSeq - firstSeq + 1, 60000);
+  const seqs = got.map((x) => x.json().seq as number);
+  const distinct = [...new Set(seqs)];
+  t.same(distinct, Array.from({ length: lastSeq - firstSeq + 1 }, (_, k) => firstSeq + k), 'every seq, in order, no gap');
+  for (let k = 1; k < seqs.length; k++) if (seqs[k] < seqs[k - 1]) t.fail(`out of order at ${k}: ${seqs[k - 1]} then ${seqs[k]}`);
+  const inserted = got.map((x) => x.json()).filter((e) => e.type === 'card.inserted');
+  t.same(
+    inserted.map((e) => e.data.uid),
+    uids,
+    'all 1,000 taps, in tap order, each with its UID',
+  );
+  const deadline2 = Date.now() + 10000;
+  while (svc.info().outbox.depth > 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
+  t.equal(svc.info().outbox.depth, 0, 'the outbox drained once acknowledged');
+});
