@@ -441,7 +441,7 @@ t.test('HTTPS: with tls.cert/tls.key the API is served over TLS and the cookie i
   try {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'pipe' });
   } catch (e) {
-    throw new Error(`openssl failed (apt-get install openssl): ${(e as Error).message}`);
+    throw new Error(`openssl failed (apt-get install openssl): ${(e as Error).message}`, { cause: e });
   }
   const gt = await startTestGateway({ config: { http: { tls: { cert, key } } } });
   t.teardown(() => gt.stop());
