@@ -359,6 +359,13 @@ export class Reader {
     return t(apdu);
   }
 
+  /** A failed exchange: PcscError for the caller; a card that left is marked ABSENT at once. */
+  readonly exchangeFailed = (e: unknown): never => {
+    const err = toPcscError(e, SCARD.F_COMM_ERROR);
+    if (err.code === SCARD.E_NO_SMARTCARD) this.noticeAbsence();
+    throw err;
+  };
+
   /** Map a driver failure during a card operation to what pcscd answers. */
   private cardFailure(e: unknown, what: string): PcscError {
     if (!this.slot.isCardPresent()) {

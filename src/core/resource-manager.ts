@@ -22,7 +22,6 @@ import type { Logger } from 'pino';
 import type { Driver, DriverReader, Feedback } from '../driver/contract.js';
 import { DISPOSITION, LIMITS, PROTOCOL, SCARD, SHARE } from '../pcsc/constants.js';
 import { PcscError, toPcscError } from '../pcsc/error.js';
-import { validateApdu } from '../iso7816/apdu.js';
 import type {
   ConnectResult,
   ContextId,
@@ -34,6 +33,7 @@ import type {
   ScardCore,
   StatusResult,
 } from './api.js';
+import { checkApdu } from './apdu-check.js';
 import { getAttribute, setAttribute } from './attributes.js';
 import { newContext, type Context } from './contexts.js';
 import { control as runControl } from './control.js';
@@ -461,18 +461,14 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         throw new PcscError(SCARD.E_INVALID_PARAMETER, `APDU of ${apdu.length} bytes exceeds ${LIMITS.MAX_BUFFER_SIZE_EXTENDED}`);
       }
       // Raw protocol carries bytes that need not be APDUs.
-      if (r.protocol !== PROTOCOL.RAW) validateApdu(apdu);
+      if (r.protocol !== PROTOCOL.RAW) checkApdu(apdu);
     } catch (e) {
       return Promise.reject(e);
     }
     return r.queue.run(h.id, true, () => {
       if (h.closed) throw invalidHandle(handle);
       checkEvent(h);
-      return r.exchange(apdu).then(checkResponse, (e) => {
-        const err = toPcscError(e, SCARD.F_COMM_ERROR);
-        if (err.code === SCARD.E_NO_SMARTCARD) r.noticeAbsence();
-        throw err;
-      });
+      return r.exchange(apdu).then(checkResponse, r.exchangeFailed);
     });
   }
 

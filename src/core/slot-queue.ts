@@ -134,16 +134,18 @@ export class SlotQueue {
       return;
     }
     if (p !== null && typeof p === 'object' && typeof (p as PromiseLike<unknown>).then === 'function') {
-      (p as PromiseLike<unknown>).then(
-        (v) => this.finish(job, true, v),
-        (e) => this.finish(job, false, e),
-      );
+      // One wire job at a time: `current` is this job until it settles, so no per-job closures.
+      (p as PromiseLike<unknown>).then(this.onDone, this.onFail);
     } else {
       this.finish(job, true, p);
     }
   }
 
-  private finish(job: Job, ok: boolean, v: unknown): void {
+  private readonly onDone = (v: unknown): void => this.finish(this.current, true, v);
+  private readonly onFail = (e: unknown): void => this.finish(this.current, false, e);
+
+  private finish(job: Job | undefined, ok: boolean, v: unknown): void {
+    if (!job) return;
     if (this.current === job) {
       this.current = undefined;
       this.busy = false;
