@@ -69,6 +69,8 @@ export interface MosquittoOptions {
   acl?: string;
   /** retain_available false (a broker that keeps no retained messages). */
   noRetain?: boolean;
+  /** A WebSocket listener (and, with tls, a WebSocket-over-TLS one). */
+  ws?: boolean;
 }
 
 export interface Mosquitto {
@@ -79,6 +81,8 @@ export interface Mosquitto {
   tlsUrl?: string;
   authPort?: number;
   authUrl?: string;
+  wsUrl?: string;
+  wssUrl?: string;
   pki?: TestPki;
   log(): string;
   /** SIGTERM and wait (persistence is written). */
@@ -147,6 +151,16 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       'use_identity_as_username true',
     );
   }
+  let wsPort: number | undefined;
+  let wssPort: number | undefined;
+  if (opts.ws) {
+    wsPort = await freePort();
+    lines.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'allow_anonymous true');
+    if (pki) {
+      wssPort = await freePort();
+      lines.push(`listener ${wssPort} 127.0.0.1`, 'protocol websockets', 'allow_anonymous true', `cafile ${pki.ca}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`);
+    }
+  }
   if (opts.users) {
     authPort = await freePort();
     const pw = join(dir, 'passwd');
@@ -167,6 +181,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     await waitListening(port, proc, logFile);
     if (tlsPort) await waitListening(tlsPort, proc, logFile);
     if (authPort) await waitListening(authPort, proc, logFile);
+    if (wsPort) await waitListening(wsPort, proc, logFile);
+    if (wssPort) await waitListening(wssPort, proc, logFile);
   };
   const stop = async (): Promise<void> => {
     const p = proc;
@@ -184,6 +200,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     tlsUrl: tlsPort ? `mqtts://127.0.0.1:${tlsPort}` : undefined,
     authPort,
     authUrl: authPort ? `mqtt://127.0.0.1:${authPort}` : undefined,
+    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
+    wssUrl: wssPort ? `wss://127.0.0.1:${wssPort}` : undefined,
     pki,
     log: () => readFileSync(logFile, 'utf8'),
     stop,

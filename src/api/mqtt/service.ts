@@ -227,8 +227,9 @@ export class MqttService implements Service {
     this.pump();
   }
 
-  private publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions): void {
-    if (!this.client || !this.connected) return;
+  /** `queue`: hand to the client even between CONNACK and 'connect' (requests of a resumed session arrive then). */
+  private publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions, queue = false): void {
+    if (!this.client || (!this.connected && !queue)) return;
     if (!isPublishableTopic(topic)) {
       this.log.error({ topic }, 'refusing to publish to an unsafe topic');
       return;
@@ -395,7 +396,7 @@ export class MqttService implements Service {
       if (props.correlationData) opts.properties = { correlationData: props.correlationData };
     }
     if (!isPublishableTopic(topic)) topic = this.topics.response('invalid');
-    this.publish(topic, JSON.stringify(resp), opts);
+    this.publish(topic, JSON.stringify(resp), opts, true);
   }
 
   info(): GatewayInfo {
