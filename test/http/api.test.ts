@@ -462,3 +462,31 @@ t.test('HTTPS: with tls.cert/tls.key the API is served over TLS and the cookie i
   t.match(cookie, /; Secure/);
   t.match(String(res.headers['strict-transport-security']), /max-age=/);
 });
+
+t.test('config: secrets are masked in both views and kept when the mask is saved back', async (t) => {
+  const gs = await startTestGateway({
+    config: {
+      mqtt: { enabled: false, password: 'broker-secret-1' },
+      drivers: { sim: { readers: [{ name: 'Sim P', card: { type: 'iso7816', pins: [{ ref: 0x81, pin: '4711' }] } }] } },
+    },
+  });
+  t.teardown(() => gs.stop());
+  const c = new Client(gs.url);
+  await c.login();
+  const v = await c.req('GET', '/api/config');
+  t.notMatch(v.text, /broker-secret-1/, 'password not sent');
+  t.notMatch(v.text, /4711/, 'card PIN not sent');
+  t.equal(v.json.effective.mqtt.password, '********');
+  t.match(v.json.yaml, /password: "?\*{8}"?/);
+  const saved = await c.req('PUT', '/api/config', { yaml: v.json.yaml.replace('gatewayId: gw-test', 'gatewayId: gw-2') });
+  t.equal(saved.status, 200);
+  const file = await readFile(gs.configFile, 'utf8');
+  t.match(file, /broker-secret-1/, 'the real password kept in the file');
+  t.match(file, /4711/, 'the PIN kept');
+  t.match(file, /gatewayId: gw-2/);
+  const changed = await c.req('PUT', '/api/config', { yaml: v.json.yaml.replace(/password: "?\*{8}"?/, 'password: new-secret-2') });
+  t.equal(changed.status, 200);
+  t.match(await readFile(gs.configFile, 'utf8'), /new-secret-2/, 'a typed value replaces the secret');
+  const logs = await c.req('GET', '/api/logs?limit=1000');
+  t.notOk(logs.json.lines.some((l: string) => /broker-secret-1|new-secret-2/.test(l)), 'secrets not logged');
+});

@@ -64,6 +64,9 @@ t.test('a simulated card inserted on the gateway shows live, without reload', as
   await readerCard('Sim B').locator('.badge[data-state="present"]').waitFor({ timeout: 5000 });
   t.pass('UI insert button works');
   await shot('03-card-present');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot('03b-card-present-phone');
+  await page.setViewportSize({ width: 1280, height: 720 });
 
   await page.locator('#tab-events').click();
   await page.locator('#events tr.card-inserted').first().waitFor({ timeout: 5000 });

@@ -11,7 +11,10 @@ import type { Config } from '../../config/schema.js';
 export const MASK = '********';
 
 /** Key names whose values are secrets (never shown in clear, never logged). */
-export const isSecretKey = (key: string): boolean => /pass(word|phrase)|secret|token|credential|(^|[a-z])pin$|^pin/i.test(key);
+export const isSecretKey = (key: string): boolean => /pass(word|phrase)|secret|token|credential|^(pin|puk)$|(pin|puk)$/i.test(key);
+
+/** Only text and numbers are secrets; a boolean such as `secret: false` is a setting. */
+const isSecretValue = (v: unknown): boolean => (typeof v === 'string' && v !== '') || typeof v === 'number';
 
 function walkScalars(doc: Document, visit: (path: string[], set: (v: unknown) => void, value: unknown) => void): void {
   const rec = (node: unknown, path: string[]): void => {
@@ -34,7 +37,7 @@ export function maskYaml(text: string): string {
   const doc = parseDocument(text);
   if (doc.errors.length > 0) return text.replace(/^(\s*[\w.-]*(pass(word|phrase)|secret|token|credential)\w*\s*:\s*).+$/gim, `$1${MASK}`);
   walkScalars(doc, (path, set, value) => {
-    if (isSecretKey(path[path.length - 1]) && value !== null && value !== '') set(MASK);
+    if (isSecretKey(path[path.length - 1]) && isSecretValue(value)) set(MASK);
   });
   return doc.toString();
 }
@@ -45,7 +48,7 @@ export function maskObject<T>(value: T): T {
     if (Array.isArray(v)) return v.map(rec);
     if (v && typeof v === 'object') {
       return Object.fromEntries(
-        Object.entries(v).map(([k, x]) => [k, isSecretKey(k) && x !== '' && x !== null && typeof x !== 'object' ? MASK : rec(x)]),
+        Object.entries(v).map(([k, x]) => [k, isSecretKey(k) && isSecretValue(x) ? MASK : rec(x)]),
       );
     }
     return v;
