@@ -125,7 +125,9 @@ export class SlotQueue {
     this.busy = true;
     this.current = job;
     job.deadline = performance.now() + this.timeoutMs;
+    // The watchdog keeps the process alive only while an exchange is pending.
     if (!this.timer) this.arm(this.timeoutMs);
+    else this.timer.ref();
     let p: unknown;
     try {
       p = job.fn();
@@ -150,6 +152,7 @@ export class SlotQueue {
       this.current = undefined;
       this.busy = false;
       this.stuck = false;
+      this.timer?.unref();
     }
     if (!job.settled) {
       job.settled = true;
@@ -161,8 +164,8 @@ export class SlotQueue {
 
   /** One timer per slot, re-armed lazily, instead of one per exchange. */
   private arm(ms: number): void {
-    // Not unref'd: a pending exchange keeps the process alive until it ends or times out.
     this.timer = setTimeout(() => this.watch(), Math.max(1, Math.ceil(ms)));
+    if (!this.busy) this.timer.unref();
   }
 
   private watch(): void {
