@@ -90,7 +90,6 @@ export class SessionManager extends EventEmitter<SessionEvents> {
         timer: setTimeout(() => void this.expire(id), leaseMs),
         info: { id, owner, reader: st.reader, protocol, atr: st.atr, leaseMs, expiresAt: '', openedAt: new Date(now).toISOString(), apdus: 0 },
       };
-      s.timer.unref();
       s.info.expiresAt = new Date(s.expires).toISOString();
       this.sessions.set(id, s);
       return { ...s.info };
