@@ -117,3 +117,24 @@ t.test('logout: back to the login form, and the API refuses the old session', as
   t.pass('a reload shows the login form');
   await shot('08-logged-out');
 });
+
+t.test('static UI: compressed, hashed assets cached for good, index revalidated, API never cached', async (t) => {
+  const index = await fetch(g.url + '/', { headers: { 'accept-encoding': 'gzip' } });
+  t.equal(index.status, 200);
+  t.equal(index.headers.get('cache-control'), 'no-cache');
+  t.match(index.headers.get('content-security-policy'), /default-src 'self'/);
+  const html = await index.text();
+  const js = /src="(\/assets\/app-[A-Z0-9]{8}\.js)"/.exec(html)?.[1];
+  t.ok(js, 'index points at the hashed bundle');
+  const raw = await import('node:http');
+  const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    raw.get(g.url + js, { headers: { 'accept-encoding': 'gzip' } }, (r) => {
+      r.resume();
+      resolve(r.headers);
+    }).on('error', reject);
+  });
+  t.equal(headers['content-encoding'], 'gzip', 'served pre-compressed');
+  t.equal(headers['cache-control'], 'public, max-age=31536000, immutable');
+  const api = await fetch(g.url + '/api/readers');
+  t.equal(api.headers.get('cache-control'), 'no-store');
+});

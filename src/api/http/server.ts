@@ -112,10 +112,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
       root: webRoot,
       preCompressed: true,
       wildcard: false,
+      cacheControl: false,
       index: ['index.html'],
       // Hashed names never change content: cache them for good; index.html is revalidated.
       setHeaders: (res, path) => {
-        res.setHeader('cache-control', /-[A-Z0-9]{8}\.\w+$/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
+        res.setHeader('cache-control', /-[A-Z0-9]{8}\.\w+(\.(gz|br))?$/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
       },
     });
   } else {
