@@ -113,7 +113,6 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     const ms = this.retryMs;
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     this.retryTimer = setTimeout(() => void this.listen(), ms);
-    this.retryTimer.unref();
   }
 
   async close(): Promise<void> {
