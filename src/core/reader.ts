@@ -268,13 +268,18 @@ export class Reader {
   // --- card operations (call them from inside a queue job) ---------------------------------
 
   /** Power the card up when needed and negotiate a protocol for `preferred` (Connect/Reconnect). */
-  async prepareCard(preferred: number): Promise<number> {
+  /**
+   * `unpoweredCode` is what a failed power-up answers: pcscd's Connect says
+   * W_UNPOWERED_CARD, its Reconnect W_UNRESPONSIVE_CARD.
+   */
+  async prepareCard(preferred: number, unpoweredCode: number = SCARD.W_UNRESPONSIVE_CARD): Promise<number> {
     if (!this.present) throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${this.name}"`);
     if (!this.powered || this.mute) {
       try {
         this.setAtr(await this.slot.powerUp());
       } catch (e) {
-        throw this.cardFailure(e, 'power-up failed');
+        const err = this.cardFailure(e, 'power-up failed');
+        throw err.code === SCARD.W_UNRESPONSIVE_CARD ? new PcscError(unpoweredCode, err.message.replace(/^[^.]*\. /, '')) : err;
       } finally {
         this.touch();
       }

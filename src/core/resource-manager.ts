@@ -288,7 +288,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     const job = (): Promise<ConnectResult> => {
       if (c.released) throw invalidContext(ctx);
       this.connectChecks(r, shareMode);
-      return r.prepareCard(preferred).then((protocol) => {
+      return r.prepareCard(preferred, SCARD.W_UNPOWERED_CARD).then((protocol) => {
         if (c.released) throw invalidContext(ctx);
         this.connectChecks(r, shareMode);
         return this.addHandle(c, r, shareMode, protocol);

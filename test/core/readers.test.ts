@@ -110,7 +110,7 @@ t.test('reader unavailable: UNKNOWN state, calls fail, the card is powered again
   await core.stop();
 });
 
-t.test('a mute card: PRESENT | SWALLOWED, reader-error, connect answers W_UNRESPONSIVE_CARD', async (t) => {
+t.test('a mute card: PRESENT | SWALLOWED, reader-error, connect answers W_UNPOWERED_CARD, reconnect W_UNRESPONSIVE_CARD', async (t) => {
   const { core, name, slot } = await setup({ card: null });
   const errors: number[] = [];
   core.on('reader-error', (_r, e) => errors.push((e as unknown as { code: number }).code));
@@ -124,7 +124,9 @@ t.test('a mute card: PRESENT | SWALLOWED, reader-error, connect answers W_UNRESP
   t.equal(core.reader(name)?.state, CARD_STATE.PRESENT | CARD_STATE.SWALLOWED);
   t.same(errors, [SCARD.W_UNRESPONSIVE_CARD]);
   const ctx = core.establishContext();
-  await t.rejects(core.connect(ctx, name, SHARE.SHARED, PROTOCOL.ANY), { code: SCARD.W_UNRESPONSIVE_CARD });
+  await t.rejects(core.connect(ctx, name, SHARE.SHARED, PROTOCOL.ANY), { code: SCARD.W_UNPOWERED_CARD, message: /power-up failed/ });
+  const direct = await core.connect(ctx, name, SHARE.DIRECT, 0);
+  await t.rejects(core.reconnect(direct.handle, SHARE.SHARED, PROTOCOL.ANY, 0), { code: SCARD.W_UNRESPONSIVE_CARD });
   card.mute = false;
   const c = await core.connect(ctx, name, SHARE.SHARED, PROTOCOL.ANY);
   t.equal(c.protocol, PROTOCOL.T1, 'a card that answers on retry is usable');
