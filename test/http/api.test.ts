@@ -340,6 +340,7 @@ t.test('config: view with secrets masked, invalid edit refused with the key path
   t.equal(v.json.editable, true);
   t.match(v.json.yaml, /gatewayId: gw-test/);
   t.equal(v.json.effective.http.port, 0);
+  t.match(v.json.keys.find((k: { path: string }) => k.path === 'http.port'), { type: 'integer 0..65535', default: 8080 }, 'key reference from the schema');
 
   const bad = await c.req('PUT', '/api/config', { yaml: v.json.yaml.replace(/port: 0/, 'port: 70000') });
   t.equal(bad.status, 400);
@@ -477,6 +478,7 @@ t.test('config: secrets are masked in both views and kept when the mask is saved
   t.notMatch(v.text, /broker-secret-1/, 'password not sent');
   t.notMatch(v.text, /4711/, 'card PIN not sent');
   t.equal(v.json.effective.mqtt.password, '********');
+  t.equal(v.json.keys.find((k: { path: string }) => k.path === 'mqtt.password').default, undefined, 'no default shown for secrets');
   t.match(v.json.yaml, /password: "?\*{8}"?/);
   const saved = await c.req('PUT', '/api/config', { yaml: v.json.yaml.replace('gatewayId: gw-test', 'gatewayId: gw-2') });
   t.equal(saved.status, 200);

@@ -149,7 +149,7 @@ function App() {
             }}
           />
         )}
-        {tab === 'events' && <Events events={events} journal={journal} />}
+        {tab === 'events' && <Events events={events} journal={journal} onOlder={(evs) => setEvents((cur) => merge(cur, evs, cur.length + evs.length))} />}
         {tab === 'console' && <Console readers={readers ?? []} initialReader={consoleReader} />}
         {tab === 'diagnostics' && <Diagnostics />}
         {tab === 'config' && <ConfigEditor />}
@@ -178,10 +178,11 @@ function useStatus(on: boolean): Status | undefined {
   return s;
 }
 
-function merge(cur: GatewayEvent[], add: GatewayEvent[]): GatewayEvent[] {
+/** Newest first, no duplicates, bounded (older pages the technician asked for raise the bound). */
+function merge(cur: GatewayEvent[], add: GatewayEvent[], max = MAX_EVENTS): GatewayEvent[] {
   const seen = new Set(cur.map((e) => e.seq));
   const out = [...cur, ...add.filter((e) => !seen.has(e.seq))].sort((a, b) => b.seq - a.seq);
-  return out.slice(0, MAX_EVENTS);
+  return out.slice(0, Math.max(max, MAX_EVENTS));
 }
 
 render(<App />, document.getElementById('app')!);

@@ -2,10 +2,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from '../../../config/load.js';
-import { ConfigSchema } from '../../../config/schema.js';
+import { walkKeys } from '../../../config/keys.js';
 import { LogsQuery, ConfigPutBody } from '../schemas.js';
 import { boardDevices } from '../board.js';
-import { changedParts, maskObject, maskYaml, validateEdit } from '../config-edit.js';
+import { changedParts, isSecretKey, maskObject, maskYaml, validateEdit } from '../config-edit.js';
 import { HttpError } from '../errors.js';
 import { writePrivateFile } from '../auth/password.js';
 import type { HttpDeps } from '../deps.js';
@@ -68,7 +68,8 @@ export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
       editable: file !== undefined,
       yaml: maskYaml(yaml),
       effective: maskObject(deps.config),
-      schema: ConfigSchema,
+      // The key reference from the schema (one source with the README's table): path, type, default, description.
+      keys: walkKeys().map((k) => ({ path: k.path, type: k.type, default: isSecretKey(k.path.split('.').pop() ?? '') ? undefined : k.default, description: k.description })),
     };
   });
 

@@ -2,7 +2,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.js';
 
-interface ConfigView { file: string | null; editable: boolean; yaml: string; effective: unknown }
+interface ConfigKey { path: string; type: string; default?: unknown; description: string }
+interface ConfigView { file: string | null; editable: boolean; yaml: string; effective: unknown; keys: ConfigKey[] }
 interface SaveResult { changed: string[]; restarted: string[]; pending: string[]; failed?: Array<{ part: string; error: string }> }
 
 export function ConfigEditor() {
@@ -13,6 +14,7 @@ export function ConfigEditor() {
   const [saved, setSaved] = useState<SaveResult | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const [showEffective, setShowEffective] = useState(false);
+  const [filter, setFilter] = useState('');
 
   const load = () =>
     api<ConfigView>('GET', '/api/config').then(
@@ -66,6 +68,23 @@ export function ConfigEditor() {
         </p>
       )}
       {showEffective && <pre class="mono small">{JSON.stringify(view.effective, null, 2)}</pre>}
+      <details>
+        <summary>Key reference ({view.keys.length} keys)</summary>
+        <input placeholder="filter, e.g. mqtt or port" value={filter} onInput={(e) => setFilter(e.currentTarget.value.toLowerCase())} aria-label="filter keys" />
+        <table class="small">
+          <tbody>
+            {view.keys
+              .filter((k) => !filter || k.path.toLowerCase().includes(filter) || k.description.toLowerCase().includes(filter))
+              .map((k) => (
+                <tr>
+                  <td class="mono">{k.path}</td>
+                  <td>{k.type}{k.default !== undefined && k.default !== '' ? ` = ${JSON.stringify(k.default)}` : ''}</td>
+                  <td>{k.description}</td>
+                </tr>
+              ))}
+          </tbody>
+        </table>
+      </details>
     </div>
   );
 }

@@ -1,4 +1,7 @@
-import type { GatewayEvent } from '../api.js';
+import { useState } from 'preact/hooks';
+import { api, type GatewayEvent } from '../api.js';
+
+const PAGE = 100;
 
 function summary(e: GatewayEvent): string {
   const d = e.data;
@@ -7,10 +10,26 @@ function summary(e: GatewayEvent): string {
   return parts.join(' · ');
 }
 
-export function Events({ events, journal }: { events: GatewayEvent[]; journal: boolean }) {
+export function Events({ events, journal, onOlder }: { events: GatewayEvent[]; journal: boolean; onOlder: (evs: GatewayEvent[]) => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const oldest = events.length ? events[events.length - 1].seq : 0;
+  const older = async () => {
+    setBusy(true);
+    setError('');
+    try {
+      const r = await api<{ events: GatewayEvent[] }>('GET', `/api/events?after=${Math.max(0, oldest - 1 - PAGE)}&limit=${PAGE}`);
+      onOlder(r.events.filter((e) => e.seq < oldest));
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
   if (!journal) return <div class="empty"><h2>Event journal not running</h2><p>Card events are not being recorded; see Diagnostics and Logs.</p></div>;
   if (events.length === 0) return <div class="empty" id="no-events"><h2>No events yet</h2><p>Present a card to a reader: it shows here at once.</p></div>;
   return (
+    <>
     <table class="events" id="events">
       <thead>
         <tr><th>#</th><th>Time</th><th>Event</th><th>Reader</th><th>Details</th></tr>
@@ -27,5 +46,12 @@ export function Events({ events, journal }: { events: GatewayEvent[]; journal: b
         ))}
       </tbody>
     </table>
+    {oldest > 1 && (
+      <p>
+        <button class="link" disabled={busy} onClick={older} id="events-older">{busy ? 'Loading…' : 'Load older events'}</button>
+      </p>
+    )}
+    {error && <p class="error" role="alert">{error}</p>}
+    </>
   );
 }
