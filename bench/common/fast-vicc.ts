@@ -63,7 +63,7 @@ export class FastVicc {
         });
         return new FastVicc(sock, card);
       } catch (e) {
-        if (Date.now() >= deadline) throw new Error(`fast-vicc: cannot connect to vpcd at ${opts.host ?? '127.0.0.1'}:${opts.port}: ${(e as Error).message}`);
+        if (Date.now() >= deadline) throw new Error(`fast-vicc: cannot connect to vpcd at ${opts.host ?? '127.0.0.1'}:${opts.port}: ${(e as Error).message}`, { cause: e });
         await new Promise((r) => setTimeout(r, 50));
       }
     }
