@@ -321,10 +321,10 @@ export class Reader {
     return this.protocol;
   }
 
+  /** The caller publishes (touch) once its whole operation is done: a connect is one table change. */
   private setProtocol(p: number): void {
     this.protocol = p;
     this.transport = undefined;
-    this.touch();
   }
 
   /**

@@ -288,11 +288,17 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     const job = (): Promise<ConnectResult> => {
       if (c.released) throw invalidContext(ctx);
       this.connectChecks(r, shareMode);
-      return r.prepareCard(preferred, SCARD.W_UNPOWERED_CARD).then((protocol) => {
-        if (c.released) throw invalidContext(ctx);
-        this.connectChecks(r, shareMode);
-        return this.addHandle(c, r, shareMode, protocol);
-      });
+      return r.prepareCard(preferred, SCARD.W_UNPOWERED_CARD).then(
+        (protocol) => {
+          if (c.released) throw invalidContext(ctx);
+          this.connectChecks(r, shareMode);
+          return this.addHandle(c, r, shareMode, protocol);
+        },
+        (e: unknown) => {
+          r.touch();
+          throw e;
+        },
+      );
     };
     return r.queue.run(NO_HANDLE_OWNER, true, job);
   }
@@ -311,11 +317,11 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     this.handles.set(id, h);
     c.handles.add(h);
     r.handles.add(h);
-    if (shareMode === SHARE.EXCLUSIVE) {
-      // pcscd: an exclusive connection holds the lock at level 1.
-      r.lock.acquire(id);
-      r.setSharing(-1);
-    } else r.setSharing(r.sharing + 1);
+    // pcscd: an exclusive connection holds the lock at level 1.
+    if (shareMode === SHARE.EXCLUSIVE) r.lock.acquire(id);
+    r.sharing = shareMode === SHARE.EXCLUSIVE ? -1 : r.sharing + 1;
+    // One table change for the whole connect (protocol negotiated, sharing count).
+    r.touch();
     return { handle: id, protocol };
   }
 
@@ -335,13 +341,17 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       if (shareMode === SHARE.EXCLUSIVE && h.share !== SHARE.EXCLUSIVE && r.sharing !== 1) {
         throw new PcscError(SCARD.E_SHARING_VIOLATION, `reader "${r.name}" has other handles`);
       }
-      if (initialization !== DISPOSITION.LEAVE) await r.resetCard(initialization === DISPOSITION.UNPOWER ? 'cold' : 'warm');
-      const protocol = shareMode === SHARE.DIRECT ? r.protocol : await r.prepareCard(preferred);
-      checkReader(h);
-      this.changeShare(h, shareMode);
-      h.protocol = protocol;
-      h.event = HANDLE_EVENT.NONE;
-      return { protocol };
+      try {
+        if (initialization !== DISPOSITION.LEAVE) await r.resetCard(initialization === DISPOSITION.UNPOWER ? 'cold' : 'warm');
+        const protocol = shareMode === SHARE.DIRECT ? r.protocol : await r.prepareCard(preferred);
+        checkReader(h);
+        this.changeShare(h, shareMode);
+        h.protocol = protocol;
+        h.event = HANDLE_EVENT.NONE;
+        return { protocol };
+      } finally {
+        r.touch();
+      }
     });
   }
 

@@ -186,3 +186,65 @@ t.test('many contexts dropped while waiting and holding: no deadlock, slot usabl
   await core.endTransaction(handle, DISPOSITION.LEAVE);
   await core.stop();
 });
+
+t.test('50 contexts, a fifth of them dropped mid-transaction: the rest finish, never interleaved', async (t) => {
+  const card = slowCard();
+  const { core, name } = await setup({ card });
+  const CONTEXTS = 50;
+  const APDUS = 4;
+  /** Tags of transactions that ran to their end (their APDUs must be one contiguous run). */
+  const completed = new Set<number>();
+  let resets = 0;
+  const workers = Array.from({ length: CONTEXTS }, async (_, i) => {
+    const ctx = core.establishContext(`worker ${i}`);
+    const { handle } = await core.connect(ctx, name, SHARE.SHARED, PROTOCOL.ANY);
+    const dies = i % 5 === 0;
+    for (let n = 0; n < 3; n++) {
+      const tag = i * 100 + n;
+      try {
+        await core.beginTransaction(handle);
+        for (let k = 0; k < APDUS; k++) {
+          await core.transmit(handle, PROTOCOL.T1, tagged(tag, k));
+          if (dies && n === 1 && k === 1) {
+            // The client vanishes in the middle of its transaction.
+            await core.releaseContext(ctx);
+            return;
+          }
+        }
+        await core.endTransaction(handle, DISPOSITION.LEAVE);
+        completed.add(tag);
+      } catch (e) {
+        // Someone's abandoned transaction reset the card: reconnect and redo, as OpenSC does.
+        t.equal((e as { code?: number }).code, SCARD.W_RESET_CARD, 'only reset warnings');
+        resets++;
+        await core.endTransaction(handle, DISPOSITION.LEAVE).catch(() => undefined);
+        await core.reconnect(handle, SHARE.SHARED, PROTOCOL.ANY, DISPOSITION.LEAVE);
+        n--;
+      }
+    }
+    await core.releaseContext(ctx);
+  });
+  await Promise.all(workers);
+  t.equal(completed.size, 40 * 3 + 10 * 1, 'every surviving transaction completed');
+  t.ok(resets > 0, 'dropped holders reset the card');
+  // Each completed transaction's APDUs are one contiguous, ordered run in the card's log.
+  const log = card.log;
+  let broken = 0;
+  for (const tag of completed) {
+    let last = -1;
+    for (let i = log.length - 1; i >= 0; i--) {
+      if (tagOf(log[i]) === tag && log[i][3] === APDUS - 1) {
+        last = i;
+        break;
+      }
+    }
+    for (let k = 0; k < APDUS; k++) {
+      const e = log[last - (APDUS - 1) + k];
+      if (!e || tagOf(e) !== tag || e[3] !== k) broken++;
+    }
+  }
+  t.equal(broken, 0, 'no completed transaction was interleaved');
+  t.equal(core.diagnostics().handles, 0);
+  t.equal(core.reader(name)?.sharing, 0);
+  await core.stop();
+});
