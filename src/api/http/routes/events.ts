@@ -17,6 +17,7 @@ import type { SessionStore } from '../auth/sessions.js';
 export const WS_SESSION_ENDED = 4001;
 /** A client that stops reading is dropped instead of growing our buffers. */
 const MAX_BUFFERED = 1 << 20;
+const HEARTBEAT_MS = 30_000;
 
 export function eventRoutes(app: FastifyInstance, deps: HttpDeps, sessions: SessionStore): void {
   const { core } = deps;
@@ -63,7 +64,17 @@ export function eventRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Sess
     core.on('reader-error', onError);
     journal?.on('event', onEvent);
     sessions.on('ended', onEnded);
+    // A phone that walked away never says goodbye: ping, and drop it if two pings go unanswered.
+    let alive = true;
+    socket.on('pong', () => (alive = true));
+    const heartbeat = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
     socket.on('close', () => {
+      clearInterval(heartbeat);
       core.off('reader-state', onReader);
       core.off('reader-added', onReader);
       core.off('reader-removed', onRemoved);

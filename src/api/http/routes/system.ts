@@ -1,5 +1,5 @@
 /** Diagnostics, logs tail and the configuration view/editor. */
-import { readFile, stat } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from '../../../config/load.js';
 import { walkKeys } from '../../../config/keys.js';
@@ -87,14 +87,34 @@ export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
       throw e;
     }
     const parts = changedParts(deps.config, edit.loaded.config);
-    const mode = (await stat(file).catch(() => undefined))?.mode;
-    await writePrivateFile(file, edit.text);
-    if (mode !== undefined) await import('node:fs/promises').then((fs) => fs.chmod(file, mode & 0o777));
+    await writeConfigFile(file, edit.text);
     deps.log.info({ parts, by: req.principal?.kind }, 'configuration changed through the web API');
     let report = { restarted: [] as string[], pending: parts } as Awaited<ReturnType<NonNullable<HttpDeps['applyConfig']>>>;
     if (deps.applyConfig && parts.length > 0) report = await deps.applyConfig(parts, edit.loaded.config);
     return { saved: true, file, changed: parts, ...report };
   });
+}
+
+/**
+ * Atomic replace (temp file + rename, mode kept) where the directory allows it;
+ * else in place (a file the daemon may write in a directory it may not, as
+ * /etc/scardgate often is). Failures say which file and why.
+ */
+async function writeConfigFile(file: string, text: string): Promise<void> {
+  const mode = (await stat(file).catch(() => undefined))?.mode;
+  try {
+    await writePrivateFile(file, text);
+    if (mode !== undefined) await chmod(file, mode & 0o777);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw new HttpError(500, `cannot write the configuration file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    await writeFile(file, text);
+  } catch (e) {
+    throw new HttpError(500, `cannot write the configuration file ${file}: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied for the daemon user' : (e as Error).message}`);
+  }
 }
 
 function safe(f: () => Record<string, unknown>): Record<string, unknown> {
