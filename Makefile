@@ -6,11 +6,16 @@ NPM ?= npm
 DEB_PACKAGES := mosquitto mosquitto-clients socat pcscd pcsc-tools opensc python3-pyscard \
   python3-virtualsmartcard python3-pycryptodome libpcsclite-dev chromium gcc make systemd
 
-.PHONY: all deps npm-deps deb-deps build lint typecheck test run clean
+.PHONY: all deps npm-deps deb-deps check-node build lint typecheck test run clean docs-config
 
 all: build
 
-node_modules/.package-lock.json: package.json package-lock.json
+# Node.js itself is the one prerequisite (Debian 12's nodejs is 18; use Debian 13, backports or NodeSource).
+check-node:
+	@command -v $(NODE) >/dev/null || { echo 'Node.js >= 20 is required (with npm): https://nodejs.org/en/download' >&2; exit 1; }
+	@$(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "Node.js >= 20 is required, found $$($(NODE) --version)" >&2; exit 1; }
+
+node_modules/.package-lock.json: package.json package-lock.json | check-node
 	$(NPM) ci --no-audit --no-fund
 	@touch $@
 
@@ -46,6 +51,19 @@ run: npm-deps build
 clean:
 	rm -rf dist .tap
 
+# Regenerate README.md's config key table and config/default.yaml from the schema.
+docs-config: npm-deps
+	$(NPM) run docs:config --silent
+
+# Process start to "ready", compiled daemon, 4 simulated readers (goal <= 300 ms).
+.PHONY: bench-startup bench-footprint
+bench-startup: build
+	npx tsx bench/startup/run.ts
+
+# Idle daemon with 4 simulated readers: RSS (goal <= 50 MB), CPU over 30 s (goal < 0.5 %).
+bench-footprint: build
+	npx tsx bench/footprint/run.ts
+
 # --- Installation (issue 7): `make install DESTDIR=... PREFIX=...` --------------------------
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -72,8 +90,10 @@ install-files:
 	cp -a node_modules $(DESTDIR)$(APPDIR)/
 	cd $(DESTDIR)$(APPDIR) && $(NPM) prune --omit=dev --no-audit --no-fund --ignore-scripts >/dev/null
 	rm -rf $(DESTDIR)$(APPDIR)/dist/test $(DESTDIR)$(APPDIR)/dist/bench
+	# The wrappers find the application relative to where they lie, so a DESTDIR tree (package staging, the tests) runs as the installed one does.
+	rel=$$(realpath -m --relative-to=$(PREFIX)/bin $(APPDIR)); \
 	for b in scardgated scardctl; do \
-	  printf '#!/bin/sh\nexec node %s/dist/src/bin/%s.js "$$@"\n' "$(APPDIR)" "$$b" > $(DESTDIR)$(PREFIX)/bin/$$b; \
+	  printf '#!/bin/sh\nexec node "$$(dirname "$$(readlink -f "$$0")")/%s/dist/src/bin/%s.js" "$$@"\n' "$$rel" "$$b" > $(DESTDIR)$(PREFIX)/bin/$$b; \
 	  chmod 0755 $(DESTDIR)$(PREFIX)/bin/$$b; done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/scardgate/scardgate.yaml ] || install -m 0640 $(APPLIANCE_CONFIG) $(DESTDIR)$(SYSCONFDIR)/scardgate/scardgate.yaml
 	sed -e 's#@PREFIX@#$(PREFIX)#g; s#@SYSCONFDIR@#$(SYSCONFDIR)#g' systemd/scardgate.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service
@@ -101,6 +121,11 @@ uninstall:
 .PHONY: bench-core
 bench-core: npm-deps
 	npx tsx bench/core/transmit.ts
+
+# MQTT against a local Mosquitto: card event latency, one-shot transmit req/s, durable outbox events/s and bytes/event.
+.PHONY: bench-mqtt
+bench-mqtt: npm-deps
+	npx tsx bench/mqtt/run.ts
 
 # Web UI: first-load bytes (compressed) and card-event-to-UI latency in Chromium.
 .PHONY: bench-http

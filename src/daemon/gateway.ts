@@ -31,6 +31,8 @@ export interface Gateway {
   drivers: Driver[];
   services: Service[];
   context: ServiceContext;
+  /** Milliseconds each start-up step took (core, driver:<name>, <service>), for the ready line and bench/startup. */
+  timings: Record<string, number>;
   /** Bound addresses of every service (socket paths, URLs). */
   addresses(): Record<string, string>;
   /** Stop services in reverse order, then the core (drivers, cards unpowered). Never rejects. */
@@ -39,8 +41,16 @@ export interface Gateway {
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { config, log } = opts;
+  const timings: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (name: string): void => {
+    const now = performance.now();
+    timings[name] = Math.round((now - mark) * 10) / 10;
+    mark = now;
+  };
   await mkdir(config.state.dir, { recursive: true });
   const core = await createCore({ config, log: log.child({ module: 'core' }) });
+  lap('core');
   const services: Service[] = [];
   const drivers: Driver[] = [];
   const context: ServiceContext = {
@@ -117,6 +127,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const driver = await entry.create(config, { log: log.child({ module: `driver:${entry.name}` }) });
       drivers.push(driver);
       await core.addDriver(driver);
+      lap(`driver:${entry.name}`);
     }
     for (const entry of opts.services ?? SERVICES) {
       if (!entry.enabled(config)) continue;
@@ -124,6 +135,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const service = factory({ ...context, log: log.child({ module: entry.name }) });
       await service.start();
       services.push(service);
+      lap(entry.name);
     }
   } catch (err) {
     await stop();
@@ -135,6 +147,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     drivers,
     services,
     context,
+    timings,
     addresses() {
       const out: Record<string, string> = {};
       for (const s of services) Object.assign(out, s.addresses?.() ?? {});

@@ -63,10 +63,10 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
     io.stderr.write(`scardgated: ${err.message}\n`);
     return 1;
   }
-  return run(loaded, args.config, io, t0);
+  return run(loaded, args.config, io, t0, performance.now() - t0);
 }
 
-async function run(loaded: LoadedConfig, configFile: string | undefined, io: MainIo, t0: number): Promise<number> {
+async function run(loaded: LoadedConfig, configFile: string | undefined, io: MainIo, t0: number, configMs: number): Promise<number> {
   const { config, gatewayId } = loaded;
   const version = packageVersion();
   const ring = new LogRing(config.http.logLines);
@@ -127,7 +127,15 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
   const readers = gateway.core.readers();
   const listen = gateway.addresses();
   log.info(
-    { readers: readers.length, readerNames: readers.map((r) => r.name), listen, startupMs: Math.round(performance.now() - t0) },
+    {
+      readers: readers.length,
+      readerNames: readers.map((r) => r.name),
+      listen,
+      startupMs: Math.round(performance.now() - t0),
+      // From process start: includes loading node and the daemon's modules.
+      sinceProcessStartMs: Math.round(performance.now()),
+      timings: { config: Math.round(configMs * 10) / 10, ...gateway.timings },
+    },
     'ready',
   );
   systemd.ready(gateway);
