@@ -50,6 +50,10 @@ export class Pn532NoResponse extends Error {
 export interface DialogueCounters {
   commands: number;
   resends: number;
+  /** Diagnose-echo resynchronisations after a resend or NACK. */
+  syncs: number;
+  /** Frames dropped by a resynchronisation (answers that came twice). */
+  staleFrames: number;
   nacks: number;
   ackTimeouts: number;
   responseTimeouts: number;
@@ -68,7 +72,7 @@ export interface CommandOptions {
 }
 
 export class Dialogue {
-  readonly counters: DialogueCounters = { commands: 0, resends: 0, nacks: 0, ackTimeouts: 0, responseTimeouts: 0, badFrames: 0, errorFrames: 0 };
+  readonly counters: DialogueCounters = { commands: 0, resends: 0, syncs: 0, staleFrames: 0, nacks: 0, ackTimeouts: 0, responseTimeouts: 0, badFrames: 0, errorFrames: 0 };
   /** Serialises commands: one frame exchange on the wire at a time. */
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -94,7 +98,57 @@ export class Dialogue {
     await this.link.send(ACK_FRAME).catch(() => undefined);
   }
 
+  /**
+   * A resend after a missing ACK, or a NACK, may leave a second ACK/answer
+   * in flight (the module did get the first copy, or the first answer was
+   * only slow). Taken for the next command's answer, it would put every later
+   * exchange one answer behind. So after such an exchange the stream is
+   * re-synchronised: a Diagnose echo with a fresh nonce, and everything read
+   * before that echo is dropped.
+   */
+  private uncertain = false;
+  private nonce = 0;
+
   async commandLocked(code: number, params: Uint8Array = Buffer.alloc(0), opts: CommandOptions = {}): Promise<Buffer> {
+    if (this.uncertain) await this.syncLocked();
+    try {
+      return await this.exchangeLocked(code, params, opts);
+    } finally {
+      if (this.uncertain) await this.syncLocked().catch(() => undefined);
+    }
+  }
+
+  private async syncLocked(): Promise<void> {
+    this.counters.syncs++;
+    this.nonce = (this.nonce + 1) & 0xffff;
+    const tag = Buffer.from([0x73, 0x79, this.nonce >> 8, this.nonce & 0xff]);
+    const frame = encodeFrame(TFI_HOST, Buffer.concat([Buffer.from([0x00, 0x00]), tag]));
+    for (let attempt = 0; attempt <= this.timing.retries; attempt++) {
+      this.link.discardInput();
+      await this.link.send(frame);
+      const deadline = Date.now() + this.timing.responseTimeoutMs;
+      for (;;) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        let f: Frame;
+        try {
+          f = await this.link.receive(left);
+        } catch (e) {
+          if (!(e instanceof LinkError) || e.kind === 'closed' || e.kind === 'io' || e.kind === 'aborted') throw e;
+          if (e.kind === 'timeout') break;
+          continue;
+        }
+        if (f.kind === 'info' && f.tfi === TFI_PN532 && f.body.length === 6 && f.body[0] === 0x01 && f.body[1] === 0x00 && f.body.subarray(2).equals(tag)) {
+          this.uncertain = false;
+          return;
+        }
+        if (f.kind !== 'ack') this.counters.staleFrames++;
+      }
+    }
+    throw new Pn532NoResponse(0x00, false, 'no answer to the resynchronisation echo');
+  }
+
+  private async exchangeLocked(code: number, params: Uint8Array, opts: CommandOptions): Promise<Buffer> {
     const frame = encodeFrame(TFI_HOST, Buffer.concat([Buffer.from([code]), params]));
     const timeout = opts.timeoutMs ?? this.timing.responseTimeoutMs;
     const idempotent = opts.idempotent ?? true;
@@ -102,7 +156,10 @@ export class Dialogue {
     let lastProblem = 'no ACK';
     let acked = false;
     for (let attempt = 0; attempt <= this.timing.retries; attempt++) {
-      if (attempt > 0) this.counters.resends++;
+      if (attempt > 0) {
+        this.counters.resends++;
+        this.uncertain = true;
+      }
       this.link.discardInput();
       await this.link.send(frame);
       let first: Frame | undefined;
@@ -163,6 +220,7 @@ export class Dialogue {
           // The damaged frame was the answer and the module has gone quiet: ask again.
           nacks++;
           this.counters.nacks++;
+          this.uncertain = true;
           sawBad = false;
           this.link.discardInput();
           await this.link.send(NACK_FRAME);

@@ -42,7 +42,7 @@ export interface FrameLink extends EventEmitter<LinkEvents> {
   discardInput(): void;
   /** Wake the module from LowVbat / power-down before the first command. */
   wakeup(): Promise<void>;
-  /** Abort a receive in progress (stop). */
+  /** Abort the receive in progress and every later one (stop, transport lost); open() clears it. */
   abort(): void;
 }
 
@@ -83,6 +83,7 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
 
   async open(): Promise<void> {
     this.closing = false;
+    this.aborted = false;
     const port = this.factory({ path: this.path, baudRate: this.baudRate, autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
     this.port = port;
@@ -136,7 +137,6 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
   }
 
   receive(timeoutMs: number): Promise<Frame> {
-    this.aborted = false;
     return new Promise<Frame>((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
       const finish = (err: LinkError | undefined, frame?: Frame): void => {
@@ -166,10 +166,15 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
           this.buf = this.buf.subarray(r.consumed);
           clearTimeout(idle);
           // A frame that started and then stalls lost bytes on the way: report it instead of waiting out the timeout.
-          if (r.started) idle = setTimeout(() => {
-            this.counters.badFrames++;
-            finish(new LinkError('bad-frame', 'frame truncated (bytes lost)'));
-          }, this.interByteMs);
+          if (r.started) {
+            idle = setTimeout(() => {
+              // the rest will never come: drop the stump so the next wait sees silence, not the same stump
+              this.counters.badFrames++;
+              this.counters.junkBytes += this.buf.length;
+              this.buf = Buffer.alloc(0);
+              finish(new LinkError('bad-frame', 'frame truncated (bytes lost)'));
+            }, this.interByteMs);
+          }
           return;
         }
       };
@@ -219,6 +224,7 @@ export class I2cLink extends EventEmitter<LinkEvents> implements FrameLink {
   }
 
   async open(): Promise<void> {
+    this.aborted = false;
     this.bus = await this.opener(this.busNumber);
   }
 
@@ -286,7 +292,6 @@ export class I2cLink extends EventEmitter<LinkEvents> implements FrameLink {
   }
 
   async receive(timeoutMs: number, ack = false): Promise<Frame> {
-    this.aborted = false;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!(await this.ready(deadline))) throw new LinkError('timeout', `no frame from the PN532 within ${timeoutMs} ms`);

@@ -72,7 +72,7 @@ export class Pn532Slot extends EventEmitter<SlotEvents> implements DriverSlot {
     }
   }
 
-  async transmit(data: Buffer): Promise<Buffer> {
+  async transmit(data: Buffer, _protocol?: number): Promise<Buffer> {
     const t = this.reader.target;
     if (!t) throw new PcscError(SCARD.E_NO_SMARTCARD);
     if (!this.reader.available) throw new PcscError(SCARD.E_READER_UNAVAILABLE);

@@ -55,7 +55,7 @@ t.test('parse: each kind, with preamble and junk', async (t) => {
 });
 
 /** Parse everything in a buffer; returns the frames and checks progress. */
-function parseAll(t: Tap.Test, buf: Buffer): ParseResult[] {
+function parseAll(t: { fail(msg: string): void }, buf: Buffer): ParseResult[] {
   const out: ParseResult[] = [];
   let b = buf;
   for (let guard = 0; guard < 10000; guard++) {

@@ -97,7 +97,7 @@ export async function waitFor<T extends unknown[]>(em: EventEmitter, event: stri
   try {
     return (await once(em, event, { signal: ac.signal })) as T;
   } catch (e) {
-    if (ac.signal.aborted) throw new Error(`no '${event}' event within ${ms} ms`);
+    if (ac.signal.aborted) throw new Error(`no '${event}' event within ${ms} ms`, { cause: e });
     throw e;
   } finally {
     clearTimeout(timer);

@@ -29,7 +29,9 @@ export type Fault =
   /** The next command is lost entirely: no ACK, no response. */
   | { kind: 'silent' }
   /** ACK the next command, then never answer it. */
-  | { kind: 'no-response' };
+  | { kind: 'no-response' }
+  /** Wedged: ignore everything until a reset (RSTPDN pulse or reset()). */
+  | { kind: 'hang' };
 
 export interface ChipCounters {
   framesIn: number;
@@ -100,6 +102,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
   private pending?: Pending;
   private busy?: NodeJS.Timeout;
   private heldInReset = false;
+  private hung = false;
 
   // --- RF side
   private card?: FieldCard;
@@ -159,6 +162,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
   /** Power-on state: LowVbat, no SAM configuration, no targets, defaults (RSTPDN pulse or self-reset). */
   reset(): void {
     this.counters.resets++;
+    this.hung = false;
     this.awake = this.bus === 'i2c';
     this.lowVbat = true;
     this.irqEnabled = false;
@@ -204,7 +208,12 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
   // ------------------------------------------------------------ host -> chip
 
   hostBytes(data: Buffer): void {
-    if (this.heldInReset) return;
+    if (this.heldInReset || this.hung) return;
+    if (this.takeFault('hang')) {
+      this.hung = true;
+      this.emit('trace', 'fault: wedged until reset');
+      return;
+    }
     if (!this.awake) {
       // HSU asleep: only the 0x55 wake-up byte matters (§1.3); what precedes it is lost
       const i = data.indexOf(0x55);
@@ -315,7 +324,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
   /** One I2C read transaction of `length` bytes: status byte (RDY) first, then the frame (§1.4). */
   i2cRead(length: number): Buffer {
     const out = Buffer.alloc(length);
-    if (this.heldInReset) return out;
+    if (this.heldInReset || this.hung) return out;
     const head = this.i2cQueue[0];
     if (!head) return out; // 0x00: not ready
     out[0] = 0x01;

@@ -10,7 +10,7 @@
  *                          mifare-classic-4k, mifare-ultralight)
  *   tap-json <card spec>   any drivers/sim card spec, e.g. {"type":"iso14443-4","uid":"04A1B2C3"}
  *   remove                 take the card away
- *   fault <kind> [arg]     corrupt | drop | garbage [n] | late-ack <ms> | reset | silent | no-response
+ *   fault <kind> [arg]     corrupt | drop | garbage [n] | late-ack <ms> | reset | silent | no-response | hang
  *   fault-rate <p>         probability that a frame carries a byte fault (0 = off)
  *   reset                  the module resets itself (back to LowVbat)
  *   status                 counters
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
           let f: Fault;
           if (kind === 'garbage') f = { kind, bytes: Number.isFinite(n) ? n : 5 };
           else if (kind === 'late-ack') f = { kind, ms: Number.isFinite(n) ? n : 30 };
-          else if (kind === 'corrupt' || kind === 'drop' || kind === 'reset' || kind === 'silent' || kind === 'no-response') f = { kind };
+          else if (kind === 'corrupt' || kind === 'drop' || kind === 'reset' || kind === 'silent' || kind === 'no-response' || kind === 'hang') f = { kind };
           else throw new Error(`unknown fault ${kind}`);
           chip.inject(f);
           return void out(`ok fault ${kind}`);
