@@ -69,6 +69,8 @@ export interface MosquittoOptions {
   acl?: string;
   /** retain_available false (a broker that keeps no retained messages). */
   noRetain?: boolean;
+  /** Keep no database on disk (benchmarks: no broker fsync competing with the gateway's). Default true. */
+  persistence?: boolean;
   /** A WebSocket listener (and, with tls, a WebSocket-over-TLS one). */
   ws?: boolean;
 }
@@ -121,7 +123,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     'per_listener_settings true',
     // As root, mosquitto would drop to its own user and could not write the test's temp dir.
     process.getuid?.() === 0 ? 'user root' : '',
-    `persistence true`,
+    `persistence ${opts.persistence === false ? 'false' : 'true'}`,
     `persistence_location ${dir}/`,
     'autosave_interval 1',
     `log_dest file ${join(dir, 'mosquitto.log')}`,
@@ -131,6 +133,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     'log_type information',
     'max_queued_messages 100000',
     'max_inflight_messages 0',
+    'set_tcp_nodelay true',
     opts.noRetain ? 'retain_available false' : '',
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',

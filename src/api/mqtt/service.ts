@@ -197,6 +197,8 @@ export class MqttService implements Service {
   }
 
   private onConnect(connack: IConnackPacket): void {
+    // mqtt-packet writes a packet in several chunks; with Nagle on, a response after a PUBACK waits for the broker's delayed ACK (~40 ms).
+    (this.client?.stream as { setNoDelay?: (b: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.connected = true;
     this.connectedAt = Date.now();
     this.refusedConnects = 0;
