@@ -127,11 +127,6 @@ bench-core: npm-deps
 bench-mqtt: npm-deps
 	npx tsx bench/mqtt/run.ts
 
-# MQTT against a local Mosquitto: card event latency, one-shot transmit req/s, durable outbox events/s and bytes/event.
-.PHONY: bench-mqtt
-bench-mqtt: npm-deps
-	npx tsx bench/mqtt/run.ts
-
 # Web UI: first-load bytes (compressed) and card-event-to-UI latency in Chromium.
 .PHONY: bench-http
 bench-http: npm-deps
