@@ -4,7 +4,7 @@
  * transaction lock and the per-slot queue every card operation goes through.
  */
 import type { CardInfo, DriverReader, DriverSlot } from '../driver/contract.js';
-import { CARD_STATE, PROTOCOL, SCARD } from '../pcsc/constants.js';
+import { CARD_STATE, LIMITS, PROTOCOL, SCARD } from '../pcsc/constants.js';
 import { PcscError, toPcscError } from '../pcsc/error.js';
 import type { ReaderSnapshot } from './api.js';
 import { HANDLE_EVENT, type Handle } from './handles.js';
@@ -14,6 +14,14 @@ import { TransactionLock } from './transactions.js';
 import { makeTransport, type Transport } from './transport.js';
 
 const EMPTY: Buffer = Buffer.alloc(0);
+
+/** Every frontend copies the ATR into a 33-byte field (pcsc-lite's MAX_ATR_SIZE): refuse what does not fit. */
+function checkAtr(atr: Buffer): Buffer {
+  if (!Buffer.isBuffer(atr) || atr.length === 0 || atr.length > LIMITS.MAX_ATR_SIZE) {
+    throw new PcscError(SCARD.E_INVALID_ATR, `the reader returned an ATR of ${Buffer.isBuffer(atr) ? atr.length : 'no'} bytes (1..${LIMITS.MAX_ATR_SIZE} expected)`);
+  }
+  return atr;
+}
 
 /** What a reader tells the resource manager. */
 export interface ReaderHooks {
@@ -184,11 +192,11 @@ export class Reader {
     if (this.available) {
       try {
         // Auto power-on like pcscd, through the queue so it never overlaps an exchange.
-        const atr = await this.queue.run(SYSTEM_OWNER, true, () => this.slot.powerUp(), true);
-        if (gen !== this.generation) return;
+        const atr = await this.queue.run(SYSTEM_OWNER, true, () => this.slot.powerUp().then(checkAtr), true);
+        if (gen !== this.generation || this.gone) return;
         this.setAtr(atr);
       } catch (e) {
-        if (gen !== this.generation) return;
+        if (gen !== this.generation || this.gone) return;
         if (!this.slot.isCardPresent()) {
           this.present = false;
           this.card = undefined;
@@ -276,7 +284,7 @@ export class Reader {
     if (!this.present) throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${this.name}"`);
     if (!this.powered || this.mute) {
       try {
-        this.setAtr(await this.slot.powerUp());
+        this.setAtr(checkAtr(await this.slot.powerUp()));
       } catch (e) {
         const err = this.cardFailure(e, 'power-up failed');
         throw err.code === SCARD.W_UNRESPONSIVE_CARD ? new PcscError(unpoweredCode, err.message.replace(/^[^.]*\. /, '')) : err;
@@ -335,14 +343,14 @@ export class Reader {
   async resetCard(how: 'warm' | 'cold' | 'off'): Promise<void> {
     if (!this.present) throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${this.name}"`);
     try {
-      if (how === 'warm') this.setAtr(await this.slot.reset());
+      if (how === 'warm') this.setAtr(checkAtr(await this.slot.reset()));
       else {
         await this.slot.powerDown();
         // pcscd leaves the ATR in the table after an unpower.
         this.powered = false;
         this.protocol = 0;
         this.transport = undefined;
-        if (how === 'cold') this.setAtr(await this.slot.powerUp());
+        if (how === 'cold') this.setAtr(checkAtr(await this.slot.powerUp()));
       }
     } catch (e) {
       throw this.cardFailure(e, how === 'warm' ? 'reset failed' : how === 'cold' ? 'power cycle failed' : 'power-down failed');

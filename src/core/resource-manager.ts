@@ -134,7 +134,15 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     this.drivers.set(driver, entry);
     driver.on('reader-added', entry.onAdd);
     driver.on('reader-removed', entry.onRemove);
-    await driver.start();
+    try {
+      await driver.start();
+    } catch (e) {
+      driver.off('reader-added', entry.onAdd);
+      driver.off('reader-removed', entry.onRemove);
+      this.drivers.delete(driver);
+      for (const [dev, d] of this.devices) if (d.driver === driver) this.removeDevice(dev, new PcscError(SCARD.E_READER_UNAVAILABLE, 'the driver failed to start'));
+      throw e;
+    }
     // Readers announced during start are listed before addDriver resolves.
     while (entry.pending.size > 0) await Promise.all([...entry.pending]);
   }

@@ -189,3 +189,15 @@ t.test('stop: drivers stopped, readers gone, new contexts refused', async (t) =>
   t.throws(() => core.establishContext(), { code: SCARD.E_NO_SERVICE });
   t.ok(core.isValidContext(ctx));
 });
+
+t.test('an ATR longer than 33 bytes is never published: the card counts as mute', async (t) => {
+  const { core, name, slot } = await setup({ card: null });
+  const errors: number[] = [];
+  core.on('reader-error', (_r, e) => errors.push((e as unknown as { code: number }).code));
+  slot.insert(new TestCard(Buffer.alloc(40, 0x3b)));
+  await until(() => core.reader(name)?.eventCounter === 1);
+  t.equal(core.reader(name)?.state, CARD_STATE.PRESENT | CARD_STATE.SWALLOWED);
+  t.equal(core.reader(name)?.atr.length, 0);
+  t.same(errors, [SCARD.W_UNRESPONSIVE_CARD]);
+  await core.stop();
+});
