@@ -47,6 +47,11 @@ export class FrameDecoder {
     return out;
   }
 
+  /** Length announced by the header of the incomplete frame being received, if its header has arrived. */
+  announced(): number | undefined {
+    return this.buf.length >= 2 ? this.buf.readUInt16BE(0) : undefined;
+  }
+
   reset(): void {
     this.buf = Buffer.alloc(0);
   }

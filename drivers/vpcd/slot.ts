@@ -164,6 +164,9 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
       clearTimeout(p.timer);
       p.resolve(frame);
     }
+    // An ATR cannot be longer than 33 bytes: no need to wait for the rest of a bigger frame.
+    const n = this.decoder.announced();
+    if (n !== undefined && n > ATR_MAX && this.pending?.expect === 'atr') this.drop(SCARD.F_COMM_ERROR, `ATR frame of ${n} bytes announced (at most ${ATR_MAX})`);
   }
 
   private onClose(s: net.Socket): void {

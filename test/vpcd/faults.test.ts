@@ -55,6 +55,38 @@ t.test('the wire: power up and GET ATR in one message batch, APDUs framed, power
   await t.rejects(d.reader.slots[0].transmit(h('00'), PROTOCOL.T1), { code: SCARD.E_INVALID_PARAMETER }, 'a 1-byte APDU would read as a control code');
 });
 
+t.test('every message leaves in one write on a TCP_NODELAY socket', async (t) => {
+  const net = await import('node:net');
+  const { d, port } = await setup(t);
+  const proto = net.Socket.prototype as unknown as { write: (...a: unknown[]) => boolean; setNoDelay: (...a: unknown[]) => unknown };
+  const origWrite = proto.write;
+  const origNoDelay = proto.setNoDelay;
+  const writes: Buffer[] = [];
+  let noDelay = 0;
+  let server: unknown;
+  proto.write = function (this: { localPort?: number }, ...a: unknown[]) {
+    if (this.localPort === port && Buffer.isBuffer(a[0])) writes.push(a[0]);
+    return origWrite.apply(this, a);
+  };
+  proto.setNoDelay = function (this: { localPort?: number }, ...a: unknown[]) {
+    if (this.localPort === port && a[0] !== false) {
+      noDelay++;
+      server = this;
+    }
+    return origNoDelay.apply(this, a);
+  };
+  t.teardown(() => {
+    proto.write = origWrite;
+    proto.setNoDelay = origNoDelay;
+  });
+  await insert(t, d, port, 0);
+  t.ok(noDelay >= 1 && server, 'TCP_NODELAY set on the accepted connection');
+  t.same(writes.slice(-1), [h('0001 01 0001 04')], 'power on + GET ATR: one write');
+  writes.length = 0;
+  await d.reader.slots[0].transmit(APDU, PROTOCOL.T1);
+  t.same(writes, [encodeFrame(APDU)], 'an APDU: length and payload in one write');
+});
+
 t.test('a frame split in 1-byte pieces and frames glued together are both read right', async (t) => {
   const { d, port } = await setup(t);
   const v = await insert(t, d, port, 0);
@@ -116,6 +148,7 @@ t.test('malformed answers: F_COMM_ERROR and the card is dropped', async (t) => {
     ['empty response', (f) => (f.length > 1 ? encodeFrame(Buffer.alloc(0)) : undefined), 'apdu'],
     ['oversized ATR (40 bytes)', (f) => (f.length === 1 && f[0] === 4 ? encodeFrame(Buffer.concat([h('3B'), Buffer.alloc(39)])) : undefined), 'atr'],
     ['ATR not starting with 3B/3F', (f) => (f.length === 1 && f[0] === 4 ? encodeFrame(h('0011223344')) : undefined), 'atr'],
+    ['ATR frame announcing 60000 bytes, never sent', (f) => (f.length === 1 && f[0] === 4 ? h('EA60 3B') : undefined), 'atr'],
     ['empty ATR', (f) => (f.length === 1 && f[0] === 4 ? encodeFrame(Buffer.alloc(0)) : undefined), 'atr'],
     ['two answers to one APDU', (f) => (f.length > 1 ? encodeFrames(h('9000'), h('9000')) : undefined), 'apdu'],
   ];
