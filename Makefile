@@ -12,7 +12,7 @@ all: build
 
 # Node.js itself is the one prerequisite (Debian 12's nodejs is 18; use Debian 13, backports or NodeSource).
 check-node:
-	@command -v $(NODE) >/dev/null || { echo 'Node.js >= 20 is required (with npm): https://nodejs.org/en/download' >&2; exit 1; }
+	@command -v $(NODE) >/dev/null || { echo 'Node.js >= 20 is required (with npm)' >&2; exit 1; }
 	@$(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "Node.js >= 20 is required, found $$($(NODE) --version)" >&2; exit 1; }
 
 node_modules/.package-lock.json: package.json package-lock.json | check-node
@@ -33,6 +33,19 @@ deps: npm-deps deb-deps
 
 build: npm-deps
 	$(NPM) run build --silent
+	@$(MAKE) --no-print-directory native
+
+# The sd_notify addon (src/daemon/native/sd_notify.c): Node has no Unix datagram sockets, and systemd with
+# NotifyAccess=main only takes READY=1/WATCHDOG=1 from the daemon's own pid. Built when a C compiler and
+# Node's headers are there; without it the daemon falls back to other ways (src/daemon/sd-notify.ts).
+NODE_INCLUDE ?= $(shell d=$$(dirname $$(dirname $$(readlink -f $$(command -v $(NODE))))); [ -f $$d/include/node/node_api.h ] && echo $$d/include/node)
+CC ?= cc
+.PHONY: native
+native: dist/native/sd_notify.node
+dist/native/sd_notify.node: src/daemon/native/sd_notify.c
+	@if [ -z "$(NODE_INCLUDE)" ] || ! command -v $(CC) >/dev/null; then \
+	  echo "note: not building $@ (needs a C compiler and Node's headers, node_api.h)"; \
+	else mkdir -p $(@D) && $(CC) -shared -fPIC -O2 -Wall -Wextra -I$(NODE_INCLUDE) -o $@ $<; fi
 
 typecheck: npm-deps
 	npx tsc --noEmit -p .
