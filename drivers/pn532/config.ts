@@ -7,7 +7,10 @@ export const Pn532HsuTransport = Type.Object(
   {
     type: Type.Literal('hsu'),
     path: Type.String({ minLength: 1, description: 'Serial device, e.g. /dev/ttyAMA0, /dev/serial0, /dev/ttyUSB0.' }),
-    baudRate: Type.Integer({ default: 115200, enum: [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600], description: 'HSU speed (the module starts at 115200).' }),
+    baudRate: Type.Literal(115200, {
+      default: 115200,
+      description: 'HSU speed. The PN532 always starts at 115200; other rates would need SetSerialBaudRate, which the driver does not send yet.',
+    }),
   },
   { additionalProperties: false },
 );
