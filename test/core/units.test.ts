@@ -156,7 +156,6 @@ t.test('protocol choice', async (t) => {
   t.equal(chooseProtocol(PROTOCOL.ANY_LEGACY, both), PROTOCOL.T1);
   const t0 = atrProtocols(ATR.T0);
   t.throws(() => chooseProtocol(PROTOCOL.T1, t0), { code: SCARD.E_PROTO_MISMATCH, message: /offers T=0/ });
-  // TA2 = 0x01: specific mode, T=1 only.
   const specific = atrProtocols(Buffer.from('3B80110190', 'hex')); // TD1 = 11 (T=1, TA2 follows), TA2 = 01: specific mode T=1
   t.equal(specific.specific, PROTOCOL.T1);
   t.throws(() => chooseProtocol(PROTOCOL.T0, specific), { code: SCARD.E_PROTO_MISMATCH });
