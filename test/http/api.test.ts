@@ -5,7 +5,7 @@
 import t from 'tap';
 import { readFile, stat } from 'node:fs/promises';
 import { WebSocket } from 'ws';
-import { startTestGateway, Client, PASSWORD, type TestGateway } from './harness.js';
+import { startTestGateway, Client, PASSWORD, eventually, type TestGateway } from './harness.js';
 import { createToken, revokeToken } from '../../src/api/http/auth/tokens.js';
 
 let g: TestGateway;
@@ -268,7 +268,7 @@ t.test('transmit: one-shot, sessions, bad hex, unknown reader, no card', async (
   const theirs = await other.req('POST', `/api/sessions/${mine}/transmit`, { apdu: '00 84 00 00 08' });
   t.equal(theirs.status, 404, "another login cannot use my card session");
   await c.req('POST', '/api/auth/logout');
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => g.gw.core.diagnostics().handles === 0, 'card session closed at logout');
   t.equal(g.gw.core.diagnostics().handles, 0, 'logout closed the card session: no handle left behind');
 });
 

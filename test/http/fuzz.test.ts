@@ -4,7 +4,7 @@
  * gateway working (no handle or card session left behind).
  */
 import t from 'tap';
-import { startTestGateway, Client, type TestGateway } from './harness.js';
+import { startTestGateway, Client, eventually, type TestGateway } from './harness.js';
 
 /** mulberry32: small, seeded, reproducible. */
 function rng(seed: number): () => number {
@@ -87,6 +87,6 @@ t.test(`random input never gets a 5xx (seed ${SEED})`, async (t) => {
   t.equal(ok.json.sw, '9000', 'the gateway still answers');
   // Sessions opened by the fuzz loop are closed at logout; then nothing is left.
   await c.req('POST', '/api/auth/logout');
-  await new Promise((res) => setTimeout(res, 100));
+  await eventually(() => g.gw.core.diagnostics().handles === 0, 'card sessions closed at logout');
   t.equal(g.gw.core.diagnostics().handles, 0, 'no handle left behind');
 });

@@ -127,3 +127,12 @@ export class Client {
     this.csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
   }
 }
+
+/** Polls `cond` until true (asynchronous clean-up such as closing a card session); throws after `boundMs`. */
+export async function eventually(cond: () => boolean, what: string, boundMs = 5000): Promise<void> {
+  const until = Date.now() + boundMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`not reached within ${boundMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
