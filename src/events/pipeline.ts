@@ -163,7 +163,9 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     this.enqueue(
       runProfile(this.o.core, r.name, cp, this.o.config.profileTimeoutMs).then((res) => {
         const uid = uidFromProfile(r, res);
-        const f = cardFields(r, this.o.config.wiegandByteOrder, uid);
+        // The profile's connect negotiated the protocol; the snapshot taken at insertion did not know it yet.
+        const now = this.o.core.reader(r.name);
+        const f = cardFields(now && now.atr.equals(r.atr) ? { ...r, protocol: now.protocol } : r, this.o.config.wiegandByteOrder, uid);
         card.uid = f.uid;
         return this.draft('card.inserted', r, { ...f, profile: res }, at);
       }),

@@ -165,3 +165,26 @@ for (const protocolVersion of [5, 4] as const) t.test(`a broker that keeps no re
   await o.waitFor((x) => x.topic === `${ROOT}/availability` && x.text === 'online');
   t.ok(svc.diagnostics().connected, 'still connected (retained publishes were not sent to a broker that refuses them)');
 });
+
+t.test('Home Assistant tag discovery (opt-in): one tag scanner per contactless reader, removed with the reader', async (t) => {
+  const m = await startMosquitto();
+  t.teardown(() => m.close());
+  const o = await Observer.connect(m.url, ['homeassistant/#', `${ROOT}/events`]);
+  t.teardown(() => o.close());
+  const gw = await gateway(m, { mqtt: { homeassistant: { enabled: true } } });
+  t.teardown(() => gw.stop());
+  const cfg = await o.waitFor((x) => x.topic.startsWith('homeassistant/tag/scardgate_test-gw/'), 10000, 'discovery');
+  t.match(cfg.topic, /^homeassistant\/tag\/scardgate_test-gw\/Simulated_Contactless_Reader_02_00\/config$/);
+  const c = cfg.json();
+  t.equal(c.topic, `${ROOT}/events`);
+  t.match(c.value_template, /card\.inserted/);
+  t.match(c.value_template, /value_json\.data\.uid/);
+  t.same(c.device.identifiers, ['scardgate_test-gw']);
+  t.equal(o.messages.filter((x) => x.topic.startsWith('homeassistant/')).length, 1, 'contact readers are not tag scanners');
+  const sim = gw.gateway.drivers.find((d) => d.name === 'sim') as unknown as SimDriver;
+  const cl = gw.core.readers().find((x) => x.capabilities.contactless)!;
+  const simReader = sim.list().find((x) => cl.name.startsWith(x.friendlyName))!;
+  sim.removeReader(simReader.id);
+  const gone = await o.waitFor((x) => x.topic === cfg.topic && x.text === '', 10000, 'discovery removed');
+  t.equal(gone.text, '', 'an empty config removes the scanner');
+});

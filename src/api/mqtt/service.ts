@@ -274,6 +274,8 @@ export class MqttService implements Service {
   }
 
   private publishHaTag(r: ReaderSnapshot): void {
+    // Tag scans need a UID: contactless readers only.
+    if (!r.capabilities.contactless) return;
     const id = this.readers.idOf(r.name);
     const gw = this.ctx.gatewayId;
     this.publishRetained(haTagConfigTopic(this.cfg.homeassistant.discoveryPrefix, gw, id), {

@@ -1,0 +1,155 @@
+/**
+ * The event pipeline over the real core and sim driver: card events with UID,
+ * Wiegand numbers and profile results, de-bounce, secret redaction, ordering,
+ * history, and a sequence that survives a restart on the same state dir.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { acquireGatewayEvents, releaseGatewayEvents } from '../../src/events/index.js';
+import type { GatewayEvents } from '../../src/events/pipeline.js';
+import type { GatewayEvent } from '../../src/events/types.js';
+
+async function withPipeline(events: Record<string, unknown>, stateDir?: string): Promise<{ gw: TestGateway; ev: GatewayEvents; got: GatewayEvent[] }> {
+  const gw = await startTestGateway({ logLevel: 'warn', config: { events, ...(stateDir ? { state: { dir: stateDir } } : {}) } });
+  const ev = await acquireGatewayEvents(gw.gateway.context);
+  const got: GatewayEvent[] = [];
+  ev.on('event', (e) => got.push(e));
+  return { gw, ev, got };
+}
+
+const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+t.test('a card held in the field is one tap: a quick leave-and-return of the same card makes no events', async (t) => {
+  const { gw, ev, got } = await withPipeline({ debounceMs: 300 });
+  t.teardown(async () => {
+    await releaseGatewayEvents(gw.core);
+    await gw.stop();
+  });
+  const cl = gw.core.readers().find((r) => r.capabilities.contactless)!.name;
+  await gw.core.simulateRemove(cl);
+  await gw.core.simulateInsert(cl, { type: 'mifare-classic-1k', uid: 'A1A2A3A4' });
+  await until(() => got.some((e) => e.type === 'card.inserted'));
+  const n = got.length;
+  // The same card flickers out and back (a PN532 polling a card held still).
+  for (let i = 0; i < 5; i++) {
+    await gw.core.simulateRemove(cl);
+    await gw.core.simulateInsert(cl, { type: 'mifare-classic-1k', uid: 'A1A2A3A4' });
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(got.length, n, 'no events for the flicker');
+  t.ok((ev.stats().debounced as number) >= 5);
+  // Another card right after the first left: removal of the first, then the second.
+  await gw.core.simulateRemove(cl);
+  await gw.core.simulateInsert(cl, { type: 'mifare-classic-1k', uid: 'B1B2B3B4' });
+  await until(() => got.filter((e) => e.type === 'card.inserted').length === 2);
+  const tail = got.slice(n).map((e) => [e.type, e.data.uid]);
+  t.same(tail, [
+    ['card.removed', 'A1A2A3A4'],
+    ['card.inserted', 'B1B2B3B4'],
+  ]);
+  // Left for good: the removal comes once the de-bounce time has passed.
+  await gw.core.simulateRemove(cl);
+  await until(() => got[got.length - 1].type === 'card.removed' && got[got.length - 1].data.uid === 'B1B2B3B4');
+  t.pass('removal after the de-bounce time');
+});
+
+t.test('profiles: APDUs run on a matching card; secrets redacted; results in card.inserted', async (t) => {
+  const { gw, got } = await withPipeline({
+    debounceMs: 0,
+    profiles: [
+      {
+        name: 'contact-check',
+        match: { contactless: false, atrPrefix: '3B 8B' },
+        apdus: [
+          { name: 'select-mf', apdu: '00 A4 00 0C 02 3F 00' },
+          { name: 'verify', apdu: '00 20 00 81 04 31 32 33 34' },
+          { name: 'challenge', apdu: '00 84 00 00 08', secret: true },
+        ],
+      },
+      { name: 'contactless-uid', match: { contactless: true }, apdus: [{ name: 'uid', apdu: 'FF CA 00 00 00' }] },
+    ],
+  });
+  t.teardown(async () => {
+    await releaseGatewayEvents(gw.core);
+    await gw.stop();
+  });
+  const b = gw.core.readers().find((r) => r.name.includes('Contact Reader B'))!.name;
+  await gw.core.simulateRemove(b);
+  await gw.core.simulateInsert(b, 'iso7816');
+  await until(() => got.some((e) => e.type === 'card.inserted' && e.reader === b));
+  const ins = got.find((e) => e.type === 'card.inserted' && e.reader === b)!;
+  const p = ins.data.profile as { name: string; results: Record<string, Record<string, unknown>> };
+  t.equal(p.name, 'contact-check');
+  t.same([p.results['select-mf'].sw, p.results['select-mf'].ok], ['9000', true]);
+  t.equal(p.results.verify.sw, '9000', 'VERIFY ran');
+  t.notMatch(JSON.stringify(ins), /31323334|31 32 33 34/, 'the PIN is not in the event');
+  t.match(p.results.verify.apdu as string, /redacted/);
+  t.equal(p.results.challenge.redacted, true, 'a profile APDU marked secret hides its answer');
+  t.notOk('data' in p.results.challenge);
+  t.equal(ins.data.protocol, 'T=1');
+  t.notOk(ins.data.uid, 'contact cards have no UID');
+  // A contact card whose ATR does not match runs no profile.
+  const a = gw.core.readers().find((r) => r.name.includes('Contact Reader A'))!.name;
+  await gw.core.simulateRemove(a);
+  await gw.core.simulateInsert(a, 'iso7816-t0');
+  await until(() => got.some((e) => e.type === 'card.inserted' && e.reader === a));
+  t.notOk(got.find((e) => e.type === 'card.inserted' && e.reader === a)!.data.profile);
+});
+
+t.test('a bad profile is refused at start-up with its name', async (t) => {
+  await t.rejects(
+    withPipeline({ profiles: [{ name: 'broken', match: {}, apdus: [{ name: 'x', apdu: 'FF CA 00 00 0' }] }] }),
+    /profile "broken" APDU "x": odd number of hex digits/,
+  );
+});
+
+t.test('order, history, and a sequence that survives a restart; without MQTT events are acknowledged at once', async (t) => {
+  const state = mkdtempSync(join(tmpdir(), 'scardgate-ev-'));
+  t.teardown(() => rmSync(state, { recursive: true, force: true }));
+  const first = await withPipeline({ debounceMs: 0, historySize: 5 }, state);
+  const cl = first.gw.core.readers().find((r) => r.capabilities.contactless)!.name;
+  for (let i = 0; i < 10; i++) {
+    await first.gw.core.simulateRemove(cl);
+    await first.gw.core.simulateInsert(cl, { type: 'mifare-classic-1k', uid: (0xc0000000 + i).toString(16).toUpperCase() });
+  }
+  await first.ev.settle();
+  const seqs = first.got.map((e) => e.seq);
+  t.same(
+    seqs,
+    seqs.map((_, k) => k + 1),
+    'seq starts at 1 and grows by one',
+  );
+  t.same(
+    first.got.filter((e) => e.type === 'card.inserted').map((e) => e.data.uid),
+    Array.from({ length: 10 }, (_, i) => (0xc0000000 + i).toString(16).toUpperCase()),
+    'taps recorded in order even though each profile runs asynchronously',
+  );
+  t.equal(first.ev.history().length, 5, 'history bounded');
+  t.same(
+    first.ev.history({ afterSeq: seqs.length - 2 }).map((e) => e.seq),
+    [seqs.length - 1, seqs.length],
+  );
+  t.equal(first.ev.outbox.depth(), 0, 'nobody publishes (MQTT disabled): acknowledged at once');
+  const last = first.ev.lastSeq();
+  await releaseGatewayEvents(first.gw.core);
+  await first.gw.stop();
+
+  const second = await withPipeline({ debounceMs: 0 }, state);
+  t.teardown(async () => {
+    await releaseGatewayEvents(second.gw.core);
+    await second.gw.stop();
+  });
+  const cl2 = second.gw.core.readers().find((r) => r.capabilities.contactless)!.name;
+  await second.gw.core.simulateRemove(cl2);
+  await until(() => second.got.length > 0);
+  t.equal(second.got[0].seq, last + 1, 'the sequence goes on after a restart');
+});
