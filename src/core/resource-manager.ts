@@ -256,9 +256,10 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     return this.bus.wait(ctx, states, timeoutMs);
   }
 
-  cancel(ctx: ContextId): void {
+  /** True when a wait was cancelled (pcscd answers E_INVALID_HANDLE to a cancel that found none; the frontend decides). */
+  cancel(ctx: ContextId): boolean {
     this.ctx(ctx);
-    this.bus.cancel(ctx, SCARD.E_CANCELLED, 'SCardCancel');
+    return this.bus.cancel(ctx, SCARD.E_CANCELLED, 'SCardCancel');
   }
 
   private ctx(id: number): Context {
