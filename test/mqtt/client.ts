@@ -80,7 +80,7 @@ export async function request(
   root: string,
   method: string,
   params: Record<string, unknown> | string,
-  transaction = `t${Math.random().toString(36).slice(2)}`,
+  transaction: string | number = `t${Math.random().toString(36).slice(2)}`,
 ): Promise<any> {
   const payload = typeof params === 'string' ? params : JSON.stringify({ ...params, transaction });
   const mark = o.messages.length;
