@@ -7,16 +7,19 @@
  * The datagram must leave from the daemon's own process: with
  * NotifyAccess=main systemd drops messages whose sender pid (the kernel's
  * SCM_CREDENTIALS) is not the main pid, and an unprivileged process cannot
- * forge another pid. Node has no Unix datagram sockets, so we use
- * node-unix-socket (an N-API addon shipped prebuilt for x64, arm64 and armhf:
- * nothing to compile on the board). That addon only speaks filesystem paths
- * (what systemd hands to system and user services: /run/systemd/notify); for
- * an abstract "@name" socket, or where the addon cannot load, we fall back to
- * `systemd-notify --pid`, which systemd only accepts with NotifyAccess=all.
+ * forge another pid. Node has no Unix datagram sockets, so, in order:
+ * - the daemon's own N-API addon (src/daemon/native/sd_notify.c) when the
+ *   build compiled it into dist/native/: paths and @abstract names, any CPU;
+ * - node-unix-socket, an N-API addon shipped prebuilt (nothing to compile),
+ *   filesystem paths only (what systemd gives services: /run/systemd/notify);
+ * - `systemd-notify --pid`, which systemd accepts only with NotifyAccess=all
+ *   (or from root), with a warning saying so.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import { packageRoot } from '../config/load.js';
 
 export type NotifyAddress = { kind: 'path'; path: string } | { kind: 'abstract'; name: string };
 
@@ -48,11 +51,11 @@ export function formatNotification(fields: Record<string, string>): Buffer {
   return Buffer.from(lines.join('\n'));
 }
 
-export type NotifyTransport = 'none' | 'datagram' | 'systemd-notify';
+export type NotifyTransport = 'none' | 'addon' | 'datagram' | 'systemd-notify';
 
 export interface Notifier {
   readonly enabled: boolean;
-  /** How datagrams leave: in-process ('datagram'), through the systemd-notify helper, or not at all. */
+  /** How datagrams leave: in-process ('addon', 'datagram'), through the systemd-notify helper, or not at all. */
   readonly transport: NotifyTransport;
   /** Why the helper is used instead of an in-process datagram (undefined otherwise), for one warning at start-up. */
   readonly fallbackReason?: string;
@@ -67,14 +70,28 @@ interface DgramLike {
   on(event: 'error', fn: (err: Error) => void): unknown;
 }
 
-/** The addon, loaded only when systemd asks for notifications (a plain run never touches native code). */
+const require = createRequire(import.meta.url);
+
+/** node-unix-socket, loaded only when systemd asks for notifications (a plain run never touches native code). */
 function loadDgramSocket(): new () => DgramLike {
-  const require = createRequire(import.meta.url);
   return (require('node-unix-socket') as { DgramSocket: new () => DgramLike }).DgramSocket;
 }
 
+/** send(address, message): one datagram; '@' starts an abstract name. Throws with errno text. */
+export type AddonSend = (address: string, message: string) => void;
+
+/** The daemon's compiled addon, when the build produced it. */
+function loadAddon(): AddonSend | undefined {
+  const file = join(packageRoot(), 'dist', 'native', 'sd_notify.node');
+  if (!existsSync(file)) return undefined;
+  const send = (require(file) as { send?: unknown }).send;
+  return typeof send === 'function' ? (send as AddonSend) : undefined;
+}
+
 export interface NotifierOptions {
-  /** Tests: pretend the addon is missing. */
+  /** Tests: replace the compiled addon (undefined = not built). */
+  loadAddon?: () => AddonSend | undefined;
+  /** Tests: replace node-unix-socket (throw = missing). */
   loadDatagram?: () => new () => DgramLike;
 }
 
@@ -88,14 +105,37 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, opts: Notif
     const problem = (err as Error).message;
     return { enabled: false, transport: 'none', fallbackReason: problem, notify: async () => Promise.reject(new Error(problem)), close: () => undefined };
   }
-  if (address.kind === 'abstract') return helperNotifier(raw, 'abstract NOTIFY_SOCKET names cannot be reached in-process');
+  let addon: AddonSend | undefined;
+  let addonProblem = '';
+  try {
+    addon = (opts.loadAddon ?? loadAddon)();
+  } catch (err) {
+    addonProblem = `; the sd_notify addon did not load (${(err as Error).message.split('\n')[0]})`;
+  }
+  if (addon) return addonNotifier(raw, addon);
+  if (address.kind === 'abstract') return helperNotifier(raw, `abstract NOTIFY_SOCKET names need the sd_notify addon (make build compiles it)${addonProblem}`);
   let Socket: new () => DgramLike;
   try {
     Socket = (opts.loadDatagram ?? loadDgramSocket)();
   } catch (err) {
-    return helperNotifier(raw, `node-unix-socket did not load (${(err as Error).message.split('\n')[0]})`);
+    return helperNotifier(raw, `node-unix-socket did not load (${(err as Error).message.split('\n')[0]})${addonProblem}`);
   }
   return datagramNotifier(address.path, Socket);
+}
+
+function addonNotifier(address: string, send: AddonSend): Notifier {
+  return {
+    enabled: true,
+    transport: 'addon',
+    async notify(fields) {
+      try {
+        send(address, formatNotification(fields).toString());
+      } catch (err) {
+        throw new Error(`sd_notify to ${address}: ${(err as Error).message}`, { cause: err });
+      }
+    },
+    close: () => undefined,
+  };
 }
 
 function datagramNotifier(path: string, Socket: new () => DgramLike): Notifier {

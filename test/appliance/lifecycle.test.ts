@@ -120,17 +120,18 @@ t.test('SIGHUP: RELOADING=1 then READY=1, and the new log level takes effect', a
   t.ok(d.logs.find((l) => l.level === 'debug' && l.part === 'service control'), 'debug lines appear after the reload');
 });
 
-t.test('an abstract NOTIFY_SOCKET (@name) falls back to systemd-notify and says so', async (t) => {
+t.test('an abstract NOTIFY_SOCKET (@name) is served too', async (t) => {
   const name = `@scardgate-test-${process.pid}-${Date.now()}`;
   const listener = await NotifyListener.start(name);
   t.teardown(() => listener.close());
   const d = await startDaemon({ env: { NOTIFY_SOCKET: name } });
   t.teardown(() => d.stop());
-  const warn = d.logs.find((l) => /abstract NOTIFY_SOCKET/.test(String(l.msg)));
-  t.ok(warn, 'a warning names the abstract socket and the NotifyAccess=all requirement');
-  t.match(String(warn?.msg), /NotifyAccess=all/);
-  const ready = await listener.waitFor((n) => n.fields.READY === '1', 'READY=1 through systemd-notify');
+  const ready = await listener.waitFor((n) => n.fields.READY === '1', 'READY=1 on the abstract socket');
   t.match(ready.fields.STATUS, /^4 readers/);
+  // With the compiled addon the datagram leaves the daemon itself; without it systemd-notify carries it, and the log says what that needs.
+  const warn = d.logs.find((l) => /abstract NOTIFY_SOCKET/.test(String(l.msg)));
+  if (warn) t.match(String(warn.msg), /NotifyAccess=all/, 'the fallback is named with what it needs');
+  else t.equal(ready.pid, d.pid, 'sent from the daemon pid');
 });
 
 t.test('a NOTIFY_SOCKET that is neither a path nor @name: the daemon runs and logs the problem', async (t) => {
