@@ -1,5 +1,7 @@
-// scardctl end to end: the real scardctl process against the real daemon
-// process over the control socket; and every kind of bad argument.
+// scardctl end to end against the real daemon process over the control
+// socket: the real scardctl executable for listing, watching and exit codes,
+// the same code in process (cliMain) for the other cases (a process start per
+// case would only add minutes); and every kind of bad argument.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -47,12 +49,12 @@ t.test('against a running daemon', async (t) => {
     t.match(r.stdout, /card iso7816-t0, ATR 3B/);
     t.match(r.stdout, /Simulated Empty Reader.*\n {4}no card/);
     t.match(r.stdout, /UID [0-9A-F]+/);
-    const j = await scardctl([...S, '--json', 'readers']);
+    const j = await run([...S, '--json', 'readers']);
     t.equal(JSON.parse(j.stdout).length, 4);
   });
 
   t.test('send prints responses with decoded status words, PIN redacted', async (t) => {
-    const r = await scardctl([...S, 'send', 'Contact Reader B', '00A4000C023F00', '00 20 00 81 08 31 32 33 34 FF FF FF FF', '00A4040007A0000000041010']);
+    const r = await run([...S, 'send', 'Contact Reader B', '00A4000C023F00', '00 20 00 81 08 31 32 33 34 FF FF FF FF', '00A4040007A0000000041010']);
     t.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     t.match(lines[0], /^Simulated Contact Reader B .*\(T=1\)$/);
@@ -84,14 +86,14 @@ t.test('against a running daemon', async (t) => {
       });
     await seen(/waiting for events/);
     t.match(out, /readers:\n0: Simulated Contact Reader A/);
-    const ins = await scardctl([...S, 'insert', 'Empty', 'iso7816']);
+    const ins = await run([...S, 'insert', 'Empty', 'iso7816']);
     t.equal(ins.code, 0, ins.stderr);
     t.match(ins.stdout, /^card inserted in Simulated Empty Reader/);
     await seen(/card inserted: Simulated Empty Reader.*\n {4}card iso7816/);
-    const rem = await scardctl([...S, 'remove', 'Empty']);
+    const rem = await run([...S, 'remove', 'Empty']);
     t.equal(rem.code, 0, rem.stderr);
     await seen(/card removed: Simulated Empty Reader/);
-    const spec = await scardctl([...S, 'insert', 'Empty', '{"type":"mifare-classic-1k"}']);
+    const spec = await run([...S, 'insert', 'Empty', '{"type":"mifare-classic-1k"}']);
     t.equal(spec.code, 0, spec.stderr);
     await seen(/card inserted: Simulated Empty Reader.*\n.*mifare-classic-1k/);
     w.kill('SIGINT');
@@ -100,30 +102,30 @@ t.test('against a running daemon', async (t) => {
   });
 
   t.test('diag', async (t) => {
-    const r = await scardctl([...S, 'diag']);
+    const r = await run([...S, 'diag']);
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /gatewayId: test-gw/);
     t.match(r.stdout, /control:\n {2}socket: /);
   });
 
   t.test('errors from the daemon: exit 1 with its message', async (t) => {
-    const r = await scardctl([...S, 'send', 'nosuch', '00A40000']);
+    const r = await run([...S, 'send', 'nosuch', '00A40000']);
     t.equal(r.code, 1);
     t.match(r.stderr, /^scardctl: no reader matches "nosuch" \(readers: /);
-    await scardctl([...S, 'remove', 'Empty']);
-    const e = await scardctl([...S, 'send', 'Empty', '00A40000']);
+    await run([...S, 'remove', 'Empty']);
+    const e = await run([...S, 'send', 'Empty', '00A40000']);
     t.equal(e.code, 1);
     t.match(e.stderr, /^scardctl: SCARD_[EW]_\w+: /);
-    const sock = await scardctl([...S, 'readers'], { SCARDGATE_CONTROL_SOCKET: '/nonexistent' });
+    const sock = await run([...S, 'readers'], { SCARDGATE_CONTROL_SOCKET: '/nonexistent' });
     t.equal(sock.code, 0, '--socket wins over SCARDGATE_CONTROL_SOCKET');
-    const viaEnv = await scardctl(['readers'], { SCARDGATE_CONTROL_SOCKET: d.controlSocket });
+    const viaEnv = await run(['readers'], { SCARDGATE_CONTROL_SOCKET: d.controlSocket });
     t.equal(viaEnv.code, 0, 'SCARDGATE_CONTROL_SOCKET is used');
   });
 });
 
 t.test('no daemon: exit 1 saying so', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'scardctl-'));
-  const r = await scardctl(['--socket', join(dir, 'none.sock'), 'readers']);
+  const r = await run(['--socket', join(dir, 'none.sock'), 'readers']);
   t.equal(r.code, 1);
   t.match(r.stderr, /cannot connect to the control socket .*none\.sock: no such socket \(is scardgated running\?/);
 });

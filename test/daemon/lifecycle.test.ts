@@ -9,6 +9,17 @@ import { join } from 'node:path';
 import { stringify, parse } from 'yaml';
 import { startDaemon, runDaemonCommand } from '../helpers/daemon.js';
 import { ControlClient } from '../../src/cli/client.js';
+import { Writable } from 'node:stream';
+import { main } from '../../src/daemon/main.js';
+
+/** scardgated's non-running modes in process (check-config, usage, version): same code, no process start per case. */
+async function inProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (f: (s: string) => void): Writable => new Writable({ write: (c, _e, cb) => (f(c.toString()), cb()) });
+  const code = await main(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env });
+  return { code, stdout, stderr };
+}
 
 t.test('starts on 4 simulated readers, says ready, stops cleanly on SIGTERM', async (t) => {
   const d = await startDaemon();
@@ -83,16 +94,19 @@ t.test('--check-config: 0 and "ok" when valid, 1 and every problem when not', as
   const dir = mkdtempSync(join(tmpdir(), 'scardgate-check-'));
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'log:\n  level: loud\nhttp:\n  port: -1\nfoo: 1\n');
-  const r = await runDaemonCommand(['--check-config', bad]);
+  const r = await inProcess(['--check-config', bad]);
   t.equal(r.code, 1);
   t.equal(r.stdout, '');
   t.match(r.stderr, /log\.level: "loud" is not allowed \(expected one of: fatal, error, warn, info, debug, trace, silent\)/);
   t.match(r.stderr, /http\.port: -1 is out of range/);
   t.match(r.stderr, /foo: unknown key/);
-  const missing = await runDaemonCommand(['--check-config', join(dir, 'nope.yaml')]);
+  const missing = await inProcess(['--check-config', join(dir, 'nope.yaml')]);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /nope\.yaml: file not found/);
-  const envBad = await runDaemonCommand(['--check-config', 'config/default.yaml'], { env: { SCARDGATE_LOG_LEVEL: 'loud' } });
+  const envBad = await inProcess(['--check-config', 'config/default.yaml'], { SCARDGATE_LOG_LEVEL: 'loud' });
+  const realBad = await runDaemonCommand(['--check-config', bad]);
+  t.equal(realBad.code, 1, 'the real executable exits 1 too');
+  t.match(realBad.stderr, /log\.level: "loud"/);
   t.equal(envBad.code, 1);
   t.match(envBad.stderr, /SCARDGATE_LOG_LEVEL="loud"/);
 });
@@ -104,15 +118,17 @@ t.test('bad arguments: usage error naming the problem, exit 2', async (t) => {
     [['--config'], /--config/],
     [['--check-config', 'a', '--config', 'b'], /do not combine/],
   ] as const) {
-    const r = await runDaemonCommand([...args]);
+    const r = await inProcess([...args]);
     t.equal(r.code, 2, args.join(' '));
     t.match(r.stderr, msg, args.join(' '));
     t.match(r.stderr, /Usage: scardgated/);
   }
+  const real = await runDaemonCommand(['--confg', 'x']);
+  t.equal(real.code, 2, 'the real executable exits 2');
   const v = await runDaemonCommand(['--version']);
   t.equal(v.code, 0);
   t.match(v.stdout, /^scardgated \d+\.\d+\.\d+\n$/);
-  const h = await runDaemonCommand(['--help']);
+  const h = await inProcess(['--help']);
   t.equal(h.code, 0);
   t.match(h.stdout, /--check-config FILE/);
 });
