@@ -343,6 +343,6 @@ export class Iso7816App {
   private getData(c: CommandApdu): AppResult {
     const v = this.dataObjects.get((c.p1 << 8) | c.p2);
     if (!v) return r(SW.REF_DATA_NOT_FOUND);
-    return r(SW.OK, Buffer.from(v));
+    return r(SW.OK, v); // never mutated; the transport copies it into the response
   }
 }
