@@ -39,6 +39,7 @@ export const DRIVERS: DriverEntry[] = [
     enabled: (c) => c.drivers.sim.readers.length > 0,
     create: async (c, ctx) => (await import('../../drivers/sim/index.js')).createSimDriver(c.drivers.sim, ctx),
   },
+  { name: 'vpcd', enabled: (c) => c.drivers.vpcd.enabled, create: async (c, ctx) => (await import('../../drivers/vpcd/index.js')).createVpcdDriver(c.drivers.vpcd, ctx) },
   { name: 'pn532', enabled: (c) => c.drivers.pn532.readers.length > 0, create: async (c, ctx) => (await import('../../drivers/pn532/index.js')).createPn532Driver(c.drivers.pn532, ctx) },
 ];
 
