@@ -3,8 +3,9 @@
  * are the response `data`; failures throw (PcscError for card/reader problems)
  * and become error responses in the service.
  */
-import { randomBytes } from 'node:crypto';
-import type { ContextId, HandleId, ReaderSnapshot, ScardCore } from '../../core/api.js';
+import type { ReaderSnapshot, ScardCore } from '../../core/api.js';
+import { runApdus } from '../../core/oneshot.js';
+import { SessionManager } from '../../core/sessions.js';
 import { DISPOSITION, PROTOCOL, SCARD, SHARE } from '../../pcsc/constants.js';
 import { PcscError } from '../../pcsc/error.js';
 import { parseHex, toHex } from '../../iso7816/hex.js';
@@ -13,26 +14,11 @@ import { isSecretApdu, isSecretResponse, renderApdu, renderResponse } from '../.
 import { protocolName } from '../../events/card-data.js';
 import type { GatewayEvents } from '../../events/pipeline.js';
 import type { ReaderDirectory } from './reader-states.js';
-import type { ApduResult, GatewayInfo, Method, RequestOf, ResponseData, SessionOpened } from './topics.js';
+import type { ApduResult, GatewayInfo, Method, RequestOf, ResponseData } from './topics.js';
 
 const SHARE_OF = { shared: SHARE.SHARED, exclusive: SHARE.EXCLUSIVE, direct: SHARE.DIRECT } as const;
 const PROTO_OF = { T0: PROTOCOL.T0, T1: PROTOCOL.T1, any: PROTOCOL.T0 | PROTOCOL.T1, raw: PROTOCOL.RAW } as const;
 const DISP_OF = { leave: DISPOSITION.LEAVE, reset: DISPOSITION.RESET, unpower: DISPOSITION.UNPOWER, eject: DISPOSITION.EJECT } as const;
-
-interface Session {
-  id: string;
-  reader: string;
-  ctx: ContextId;
-  handle: HandleId;
-  protocol: number;
-  atr: string;
-  leaseMs: number;
-  timer: NodeJS.Timeout;
-  expiresAt: number;
-  holdsTransaction: boolean;
-  /** Serialises this session's requests (one APDU list at a time). */
-  busy: Promise<unknown>;
-}
 
 export interface CommandsOptions {
   core: ScardCore;
@@ -58,9 +44,14 @@ export function apduResult(cmd: Buffer, resp: Buffer): ApduResult {
   };
 }
 
+/** Sessions opened over MQTT belong to this owner in the core's session manager. */
+const OWNER = 'mqtt';
+
 export class Commands {
-  private sessions = new Map<string, Session>();
-  constructor(private readonly o: CommandsOptions) {}
+  private readonly sessions: SessionManager;
+  constructor(private readonly o: CommandsOptions) {
+    this.sessions = new SessionManager(o.core, { maxSessions: o.maxSessions, maxLeaseMs: o.maxLeaseMs });
+  }
 
   private reader(ref: string): ReaderSnapshot {
     const readers = this.o.core.readers();
@@ -69,12 +60,6 @@ export class Commands {
       throw new PcscError(SCARD.E_UNKNOWN_READER, `"${ref}"; readers: ${readers.map((x) => `"${x.name}" (${this.o.readers.idOf(x.name)})`).join(', ') || 'none'}`);
     }
     return r;
-  }
-
-  private session(id: string): Session {
-    const s = this.sessions.get(id);
-    if (!s) throw new PcscError(SCARD.E_INVALID_HANDLE, `no open session "${id}" (closed, or its lease expired)`);
-    return s;
   }
 
   async run<M extends Method>(method: M, p: RequestOf<M>): Promise<ResponseData[M]> {
@@ -90,12 +75,26 @@ export class Commands {
         return { events: this.o.events.history({ afterSeq: q.afterSeq, limit: q.limit ?? 100 }) } as ResponseData[M];
       case 'transmit':
         return (await this.transmit(q)) as ResponseData[M];
-      case 'session/open':
-        return (await this.openSession(q)) as ResponseData[M];
-      case 'session/transmit':
-        return (await this.sessionTransmit(q)) as ResponseData[M];
+      case 'session/open': {
+        const r = this.reader(q.reader);
+        const s = await this.sessions.open(OWNER, r.name, {
+          shareMode: SHARE_OF[q.shareMode as keyof typeof SHARE_OF],
+          protocol: PROTO_OF[q.protocol as keyof typeof PROTO_OF],
+          leaseMs: q.leaseMs,
+          transaction: q.holdTransaction ?? true,
+        });
+        return { session: s.id, reader: s.reader, protocol: protocolName(s.protocol), atr: toHex(s.atr, ''), leaseMs: s.leaseMs, expiresAt: s.expiresAt } as ResponseData[M];
+      }
+      case 'session/transmit': {
+        const responses: ApduResult[] = [];
+        for (const h of q.apdus as string[]) {
+          const a = parseHex(h);
+          responses.push(apduResult(a, await this.sessions.transmit(OWNER, q.session, a)));
+        }
+        return { session: q.session, responses, expiresAt: this.sessions.info(OWNER, q.session).expiresAt } as ResponseData[M];
+      }
       case 'session/close':
-        await this.closeSession(this.session(q.session), DISP_OF[q.disposition as keyof typeof DISP_OF] ?? DISPOSITION.LEAVE);
+        await this.sessions.close(OWNER, q.session, DISP_OF[q.disposition as keyof typeof DISP_OF] ?? DISPOSITION.LEAVE);
         return { session: q.session } as ResponseData[M];
       case 'control':
         return (await this.control(q)) as ResponseData[M];
@@ -120,116 +119,39 @@ export class Commands {
     }
   }
 
-  /** Connect, run every APDU inside one transaction, disconnect (the one-shot of door controllers). */
+  /** Connect, run every APDU inside one transaction, disconnect (src/core/oneshot.ts), each answer with its status word decoded. */
   private async transmit(q: Record<string, any>): Promise<ResponseData['transmit']> {
     const r = this.reader(q.reader);
     const apdus = (q.apdus as string[]).map((h) => parseHex(h));
-    const core = this.o.core;
-    const ctx = core.establishContext('mqtt:transmit');
-    try {
-      const { handle, protocol } = await core.connect(ctx, r.name, SHARE_OF[q.shareMode as keyof typeof SHARE_OF] ?? SHARE.SHARED, PROTO_OF[q.protocol as keyof typeof PROTO_OF] ?? PROTOCOL.T0 | PROTOCOL.T1);
-      const responses: ApduResult[] = [];
-      let atr = '';
-      try {
-        await core.beginTransaction(handle);
-        try {
-          atr = toHex((await core.status(handle)).atr, '');
-          for (const a of apdus) {
-            const res = apduResult(a, await core.transmit(handle, protocol, a));
-            responses.push(res);
-            if (q.stopOnError && !res.ok) break;
-          }
-        } finally {
-          await core.endTransaction(handle, DISPOSITION.LEAVE).catch(() => undefined);
-        }
-      } finally {
-        await core.disconnect(handle, DISPOSITION.LEAVE).catch(() => undefined);
-      }
-      return { reader: r.name, protocol: protocolName(protocol), atr, responses };
-    } finally {
-      await core.releaseContext(ctx).catch(() => undefined);
-    }
-  }
-
-  private arm(s: Session): void {
-    clearTimeout(s.timer);
-    s.expiresAt = Date.now() + s.leaseMs;
-    s.timer = setTimeout(() => void this.closeSession(s, DISPOSITION.LEAVE), s.leaseMs);
-    s.timer.unref?.();
-  }
-
-  private async openSession(q: Record<string, any>): Promise<SessionOpened> {
-    if (this.sessions.size >= this.o.maxSessions) throw new PcscError(SCARD.E_NO_MEMORY, `${this.sessions.size} sessions open, the limit (mqtt.maxSessions) is ${this.o.maxSessions}`);
-    const r = this.reader(q.reader);
-    const leaseMs = Math.min(q.leaseMs ?? 30000, this.o.maxLeaseMs);
-    const core = this.o.core;
-    const ctx = core.establishContext('mqtt:session');
-    try {
-      const { handle, protocol } = await core.connect(ctx, r.name, SHARE_OF[q.shareMode as keyof typeof SHARE_OF] ?? SHARE.SHARED, PROTO_OF[q.protocol as keyof typeof PROTO_OF] ?? PROTOCOL.T0 | PROTOCOL.T1);
-      if (q.holdTransaction) await core.beginTransaction(handle);
-      const atr = protocol === 0 ? '' : toHex((await core.status(handle)).atr, '');
-      const s: Session = {
-        id: randomBytes(8).toString('hex'),
-        reader: r.name,
-        ctx,
-        handle,
-        protocol,
-        atr,
-        leaseMs,
-        timer: setTimeout(() => undefined, 0),
-        expiresAt: 0,
-        holdsTransaction: Boolean(q.holdTransaction),
-        busy: Promise.resolve(),
-      };
-      this.sessions.set(s.id, s);
-      this.arm(s);
-      return { session: s.id, reader: r.name, protocol: protocolName(protocol), atr, leaseMs, expiresAt: new Date(s.expiresAt).toISOString() };
-    } catch (e) {
-      await core.releaseContext(ctx).catch(() => undefined);
-      throw e;
-    }
-  }
-
-  private async sessionTransmit(q: Record<string, any>): Promise<ResponseData['session/transmit']> {
-    const s = this.session(q.session);
-    const apdus = (q.apdus as string[]).map((h) => parseHex(h));
-    const run = s.busy.then(async () => {
-      this.arm(s);
-      const responses: ApduResult[] = [];
-      const core = this.o.core;
-      // Several APDUs of one request stay together even when the session holds no transaction.
-      if (!s.holdsTransaction) await core.beginTransaction(s.handle);
-      try {
-        for (const a of apdus) responses.push(apduResult(a, await core.transmit(s.handle, s.protocol, a)));
-      } finally {
-        if (!s.holdsTransaction) await core.endTransaction(s.handle, DISPOSITION.LEAVE).catch(() => undefined);
-      }
-      this.arm(s);
-      return { session: s.id, responses, expiresAt: new Date(s.expiresAt).toISOString() };
+    const shareMode = SHARE_OF[q.shareMode as keyof typeof SHARE_OF];
+    const protocol = PROTO_OF[q.protocol as keyof typeof PROTO_OF];
+    if (q.stopOnError) return this.transmitUntilError(r.name, apdus, shareMode, protocol);
+    const run = await runApdus(this.o.core, r.name, apdus, { owner: 'mqtt:transmit', shareMode, protocol });
+    const responses: ApduResult[] = run.results.map((res, i) => {
+      if (res.response) return apduResult(apdus[i], res.response);
+      throw new PcscError(res.error?.code ?? SCARD.F_UNKNOWN_ERROR, `APDU ${i}: ${res.error?.message ?? 'failed'}`);
     });
-    s.busy = run.catch(() => undefined);
-    return run;
+    return { reader: run.reader, protocol: protocolName(run.protocol), atr: toHex(run.atr, ''), responses };
   }
 
-  private async closeSession(s: Session, disposition: number): Promise<void> {
-    if (this.sessions.get(s.id) !== s) return;
-    this.sessions.delete(s.id);
-    clearTimeout(s.timer);
-    await s.busy;
-    const core = this.o.core;
-    if (s.holdsTransaction) await core.endTransaction(s.handle, disposition).catch(() => undefined);
-    await core.disconnect(s.handle, disposition).catch(() => undefined);
-    await core.releaseContext(s.ctx).catch(() => undefined);
+  /** The same in one short-lived session, stopping at the first answer whose status word is an error. */
+  private async transmitUntilError(reader: string, apdus: Buffer[], shareMode?: number, protocol?: number): Promise<ResponseData['transmit']> {
+    const s = await this.sessions.open(OWNER, reader, { shareMode, protocol, leaseMs: this.o.maxLeaseMs, transaction: true });
+    const responses: ApduResult[] = [];
+    try {
+      for (const a of apdus) {
+        const res = apduResult(a, await this.sessions.transmit(OWNER, s.id, a));
+        responses.push(res);
+        if (!res.ok) break;
+      }
+    } finally {
+      await this.sessions.close(OWNER, s.id, DISPOSITION.LEAVE).catch(() => undefined);
+    }
+    return { reader: s.reader, protocol: protocolName(s.protocol), atr: toHex(s.atr, ''), responses };
   }
 
   private async control(q: Record<string, any>): Promise<ResponseData['control']> {
     const data = q.data ? parseHex(q.data) : Buffer.alloc(0);
-    if (q.session) {
-      const s = this.session(q.session);
-      this.arm(s);
-      return { response: toHex(await this.o.core.control(s.handle, q.code >>> 0, data), '') };
-    }
-    if (!q.reader) throw new PcscError(SCARD.E_INVALID_PARAMETER, 'control needs "session" or "reader"');
     const r = this.reader(q.reader);
     const core = this.o.core;
     const ctx = core.establishContext('mqtt:control');
@@ -246,10 +168,10 @@ export class Commands {
   }
 
   openSessions(): number {
-    return this.sessions.size;
+    return this.sessions.list(OWNER).length;
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all([...this.sessions.values()].map((s) => this.closeSession(s, DISPOSITION.LEAVE)));
+    await this.sessions.closeAll();
   }
 }

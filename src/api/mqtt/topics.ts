@@ -147,10 +147,9 @@ export const REQUESTS = {
   }),
   'session/transmit': req({ session: Type.String({ minLength: 1, maxLength: 64 }), apdus: Type.Array(ApduHex, { minItems: 1, maxItems: 64 }) }),
   'session/close': req({ session: Type.String({ minLength: 1, maxLength: 64 }), disposition: Disposition }),
-  /** SCardControl: IOCTL `code` with `data`, on a session or (direct connect) on a reader. */
+  /** SCardControl: IOCTL `code` with `data` on a reader (direct connection, no card needed). */
   control: req({
-    reader: Type.Optional(ReaderRef),
-    session: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    reader: ReaderRef,
     code: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
     data: Type.Optional(Type.Union([Hex, Type.Literal('')])),
   }),
