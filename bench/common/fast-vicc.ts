@@ -9,8 +9,9 @@
  * CLI (emulator style):
  *   npx tsx bench/common/fast-vicc.ts [--host 127.0.0.1] [--port 35963] [--card iso7816|iso14443-4|<json spec>] [--reconnect]
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCard, type SimCard } from '../../drivers/sim/cards/index.js';
 import { FrameDecoder, VPCD_CTRL, encodeFrame } from '../../drivers/vpcd/frame.js';
 
@@ -102,6 +103,47 @@ export class FastVicc {
     this.sock.destroy();
     return this.closed;
   }
+}
+
+export interface FastViccProcess {
+  proc: ChildProcess;
+  /** Resolves when the card is connected (vpcd accepted it); rejects if the process ends first. */
+  connected: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Run the fast card in its own process (so it does not share an event loop
+ * with the daemon under test). With `reconnect`, it waits for vpcd to listen
+ * and comes back after every disconnection.
+ */
+export function spawnFastVicc(opts: { port: number; host?: string; card?: unknown; reconnect?: boolean; cpu?: number }): FastViccProcess {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--port', String(opts.port)];
+  if (opts.host) args.push('--host', opts.host);
+  if (opts.card !== undefined) args.push('--card', typeof opts.card === 'string' ? opts.card : JSON.stringify(opts.card));
+  if (opts.reconnect) args.push('--reconnect');
+  const cmd = opts.cpu === undefined ? process.execPath : 'taskset';
+  const argv = opts.cpu === undefined ? args : ['-c', String(opts.cpu), process.execPath, ...args];
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const connected = new Promise<void>((resolve, reject) => {
+    proc.stderr?.on('data', (b: Buffer) => {
+      err += b.toString();
+      if (err.includes(' connected to ')) resolve();
+    });
+    proc.once('exit', (code) => reject(new Error(`fast-vicc exited (${code}) before connecting: ${err.trim()}`)));
+  });
+  connected.catch(() => undefined);
+  return {
+    proc,
+    connected,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await done;
+    },
+  };
 }
 
 function parseArgs(argv: string[]): FastViccOptions & { reconnect: boolean } {

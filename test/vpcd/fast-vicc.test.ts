@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import pino from 'pino';
 import { createVpcdDriver } from '../../drivers/vpcd/index.js';
-import { FastVicc } from '../../bench/common/fast-vicc.js';
+import { FastVicc, spawnFastVicc } from '../../bench/common/fast-vicc.js';
 import { DEFAULT_T1_ATR } from '../../drivers/sim/cards/index.js';
 import { PROTOCOL } from '../../src/pcsc/constants.js';
 import { freePorts } from './ports.js';
@@ -35,21 +35,27 @@ t.test('fast-vicc hosts a sim card behind the vpcd driver', async (t) => {
   await t.rejects(FastVicc.connect({ port: 1 }), /cannot connect to vpcd at 127\.0\.0\.1:1/);
 });
 
-t.test('fast-vicc CLI: connects and serves; bad arguments exit 2 with a message', async (t) => {
+t.test('fast-vicc CLI: connects, serves, reconnects; bad arguments exit 2 with a message', async (t) => {
   const port = await freePorts(1);
   const d = createVpcdDriver({ enabled: true, host: '127.0.0.1', port, slots: 1, responseTimeoutMs: 2000 }, { log });
   await d.start();
   t.teardown(() => d.stop());
   const slot = d.reader.slots[0];
   const present = once(slot, 'presence');
-  const cli = spawn(process.execPath, ['--import', 'tsx', 'bench/common/fast-vicc.ts', '--port', String(port), '--card', '{"type":"iso14443-4"}'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.teardown(() => cli.kill());
+  const cli = spawnFastVicc({ port, card: { type: 'iso14443-4' }, reconnect: true });
+  t.teardown(() => cli.stop());
+  await cli.connected;
   await present;
   t.same(await slot.powerUp(), Buffer.from([0x3b, 0x81, 0x80, 0x01, 0x80, 0x80]), 'ATR of the ISO 14443-4 card');
   t.equal((await slot.transmit(h('0084000004'), PROTOCOL.T1)).length, 6, 'GET CHALLENGE: 4 bytes + SW');
-  const exited = once(cli, 'exit');
-  cli.kill('SIGTERM');
-  await exited;
+  // --reconnect: the card comes back after vpcd drops it (here: the driver restarts).
+  const gone = once(slot, 'presence');
+  await d.stop();
+  t.same(await gone, [false]);
+  const back = once(slot, 'presence');
+  await d.start();
+  t.same(await back, [true, { contactless: false, type: 'vicc' }], 'reconnected');
+  await cli.stop();
 
   const bad = spawn(process.execPath, ['--import', 'tsx', 'bench/common/fast-vicc.ts', '--card', 'nope'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
