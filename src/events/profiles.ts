@@ -1,12 +1,12 @@
 /**
- * Card profiles: APDUs run through the core (shared connect, one transaction)
+ * Card profiles: APDUs run through the core (src/core/oneshot.ts: shared connect, one transaction)
  * as soon as a matching card appears, so card.inserted already carries their
  * answers and a door controller needs no round trip. Secret-bearing commands
  * are shown redacted (src/log/redact.ts decides which).
  */
 import type { ReaderSnapshot, ScardCore } from '../core/api.js';
-import { DISPOSITION, PROTOCOL, SHARE } from '../pcsc/constants.js';
-import { toPcscError } from '../pcsc/error.js';
+import { SCARD } from '../pcsc/constants.js';
+import { runApdus } from '../core/oneshot.js';
 import { parseHex, toHex } from '../iso7816/hex.js';
 import { decodeSw } from '../iso7816/status-words.js';
 import { isSecretApdu, isSecretResponse, renderApdu } from '../log/redact.js';
@@ -71,52 +71,41 @@ export function matchProfile(profiles: CompiledProfile[], r: ReaderSnapshot): Co
   });
 }
 
-/** Run a profile's APDUs on the card in `reader`; never throws (failures are in the result). */
+/** Run a profile's APDUs on the card in `reader` (src/core/oneshot.ts: one connection, one transaction); never throws. */
 export async function runProfile(core: ScardCore, reader: string, cp: CompiledProfile, timeoutMs: number): Promise<ProfileResult> {
   const out: ProfileResult = { name: cp.profile.name, results: {} };
-  const ctx = core.establishContext('events:profile');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`profile did not finish within ${timeoutMs} ms`)), timeoutMs);
   });
-  const work = async (): Promise<void> => {
-    const { handle, protocol } = await core.connect(ctx, reader, SHARE.SHARED, PROTOCOL.T0 | PROTOCOL.T1);
-    await core.beginTransaction(handle);
-    try {
-      for (const a of cp.apdus) {
-        const apduText = !a.secret
-          ? toHex(a.bytes, '')
-          : isSecretApdu(a.bytes)
-            ? renderApdu(a.bytes)
-            : `${toHex(a.bytes.subarray(0, 4))} <${a.bytes.length - 4} bytes redacted>`;
-        try {
-          const resp = await core.transmit(handle, protocol, a.bytes);
-          const sw = resp.length >= 2 ? decodeSw(resp) : undefined;
-          const hide = a.secret || isSecretResponse(a.bytes);
-          const r: ProfileApduResult = { apdu: apduText, ok: sw?.kind === 'success' || sw?.kind === 'info' };
-          if (!hide) r.data = toHex(resp.subarray(0, Math.max(0, resp.length - 2)), '');
-          else r.redacted = true;
-          if (sw) {
-            r.sw = sw.hex;
-            r.swText = sw.text;
-          }
-          out.results[a.name] = r;
-        } catch (e) {
-          out.results[a.name] = { apdu: apduText, ok: false, error: toPcscError(e).toJSON() };
-        }
-      }
-    } finally {
-      await core.endTransaction(handle, DISPOSITION.LEAVE).catch(() => undefined);
-      await core.disconnect(handle, DISPOSITION.LEAVE).catch(() => undefined);
-    }
-  };
   try {
-    await Promise.race([work(), timeout]);
+    const run = await Promise.race([runApdus(core, reader, cp.apdus.map((a) => a.bytes), { owner: 'events:profile', timeoutMs }), timeout]);
+    cp.apdus.forEach((a, i) => {
+      const res = run.results[i];
+      const apduText = !a.secret
+        ? toHex(a.bytes, '')
+        : isSecretApdu(a.bytes)
+          ? renderApdu(a.bytes)
+          : `${toHex(a.bytes.subarray(0, 4))} <${a.bytes.length - 4} bytes redacted>`;
+      if (!res?.response) {
+        out.results[a.name] = { apdu: apduText, ok: false, error: res?.error ?? { code: SCARD.F_UNKNOWN_ERROR, name: 'SCARD_F_UNKNOWN_ERROR', message: 'no answer' } };
+        return;
+      }
+      const resp = res.response;
+      const sw = resp.length >= 2 ? decodeSw(resp) : undefined;
+      const r: ProfileApduResult = { apdu: apduText, ok: sw?.kind === 'success' || sw?.kind === 'info' };
+      if (a.secret || isSecretResponse(a.bytes)) r.redacted = true;
+      else r.data = toHex(resp.subarray(0, Math.max(0, resp.length - 2)), '');
+      if (sw) {
+        r.sw = sw.hex;
+        r.swText = sw.text;
+      }
+      out.results[a.name] = r;
+    });
   } catch (e) {
     out.error = e instanceof Error ? e.message : String(e);
   } finally {
     clearTimeout(timer);
-    await core.releaseContext(ctx).catch(() => undefined);
   }
   return out;
 }
