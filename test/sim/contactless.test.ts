@@ -279,3 +279,11 @@ t.test('contactless spec validation', async (t) => {
   t.ok(c.authenticate(4, 'A', h('A0A1A2A3A4A5')).ok, 'keyA applies to every sector');
   t.same(JSON.parse(JSON.stringify(c.spec)), { type: 'mifare-classic-1k', keyA: 'A0A1A2A3A4A5', uid: '5CA7D601' });
 });
+
+t.test('contactless cards take either protocol their part 3 ATR offers', async (t) => {
+  for (const type of ['mifare-classic-1k', 'mifare-ultralight', 'iso14443-4']) {
+    const c = createCard(type);
+    t.same(parseAtr(c.atr).protocols, [0, 1], `${type} ATR offers T=0 and T=1`);
+    t.equal(c.protocols, 3);
+  }
+});

@@ -253,3 +253,9 @@ t.test('spec validation names the field', async (t) => {
   t.equal(ex(custom, '00B0000004'), '010200009000');
   t.same(JSON.parse(JSON.stringify(custom.spec)).type, 'iso7816', 'spec is serialisable');
 });
+
+t.test('an ATR override offering T=0 and T=1 makes the APDU-level card take both', async (t) => {
+  const c = createCard({ type: 'iso7816', atr: '3B 80 80 01 01' });
+  t.equal(c.protocols, PROTOCOL.T0 | PROTOCOL.T1);
+  t.equal(createCard({ type: 'iso7816-t0', atr: '3B 80 80 01 01' }).protocols, PROTOCOL.T0, 'the T=0 variant stays T=0');
+});

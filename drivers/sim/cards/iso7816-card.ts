@@ -113,14 +113,17 @@ export class Iso7816Card implements SimCard {
     this.type = spec.type;
     const t0 = spec.type === 'iso7816-t0';
     const given = hexField(spec, 'atr', [2, 33, 'range']);
+    // At APDU level any protocol the ATR offers works; the T=0 variant speaks T=0 TPDUs only.
+    let protocols = t0 ? PROTOCOL.T0 : PROTOCOL.T1;
     if (given) {
       const parsed = parseAtr(given);
       if (parsed.errors.length) throw new CardSpecError(`atr: ${parsed.errors.join('; ')}`);
       const wanted = t0 ? 0 : 1;
       if (!parsed.protocols.includes(wanted)) throw new CardSpecError(`atr must offer T=${wanted} for type ${spec.type} (it offers ${parsed.protocols.map((p) => `T=${p}`).join(', ')})`);
+      if (!t0 && parsed.protocols.includes(0)) protocols |= PROTOCOL.T0;
     }
     this.atr = given ?? (t0 ? DEFAULT_T0_ATR : DEFAULT_T1_ATR);
-    this.protocols = t0 ? PROTOCOL.T0 : PROTOCOL.T1;
+    this.protocols = protocols;
     this.interface = t0 ? 'tpdu-t0' : 'apdu';
     this.transport = new Iso7816Transport(buildApp(spec).app);
     this.info = { contactless: false, type: spec.type };
@@ -143,7 +146,8 @@ export class Iso14443Card implements SimCard {
   readonly type = 'iso14443-4' as const;
   readonly spec: Readonly<Record<string, unknown>> & { type: CardType };
   readonly atr: Buffer;
-  readonly protocols = PROTOCOL.T1;
+  /** The part 3 ATR offers T=0 and T=1 (TD1 = 80, TD2 = 01); the reader carries APDUs either way. */
+  readonly protocols = PROTOCOL.T0 | PROTOCOL.T1;
   readonly info: CardInfo;
   readonly interface = 'apdu' as const;
   readonly transport: Iso7816Transport;

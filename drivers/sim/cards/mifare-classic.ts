@@ -118,7 +118,8 @@ export class MifareClassicCard implements SimCard {
   readonly type: CardType;
   readonly spec: Readonly<Record<string, unknown>> & { type: CardType };
   readonly atr: Buffer;
-  readonly protocols = PROTOCOL.T1;
+  /** The part 3 ATR offers T=0 and T=1; the reader answers the pseudo-APDUs either way. */
+  readonly protocols = PROTOCOL.T0 | PROTOCOL.T1;
   readonly info: CardInfo;
   readonly interface = 'storage' as const;
   readonly uid: Buffer;

@@ -20,7 +20,8 @@ export class MifareUltralightCard implements SimCard {
   readonly type: CardType = 'mifare-ultralight';
   readonly spec: Readonly<Record<string, unknown>> & { type: CardType };
   readonly atr = buildContactlessAtr(0x03, 0x0003);
-  readonly protocols = PROTOCOL.T1;
+  /** The part 3 ATR offers T=0 and T=1; the reader answers the pseudo-APDUs either way. */
+  readonly protocols = PROTOCOL.T0 | PROTOCOL.T1;
   readonly info: CardInfo;
   readonly interface = 'storage' as const;
   readonly uid: Buffer;
