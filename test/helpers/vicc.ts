@@ -58,6 +58,8 @@ export interface Vicc {
   output(): string;
   /** Kill vicc (its connection closes: "card removed") and wait for it to end. */
   stop(): Promise<void>;
+  /** `p`, unless vicc ends first: then a rejection carrying vicc's output (so a broken vicc fails fast, not by timeout). */
+  whileRunning<T>(p: Promise<T>): Promise<T>;
 }
 
 /** Start vicc connecting to host:port. The listener must already be up (vicc exits when nothing listens). */
@@ -77,6 +79,14 @@ export function startVicc(opts: ViccOptions): Vicc {
     proc,
     exited,
     output: () => out,
+    whileRunning<T>(p: Promise<T>): Promise<T> {
+      return Promise.race([
+        p,
+        exited.then((code): never => {
+          throw new Error(`vicc ended (${code}) before that happened; its output:\n${out.trim()}`);
+        }),
+      ]);
+    },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       await exited;

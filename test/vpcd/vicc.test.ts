@@ -36,7 +36,7 @@ t.test('one reader "Virtual PCD" with empty slots from start; a vicc inserts, it
   await t.rejects(slot.powerUp(), { code: SCARD.E_NO_SMARTCARD });
   const inserted = once(slot, 'presence');
   const v = vicc(t, port);
-  const [present, info] = await inserted;
+  const [present, info] = await v.whileRunning(inserted);
   t.equal(present, true, `vicc connected (${v.output()})`);
   t.same(info, { contactless: false, type: 'vicc' });
   t.notOk(d.reader.slots[1].isCardPresent(), 'the other slot stays empty');
@@ -58,16 +58,15 @@ t.test('one reader "Virtual PCD" with empty slots from start; a vicc inserts, it
   await t.rejects(slot.transmit(h('0084000008'), PROTOCOL.T1), { code: SCARD.E_NO_SMARTCARD });
   // Reconnecting inserts the card again.
   const again = once(slot, 'presence');
-  vicc(t, port);
-  t.same((await again)[0], true);
+  const v2 = vicc(t, port);
+  t.same((await v2.whileRunning(again))[0], true);
 });
 
 t.test('a second connection to an occupied slot is refused; the first card keeps working', async (t) => {
   const { d, port } = await setup(t, 1);
   const slot = d.reader.slots[0];
   const inserted = once(slot, 'presence');
-  vicc(t, port);
-  await inserted;
+  await vicc(t, port).whileRunning(inserted);
   const intruder = net.connect({ host: '127.0.0.1', port });
   intruder.on('error', () => undefined);
   await once(intruder, 'close');
@@ -87,7 +86,7 @@ t.test('through the core: names as pcscd gives them, connect/transmit/status, re
   t.ok(core.readers().every((r) => r.state & CARD_STATE.ABSENT), 'empty until a vicc connects');
   const inserted = once(core, 'card-inserted');
   const v = vicc(t, port + 1);
-  const [snap] = await inserted;
+  const [snap] = await v.whileRunning(inserted);
   t.equal(snap.name, 'Virtual PCD 00 01');
   const ctx = core.establishContext('test');
   const { handle, protocol } = await core.connect(ctx, 'Virtual PCD 00 01', SHARE.SHARED, PROTOCOL.T0 | PROTOCOL.T1);
@@ -100,4 +99,11 @@ t.test('through the core: names as pcscd gives them, connect/transmit/status, re
   await removed;
   await t.rejects(core.transmit(handle, PROTOCOL.T1, h('00A4000C023F00')));
   await core.disconnect(handle, DISPOSITION.LEAVE).catch(() => undefined);
+});
+
+t.test('the vicc helper fails fast with vicc\'s own words when vicc cannot run', async (t) => {
+  const port = await freePorts(1); // nothing listens there: vicc exits at once
+  const v = startVicc({ port });
+  t.teardown(() => v.stop());
+  await t.rejects(v.whileRunning(new Promise(() => undefined)), /vicc ended .*Failed to open socket/s);
 });
