@@ -74,7 +74,8 @@ export function startVicc(opts: ViccOptions): Vicc {
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+  // 'close' (not 'exit'): by then vicc's output has been read, so failure messages carry it.
+  const exited = new Promise<number | string>((resolve) => proc.once('close', (code, sig) => resolve(code ?? sig ?? -1)));
   return {
     proc,
     exited,
