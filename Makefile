@@ -15,8 +15,11 @@ check-node:
 	@command -v $(NODE) >/dev/null || { echo 'Node.js >= 20 is required (with npm)' >&2; exit 1; }
 	@$(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "Node.js >= 20 is required, found $$($(NODE) --version)" >&2; exit 1; }
 
+# npm ci refuses a lock file that lacks optional per-platform packages the registry does not have
+# (node-unix-socket's arm builds); npm install then installs the same locked versions.
 node_modules/.package-lock.json: package.json package-lock.json | check-node
-	$(NPM) ci --no-audit --no-fund
+	$(NPM) ci --no-audit --no-fund || { echo 'npm ci refused the lock file; installing the locked versions with npm install' >&2; \
+	  $(NPM) install --no-audit --no-fund; }
 	@touch $@
 
 npm-deps: node_modules/.package-lock.json
@@ -139,6 +142,11 @@ bench-core: npm-deps
 .PHONY: bench-mqtt
 bench-mqtt: npm-deps
 	npx tsx bench/mqtt/run.ts
+
+# PN532 over a socat pty paced at 115200 baud: APDU round trip vs wire time, tap-to-event with IRQ and polling.
+.PHONY: bench-pn532
+bench-pn532: npm-deps
+	npx tsx bench/pn532/run.ts
 
 # Web UI: first-load bytes (compressed) and card-event-to-UI latency in Chromium.
 .PHONY: bench-http

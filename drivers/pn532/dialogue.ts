@@ -164,7 +164,9 @@ export class Dialogue {
       await this.link.send(frame);
       let first: Frame | undefined;
       try {
-        first = await this.link.receive(this.timing.ackTimeoutMs, true);
+        // A command that must not run twice waits longer before it is sent again: a stalled host
+        // (GC, a loaded board) must not turn a slow ACK into a second execution.
+        first = await this.link.receive(idempotent ? this.timing.ackTimeoutMs : this.timing.ackTimeoutMs * 4, true);
       } catch (e) {
         if (!(e instanceof LinkError) || e.kind === 'closed' || e.kind === 'io' || e.kind === 'aborted') throw e;
         if (e.kind === 'timeout') this.counters.ackTimeouts++;

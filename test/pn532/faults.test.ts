@@ -99,7 +99,10 @@ t.test('targeted faults', async (t) => {
   t.same(await read(), good, 'late ACK within the ACK timeout');
   const resends = reader.dialogue.counters.resends;
   rig.chip.inject({ kind: 'late-ack', ms: 150 });
-  t.same(await read(), good, 'ACK later than the timeout: the command is sent again');
+  t.same(await read(), good, 'slow ACK (150 ms): an APDU waits for it rather than run twice');
+  t.equal(reader.dialogue.counters.resends, resends, 'not sent again');
+  rig.chip.inject({ kind: 'late-ack', ms: 400 });
+  t.same(await read(), good, 'no ACK for 400 ms: the command is sent again');
   t.ok(reader.dialogue.counters.resends > resends);
   rig.chip.inject({ kind: 'garbage', bytes: 12 });
   t.same(await read(), good, 'garbage before the answer is skipped');

@@ -64,13 +64,16 @@ export async function startPtyPair(opts: { host?: string; device?: string; dir?:
   };
 }
 
-/** Sleep until performance.now() reaches `t` (ms), precisely: a timer for most of it, then short yields. */
+/**
+ * Sleep until performance.now() reaches `t` (ms), precisely: a timer for most
+ * of it, then a short busy wait (a yield-based wait loses the CPU for
+ * milliseconds on a loaded machine). Busy for at most ~2 ms per frame.
+ */
 async function sleepUntil(t: number): Promise<void> {
-  for (;;) {
-    const left = t - performance.now();
-    if (left <= 0) return;
-    if (left > 2) await new Promise((r) => setTimeout(r, left - 1.5));
-    else await new Promise((r) => setImmediate(r));
+  const left = t - performance.now();
+  if (left > 2.5) await new Promise((r) => setTimeout(r, left - 2));
+  while (performance.now() < t) {
+    /* spin: the emulator models the wire, its own process has nothing else to do */
   }
 }
 

@@ -1,0 +1,246 @@
+/**
+ * PN532 benchmark (make bench-pn532).
+ *
+ * - APDU round trip through the HSU path at 115200 baud: the driver (this
+ *   process, serialport) talks to the emulator CLI (another process) over a
+ *   real socat pty pair. A pty does not throttle to a baud rate, so the
+ *   emulator paces both directions at 115200 baud, 8N1 (10 bit times per byte):
+ *   the wire is modelled, the card's RF time is not (the emulated card answers
+ *   at once). The bound is the wire time of every byte of the exchange (command
+ *   frames, ACKs, answer frames, counted by the driver's link), sent back to back.
+ * - Tap-to-event latency: from the emulator accepting `tap` to the driver's
+ *   presence event, with event-driven detection (IRQ wired: the module waits for
+ *   the card and answers when it comes) and with polling (no IRQ, 100 ms
+ *   interval); the same over I2C in process (fake bus, no wire timing); and
+ *   removal-to-event with the default 150 ms presence check.
+ *
+ * Ends with one JSON object per line.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import pino from 'pino';
+import { createPn532Driver, type Pn532Driver, type Pn532Reader } from '../../drivers/pn532/index.js';
+import { Pn532Chip } from '../../test/emulators/pn532/chip.js';
+import { fieldCardOf } from '../../test/emulators/pn532/field.js';
+import { FakeGpioBoard } from '../../test/emulators/pn532/gpio.js';
+import { fakeI2c } from '../../test/emulators/pn532/i2c.js';
+
+const BAUD = 115200;
+const log = pino({ level: 'silent' });
+const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const figures: Record<string, unknown>[] = [];
+
+function stats(xs: number[]): { n: number; mean: number; p50: number; p95: number; min: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
+  return { n: s.length, mean: r(s.reduce((a, b) => a + b, 0) / s.length), p50: r(q(0.5)), p95: r(q(0.95)), min: r(s[0]), max: r(s[s.length - 1]) };
+}
+
+/** The emulator CLI in its own process (its pacing timers must not share our event loop). */
+class Emulator {
+  private lines: string[] = [];
+  private waiters: ((l: string) => void)[] = [];
+  constructor(readonly proc: ChildProcess) {
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      const w = this.waiters.shift();
+      if (w) w(l);
+      else this.lines.push(l);
+    });
+  }
+  static async start(link: string): Promise<Emulator> {
+    const proc = spawn('npx', ['tsx', 'test/emulators/pn532/cli.ts', '--link', link, '--baud', String(BAUD), ...(process.env.NOPACE ? ['--no-pace'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const e = new Emulator(proc);
+    const ready = await e.line();
+    if (!ready.startsWith('ready')) throw new Error(`emulator: ${ready}`);
+    return e;
+  }
+  line(): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    return new Promise((r) => this.waiters.push(r));
+  }
+  async cmd(c: string): Promise<string> {
+    this.proc.stdin!.write(`${c}\n`);
+    const l = await this.line();
+    if (!l.startsWith('ok')) throw new Error(`emulator: ${c}: ${l}`);
+    return l;
+  }
+  async tapAt(spec: object): Promise<number> {
+    const l = await this.cmd(`tap-json ${JSON.stringify(spec)}`);
+    return Number(/at=([\d.]+)/.exec(l)![1]);
+  }
+  async removeAt(): Promise<number> {
+    return Number(/at=([\d.]+)/.exec(await this.cmd('remove'))![1]);
+  }
+  stop(): Promise<void> {
+    return new Promise((r) => {
+      this.proc.once('exit', () => r());
+      this.proc.stdin!.end('quit\n');
+    });
+  }
+}
+
+function presenceAt(reader: Pn532Reader, want: boolean): Promise<number> {
+  return new Promise((resolve) => {
+    const slot = reader.slots[0];
+    const on = (p: boolean): void => {
+      if (p !== want) return;
+      slot.off('presence', on);
+      resolve(now());
+    };
+    slot.on('presence', on);
+  });
+}
+
+async function hsuDriver(link: string, opts: Record<string, unknown>): Promise<Pn532Driver> {
+  const board = new FakeGpioBoard(); // the IRQ line only selects event-driven detection: HSU reads are data-driven
+  const d = createPn532Driver({ readers: [{ transport: { type: 'hsu', path: link, baudRate: BAUD }, ...opts }] } as never, { log }, { gpio: board.factory, gpioBase: async () => 0 });
+  await d.start();
+  if (!d.readers()[0]) throw new Error('PN532 reader did not come up');
+  return d;
+}
+
+const card = {
+  type: 'iso14443-4',
+  uid: '04B3E7A2C14D80',
+  files: { fid: '3F00', children: [{ fid: '1001', sfi: 1, data: Buffer.from(Array.from({ length: 700 }, (_, i) => i & 0xff)).toString('hex') }] },
+};
+
+async function apduRoundTrip(emu: Emulator, link: string): Promise<void> {
+  // no presence checks during the measurement: each one would put its own exchange on the wire
+  const d = await hsuDriver(link, { irqPin: 25, removalCheckMs: 60000 });
+  const reader = d.readers()[0];
+  const present = presenceAt(reader, true);
+  await emu.tapAt(card);
+  await present;
+  const slot = reader.slots[0];
+  const cases: [string, Buffer][] = [
+    ['read-16', Buffer.from('00B0810010', 'hex')],
+    ['read-250', Buffer.from('00B08100FA', 'hex')],
+    // extended Le: 600 bytes + SW come back in three InDataExchange frames (MI chaining)
+    ['read-600-chained', Buffer.from('00B08100000258', 'hex')],
+  ];
+  const byteMs = (10 * 1000) / BAUD;
+  for (const [name, apdu] of cases) {
+    for (let i = 0; i < 20; i++) await slot.transmit(apdu, 2); // warm-up
+    const times: number[] = [];
+    const wires: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const b0 = reader.link.counters.bytesOut + reader.link.counters.bytesIn;
+      const t0 = performance.now();
+      const r = await slot.transmit(apdu, 2);
+      times.push(performance.now() - t0);
+      wires.push((reader.link.counters.bytesOut + reader.link.counters.bytesIn - b0) * byteMs);
+      if (r.readUInt16BE(r.length - 2) !== 0x9000) throw new Error(`${name}: SW ${r.subarray(-2).toString('hex')}`);
+    }
+    const s = stats(times);
+    const wire = stats(wires);
+    const pct = (x: number): number => Math.round(((x - wire.mean) / wire.mean) * 1000) / 10;
+    const overhead = pct(s.mean);
+    process.stdout.write(
+      `apdu ${name}: mean ${s.mean} ms (min ${s.min}, p50 ${s.p50}, p95 ${s.p95}), wire bound ${wire.mean} ms (${Math.round(wire.mean / byteMs)} bytes), overhead mean ${overhead}% p50 ${pct(s.p50)}% min ${pct(s.min)}%\n`,
+    );
+    figures.push({
+      figure: 'pn532-apdu-roundtrip',
+      transport: 'hsu-pty',
+      baud: BAUD,
+      apdu: name,
+      n: s.n,
+      meanMs: s.mean,
+      p50Ms: s.p50,
+      p95Ms: s.p95,
+      wireBoundMs: wire.mean,
+      wireBytes: Math.round(wire.mean / byteMs),
+      minMs: s.min,
+      overheadPct: overhead,
+      overheadP50Pct: pct(s.p50),
+      overheadMinPct: pct(s.min),
+      goalOverheadPct: 10,
+      loadAvg1m: Math.round(loadavg()[0] * 10) / 10,
+    });
+  }
+  if (reader.dialogue.counters.resends || reader.dialogue.counters.nacks) throw new Error('faults during the APDU benchmark');
+  await emu.removeAt();
+  await d.stop();
+}
+
+async function tapLatencyHsu(emu: Emulator, link: string, mode: 'irq' | 'poll'): Promise<void> {
+  const d = await hsuDriver(link, mode === 'irq' ? { irqPin: 25 } : { pollIntervalMs: 100 });
+  const reader = d.readers()[0];
+  const taps: number[] = [];
+  const removals: number[] = [];
+  for (let i = 0; i < 25; i++) {
+    await sleep(37 + ((i * 53) % 97)); // spread taps across the poll interval
+    const p = presenceAt(reader, true);
+    const at = await emu.tapAt({ type: 'mifare-classic-1k', uid: `0A0B0C${(i + 16).toString(16)}` });
+    taps.push((await p) - at);
+    await sleep(20);
+    const g = presenceAt(reader, false);
+    const rat = await emu.removeAt();
+    removals.push((await g) - rat);
+  }
+  const s = stats(taps);
+  const r = stats(removals);
+  process.stdout.write(`tap-to-event hsu ${mode}: mean ${s.mean} ms p95 ${s.p95} max ${s.max}; removal mean ${r.mean} ms p95 ${r.p95} max ${r.max}\n`);
+  figures.push({ figure: 'pn532-tap-to-event', transport: 'hsu-pty', detection: mode, pollIntervalMs: mode === 'poll' ? 100 : null, n: s.n, meanMs: s.mean, p50Ms: s.p50, p95Ms: s.p95, maxMs: s.max });
+  figures.push({ figure: 'pn532-removal-to-event', transport: 'hsu-pty', detection: mode, removalCheckMs: 150, n: r.n, meanMs: r.mean, p50Ms: r.p50, p95Ms: r.p95, maxMs: r.max });
+  await d.stop();
+}
+
+async function tapLatencyI2c(mode: 'irq' | 'poll'): Promise<void> {
+  const chip = new Pn532Chip('i2c');
+  const board = new FakeGpioBoard();
+  board.wire(chip, { irq: 17 });
+  const d = createPn532Driver(
+    { readers: [{ transport: { type: 'i2c', bus: 1, address: 0x24 }, ...(mode === 'irq' ? { irqPin: 17 } : { pollIntervalMs: 100 }) }] } as never,
+    { log },
+    { i2c: fakeI2c({ 1: { 0x24: chip } }), gpio: board.factory, gpioBase: async () => 0 },
+  );
+  await d.start();
+  const reader = d.readers()[0];
+  const taps: number[] = [];
+  for (let i = 0; i < 25; i++) {
+    await sleep(37 + ((i * 53) % 97));
+    const p = presenceAt(reader, true);
+    const at = now();
+    chip.tap(fieldCardOf({ type: 'mifare-classic-1k', uid: `0A0B0C${(i + 16).toString(16)}` }));
+    taps.push((await p) - at);
+    await sleep(20);
+    const g = presenceAt(reader, false);
+    chip.remove();
+    await g;
+  }
+  const s = stats(taps);
+  process.stdout.write(`tap-to-event i2c ${mode}: mean ${s.mean} ms p95 ${s.p95} max ${s.max}\n`);
+  figures.push({ figure: 'pn532-tap-to-event', transport: 'i2c-fake-bus', detection: mode, pollIntervalMs: mode === 'poll' ? 100 : null, n: s.n, meanMs: s.mean, p50Ms: s.p50, p95Ms: s.p95, maxMs: s.max });
+  await d.stop();
+}
+
+async function main(): Promise<void> {
+  const link = join(mkdtempSync(join(tmpdir(), 'bench-pn532-')), 'pn532');
+  const emu = await Emulator.start(link);
+  try {
+    process.stdout.write(`PN532 emulator on ${link}, ${BAUD} baud paced, driver over serialport; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs\n`);
+    await apduRoundTrip(emu, link);
+    await tapLatencyHsu(emu, link, 'irq');
+    await tapLatencyHsu(emu, link, 'poll');
+    await tapLatencyI2c('irq');
+    await tapLatencyI2c('poll');
+  } finally {
+    await emu.stop();
+  }
+  for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`bench-pn532 failed: ${(e as Error).stack}\n`);
+    process.exit(1);
+  },
+);
