@@ -287,3 +287,14 @@ t.test('contactless cards take either protocol their part 3 ATR offers', async (
     t.equal(c.protocols, 3);
   }
 });
+
+t.test('every card spec round-trips through JSON to an equal card', async (t) => {
+  const { CARD_TYPES } = await import('../../drivers/sim/cards/index.js');
+  for (const type of CARD_TYPES) {
+    const a = createCard(type);
+    const b = createCard(JSON.parse(JSON.stringify(a.spec)));
+    t.same(b.atr, a.atr, `${type}: same ATR`);
+    t.same(b.info, a.info, `${type}: same card info`);
+    t.same(b.spec, a.spec, `${type}: same spec`);
+  }
+});
