@@ -32,9 +32,10 @@ export class SimSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     super();
   }
 
-  /** T=0 cards are exchanged at TPDU level so the core's GET RESPONSE / 6Cxx handling runs; all others at APDU level. */
+  /** T=0 and T=1-TPDU cards are exchanged at TPDU level so the core's T=0 / T=1 transport runs; all others at APDU level. */
   get level(): ExchangeLevel {
-    return this.card?.interface === 'tpdu-t0' ? 'tpdu' : 'apdu';
+    const i = this.card?.interface;
+    return i === 'tpdu-t0' || i === 'tpdu-t1' ? 'tpdu' : 'apdu';
   }
 
   isCardPresent(): boolean {
@@ -82,6 +83,12 @@ export class SimSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     }
     this.counters.exchanges++;
     if (this.target) return this.part3.transmit(this.target, data);
+    if (card.interface === 'tpdu-t1' && card.exchangeBlock) {
+      const block = await card.exchangeBlock(data);
+      // A silent card: the block waiting time expires.
+      if (block.length === 0) throw new PcscError(SCARD.E_TIMEOUT, `(${this.readerName}: no T=1 block from the card)`);
+      return block;
+    }
     return card.process(data);
   }
 

@@ -121,3 +121,33 @@ t.test('through the core: T=1 card, T=0 card with GET RESPONSE, MIFARE part 3, i
   t.equal(hx(core.reader(names[2])!.atr), '3B8F8001804F0CA0000003060300030000000068');
   await core.disconnect(t1.handle, DISPOSITION.LEAVE);
 });
+
+t.test('through the core: a T=1 card at TPDU level (block protocol, chaining, injected faults)', async (t) => {
+  const d = createSimDriver({ readers: [{ name: 'Sim T1 TPDU', card: 'iso7816-t1-tpdu' }] }, { log });
+  const core = new ResourceManager({ transmitTimeoutMs: 2000 });
+  t.teardown(() => core.stop());
+  await core.addDriver(d);
+  const slot = d.list()[0].slot;
+  t.equal(slot.level, 'tpdu');
+  const card = slot.currentCard() as import('../../drivers/sim/cards/index.js').Iso7816Card;
+  t.ok(card.t1, 'the card speaks T=1 blocks');
+  const ctx = core.establishContext('test');
+  const { handle, protocol } = await core.connect(ctx, 'Sim T1 TPDU 00 00', SHARE.SHARED, PROTOCOL.T1);
+  t.equal(protocol, PROTOCOL.T1);
+  const x = async (a: string): Promise<string> => hx(await core.transmit(handle, PROTOCOL.T1, h(a)));
+  t.equal(await x(`00A4040C0A${AID}`), '9000');
+  t.equal(await x('002000810431323334'), '9000');
+  const payload = 'AB'.repeat(60);
+  t.equal(await x(`00D681003C${payload}`), '9000', '60-byte command chained over IFSC 32');
+  t.equal(await x('00B081003C'), payload + '9000');
+  const big = await x('00B0830000');
+  t.equal(big.length, 2 * 258, '256 bytes + SW in a chained response');
+  card.t1!.inject('corrupt-edc');
+  t.equal(await x('00B0810004'), 'ABABABAB9000', 'recovered from a corrupt EDC');
+  card.t1!.inject('drop');
+  t.equal(await x('00B0810004'), 'ABABABAB9000', 'recovered from a silent card');
+  card.t1!.requestWtx(2);
+  t.equal(await x('00B0810004'), 'ABABABAB9000', 'waiting time extension honoured');
+  t.ok(card.t1!.stats.retransmissions + card.t1!.stats.invalidReceived >= 1, 'the recovery went through the block protocol');
+  await core.disconnect(handle, DISPOSITION.LEAVE);
+});

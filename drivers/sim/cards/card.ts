@@ -11,6 +11,7 @@ import { PcscError } from '../../../src/pcsc/error.js';
 export const CARD_TYPES = [
   'iso7816',
   'iso7816-t0',
+  'iso7816-t1-tpdu',
   'iso14443-4',
   'mifare-classic-1k',
   'mifare-classic-4k',
@@ -22,9 +23,10 @@ export type CardType = (typeof CARD_TYPES)[number];
  * How the host must talk to the card:
  * - 'apdu': whole command APDUs in, whole responses out (T=1 contact cards, ISO 14443-4);
  * - 'tpdu-t0': T=0 TPDUs (header + P3 [+ data]); the host runs GET RESPONSE / 6Cxx;
+ * - 'tpdu-t1': T=1 blocks through `exchangeBlock`; the host runs the T=1 block protocol;
  * - 'storage': no APDUs at all; native memory operations (MIFARE), reached through PC/SC part 3.
  */
-export type CardInterface = 'apdu' | 'tpdu-t0' | 'storage';
+export type CardInterface = 'apdu' | 'tpdu-t0' | 'tpdu-t1' | 'storage';
 
 export interface SimCard {
   readonly type: CardType;
@@ -43,6 +45,11 @@ export interface SimCard {
    * Storage cards answer 6E 00 here; use their native operations.
    */
   process(command: Buffer): Buffer;
+  /**
+   * T=1 TPDU cards ('tpdu-t1'): one block in, one block out (src/iso7816/t1-card.ts);
+   * an empty result means the card stayed silent (block waiting time expired).
+   */
+  exchangeBlock?(block: Buffer): Promise<Buffer>;
   /** Power cycle / warm reset: volatile state (selection, PIN verification, authentication) is lost, memory is kept. */
   reset(): void;
 }

@@ -25,6 +25,7 @@ export function createCard(spec: unknown): SimCard {
   switch (type) {
     case 'iso7816':
     case 'iso7816-t0':
+    case 'iso7816-t1-tpdu':
       return new Iso7816Card({ ...s, type });
     case 'iso14443-4':
       return new Iso14443Card({ ...s, type });

@@ -6,6 +6,7 @@
 import type { CardInfo } from '../../../src/driver/contract.js';
 import { PROTOCOL } from '../../../src/pcsc/constants.js';
 import { atrTck, buildIso14443Atr, parseAtr } from '../../../src/iso7816/atr.js';
+import { T1Card } from '../../../src/iso7816/t1-card.js';
 import { CardSpecError, type CardInterface, type CardType, type SimCard } from './card.js';
 import { buildFileSystem, defaultFileSystem, type DfSpec } from './iso7816-fs.js';
 import { Iso7816App, MAX_PIN_LENGTH, type PinState } from './iso7816-app.js';
@@ -19,6 +20,11 @@ const HISTORICAL = Buffer.concat([Buffer.from([0x80, 0x59]), Buffer.from('scardg
 /** T=1 only: TD1 = 81 (T=1, TD2 follows), TD2 = 31 (TA3 TB3, T=1), IFSC 254, BWI 4 / CWI 5. */
 export const DEFAULT_T1_ATR = (() => {
   const body = Buffer.concat([Buffer.from([0x3b, 0x80 | HISTORICAL.length, 0x81, 0x31, 0xfe, 0x45]), HISTORICAL]);
+  return Buffer.concat([body, Buffer.from([atrTck(body)])]);
+})();
+/** T=1 at TPDU level: as the T=1 ATR but IFSC 32 (TA3 = 20), so long commands are chained. */
+export const DEFAULT_T1_TPDU_ATR = (() => {
+  const body = Buffer.concat([Buffer.from([0x3b, 0x80 | HISTORICAL.length, 0x81, 0x31, 0x20, 0x45]), HISTORICAL]);
   return Buffer.concat([body, Buffer.from([atrTck(body)])]);
 })();
 /** T=0 only: no interface bytes (T=0 implied), no TCK. */
@@ -108,10 +114,14 @@ export class Iso7816Card implements SimCard {
   readonly interface: CardInterface;
   readonly transport: Iso7816Transport;
 
-  constructor(spec: Record<string, unknown> & { type: 'iso7816' | 'iso7816-t0' }) {
+  /** The card side of the T=1 block protocol ('iso7816-t1-tpdu'); tests inject faults through it. */
+  readonly t1?: T1Card;
+
+  constructor(spec: Record<string, unknown> & { type: 'iso7816' | 'iso7816-t0' | 'iso7816-t1-tpdu' }) {
     checkKeys(spec, ISO_KEYS);
     this.type = spec.type;
     const t0 = spec.type === 'iso7816-t0';
+    const t1Tpdu = spec.type === 'iso7816-t1-tpdu';
     const given = hexField(spec, 'atr', [2, 33, 'range']);
     // At APDU level any protocol the ATR offers works; the T=0 variant speaks T=0 TPDUs only.
     let protocols = t0 ? PROTOCOL.T0 : PROTOCOL.T1;
@@ -120,22 +130,33 @@ export class Iso7816Card implements SimCard {
       if (parsed.errors.length) throw new CardSpecError(`atr: ${parsed.errors.join('; ')}`);
       const wanted = t0 ? 0 : 1;
       if (!parsed.protocols.includes(wanted)) throw new CardSpecError(`atr must offer T=${wanted} for type ${spec.type} (it offers ${parsed.protocols.map((p) => `T=${p}`).join(', ')})`);
-      if (!t0 && parsed.protocols.includes(0)) protocols |= PROTOCOL.T0;
+      if (spec.type === 'iso7816' && parsed.protocols.includes(0)) protocols |= PROTOCOL.T0;
     }
-    this.atr = given ?? (t0 ? DEFAULT_T0_ATR : DEFAULT_T1_ATR);
+    this.atr = given ?? (t0 ? DEFAULT_T0_ATR : t1Tpdu ? DEFAULT_T1_TPDU_ATR : DEFAULT_T1_ATR);
     this.protocols = protocols;
-    this.interface = t0 ? 'tpdu-t0' : 'apdu';
+    this.interface = t0 ? 'tpdu-t0' : t1Tpdu ? 'tpdu-t1' : 'apdu';
     this.transport = new Iso7816Transport(buildApp(spec).app);
+    if (t1Tpdu) {
+      const p = parseAtr(this.atr);
+      this.t1 = new T1Card((apdu) => this.transport.apdu(apdu), { ifsc: p.t1?.ifsc ?? 32, edc: p.t1?.edc ?? 'lrc' });
+    }
     this.info = { contactless: false, type: spec.type };
     this.spec = { ...spec, atr: hexString(this.atr) };
   }
 
+  /** APDU level for 'iso7816' (and the application behind the T=1 blocks of 'iso7816-t1-tpdu'), T=0 TPDUs for 'iso7816-t0'. */
   process(command: Buffer): Buffer {
-    return this.interface === 'apdu' ? this.transport.apdu(command) : this.transport.tpdu(command);
+    return this.interface === 'tpdu-t0' ? this.transport.tpdu(command) : this.transport.apdu(command);
+  }
+
+  exchangeBlock(block: Buffer): Promise<Buffer> {
+    if (!this.t1) return Promise.reject(new Error(`a ${this.type} card does not speak T=1 blocks`));
+    return this.t1.handleBlock(block);
   }
 
   reset(): void {
     this.transport.reset();
+    this.t1?.reset();
   }
 }
 
