@@ -37,6 +37,7 @@ function App() {
   const [journal, setJournal] = useState(true);
   const [live, setLive] = useState<LiveStatus>('connecting');
   const [consoleReader, setConsoleReader] = useState<string>('');
+  const [readerErrors, setReaderErrors] = useState<Record<string, { message: string; at: string }>>({});
 
   useEffect(() => {
     onSessionExpired(() => {
@@ -82,6 +83,9 @@ function App() {
             break;
           case 'event':
             setEvents((cur) => merge(cur, [m.event]));
+            break;
+          case 'reader-error':
+            setReaderErrors((e) => ({ ...e, [m.name]: { message: m.message, at: new Date().toISOString() } }));
             break;
         }
       },
@@ -143,6 +147,7 @@ function App() {
         {tab === 'readers' && (
           <Readers
             readers={readers}
+            errors={readerErrors}
             onConsole={(r) => {
               setConsoleReader(r);
               location.hash = '#/console';

@@ -8,7 +8,7 @@ function stateOf(r: Reader): [string, string] {
   return ['empty', 'No card'];
 }
 
-export function Readers({ readers, onConsole }: { readers: Reader[] | undefined; onConsole: (reader: string) => void }) {
+export function Readers({ readers, errors, onConsole }: { readers: Reader[] | undefined; errors: Record<string, { message: string; at: string }>; onConsole: (reader: string) => void }) {
   const [models, setModels] = useState<string[]>(['iso7816']);
   const [model, setModel] = useState('iso7816');
   const [error, setError] = useState('');
@@ -27,6 +27,14 @@ export function Readers({ readers, onConsole }: { readers: Reader[] | undefined;
     setError('');
     try {
       await api('POST', `/api/readers/${encodeURIComponent(r.name)}/simulate/${action}`, action === 'insert' ? { card: model } : {});
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const beep = async (r: Reader) => {
+    setError('');
+    try {
+      await api('POST', `/api/readers/${encodeURIComponent(r.name)}/feedback`, { led: 'blink', buzzer: { ms: 200 } });
     } catch (e) {
       setError((e as Error).message);
     }
@@ -77,8 +85,18 @@ export function Readers({ readers, onConsole }: { readers: Reader[] | undefined;
                 <dt>Since</dt>
                 <dd>{new Date(r.since).toLocaleTimeString()}</dd>
               </dl>
+              {errors[r.name] && (
+                <p class="error small reader-error">
+                  {new Date(errors[r.name].at).toLocaleTimeString()}: {errors[r.name].message}
+                </p>
+              )}
               <div class="actions">
                 {r.cardPresent && <button onClick={() => onConsole(r.name)}>APDU console</button>}
+                {r.capabilities.feedback && (
+                  <button class="link" title="blink the LED and sound the buzzer: which reader is this?" onClick={() => beep(r)}>
+                    Identify
+                  </button>
+                )}
                 {r.capabilities.simulate &&
                   (r.cardPresent ? (
                     <button class="sim-remove" onClick={() => sim(r, 'remove')}>
