@@ -12,6 +12,9 @@ import { CardTarget } from './contactless-target.js';
 import { Part3Reader } from '../../src/contactless/part3.js';
 
 const LEDS = ['off', 'on', 'green', 'red', 'blink'];
+
+const isSimCard = (x: unknown): x is SimCard =>
+  typeof x === 'object' && x !== null && typeof (x as SimCard).process === 'function' && Buffer.isBuffer((x as SimCard).atr);
 const FEEDBACK_HISTORY = 20;
 
 export interface FeedbackRecord extends Feedback {
@@ -124,7 +127,8 @@ export class SimSlot extends EventEmitter<SlotEvents> implements DriverSlot {
   }
 
   readonly simulate: SimulationControl = {
-    insert: async (spec: unknown) => this.insertCard(createCard(spec)),
+    /** A spec for createCard, or a card model built by the caller (tests that keep a handle on it). */
+    insert: async (spec: unknown) => this.insertCard(isSimCard(spec) ? spec : createCard(spec)),
     remove: async () => this.removeCard(),
   };
 

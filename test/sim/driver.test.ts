@@ -53,6 +53,11 @@ t.test('slot: insert/remove emit presence once, power, transmit, errors', async 
   await t.rejects(slot.transmit(h('00A4000000'), PROTOCOL.T1), { code: SCARD.E_NO_SMARTCARD });
   await slot.simulate.insert('iso7816-t0');
   t.equal(slot.level, 'tpdu', 'T=0 card: TPDU level');
+  await slot.simulate.remove();
+  const { createCard } = await import('../../drivers/sim/cards/index.js');
+  const mine = createCard({ type: 'iso7816-t0' });
+  await slot.simulate.insert(mine);
+  t.equal(slot.currentCard(), mine, 'a card model built by the caller goes in as is');
   t.same(slot.diagnostics().card, { type: 'iso7816-t0', atr: '3B0B8059736361726467617465', uid: undefined });
   await d.stop();
 });
