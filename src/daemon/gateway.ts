@@ -132,7 +132,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     for (const entry of opts.services ?? SERVICES) {
       if (!entry.enabled(config)) continue;
       const factory = await entry.load();
-      const service = factory({ ...context, log: log.child({ module: entry.name }) });
+      // Services name themselves in their logs (child({ module })), so they get the root logger.
+      const service = factory(context);
       await service.start();
       services.push(service);
       lap(entry.name);

@@ -10,6 +10,7 @@ import type { LogRing } from '../log/index.js';
 export interface ServiceContext {
   core: ScardCore;
   config: Config;
+  /** The daemon's root logger: name your lines with `log.child({ module: '<service>' })`. */
   log: Logger;
   /** Resolved gateway id (config.gatewayId or the topic-safe host name). */
   gatewayId: string;

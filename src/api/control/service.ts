@@ -61,8 +61,7 @@ export async function prepareSocketPath(path: string): Promise<void> {
 }
 
 export function createControlService(ctx: ServiceContext): Service {
-  // ctx.log already carries {module: 'control'}.
-  const log = ctx.log;
+  const log = ctx.log.child({ module: 'control' });
   const path = ctx.config.control.socket;
   const clients = new Set<Socket>();
   let server: Server | undefined;
