@@ -3,13 +3,14 @@
  * and systemd READY=1), then live until SIGTERM/SIGINT; SIGHUP reloads what
  * can change at run time.
  */
-import type { LevelWithSilent, Logger } from 'pino';
+import type { LevelWithSilent } from 'pino';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { LogRing, createLogger } from '../log/index.js';
 import { DAEMON_USAGE, UsageError, parseDaemonArgs } from './args.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { stopGateway } from './shutdown.js';
 import { linkSystemd } from './systemd.js';
+import { reloadConfig, serialReloads } from './reload.js';
 import { packageVersion } from './version.js';
 
 /** Upper bound for a clean stop; past it the process exits anyway (systemd's stop timeout is longer). */
@@ -101,11 +102,14 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
   const onSignal = (sig: NodeJS.Signals): void => void shutdown(sig);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => {
-    systemd.reloading();
-    reload(log, configFile, io.env, loaded);
-    systemd.reloaded();
-  });
+  process.on(
+    'SIGHUP',
+    serialReloads(async () => {
+      systemd.reloading();
+      await reloadConfig({ log, file: configFile, env: io.env, current: loaded, gateway: () => gateway });
+      systemd.reloaded();
+    }, () => stopping !== undefined),
+  );
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception');
     void shutdown('uncaught exception', 1);
@@ -140,25 +144,4 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
   );
   systemd.ready(gateway);
   return exited;
-}
-
-/** SIGHUP: re-read the file; apply what can change live (log level), name the keys that need a restart. */
-function reload(log: Logger, file: string | undefined, env: NodeJS.ProcessEnv, current: LoadedConfig): void {
-  let next: LoadedConfig;
-  try {
-    next = loadConfig(file, { env });
-  } catch (err) {
-    log.error({ problems: err instanceof ConfigError ? err.problems : [(err as Error).message] }, 'reload refused: configuration invalid; keeping the running one');
-    return;
-  }
-  const applied: string[] = [];
-  if (next.config.log.level !== current.config.log.level) {
-    log.level = next.config.log.level;
-    current.config.log.level = next.config.log.level;
-    applied.push('log.level');
-  }
-  const restartNeeded = Object.keys(next.config).filter(
-    (k) => k !== 'log' && JSON.stringify((next.config as Record<string, unknown>)[k]) !== JSON.stringify((current.config as Record<string, unknown>)[k]),
-  );
-  log.info({ applied, restartNeeded }, 'configuration reloaded');
 }

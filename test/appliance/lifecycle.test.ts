@@ -120,6 +120,32 @@ t.test('SIGHUP: RELOADING=1 then READY=1, and the new log level takes effect', a
   t.ok(d.logs.find((l) => l.level === 'debug' && l.part === 'service control'), 'debug lines appear after the reload');
 });
 
+t.test('SIGHUP restarts a frontend whose section changed and names what needs a daemon restart', async (t) => {
+  const dir = tempDir(t);
+  const listener = await NotifyListener.start(join(dir, 'notify.sock'));
+  t.teardown(() => listener.close());
+  const control = join(dir, 'ctl.sock');
+  const d = await startDaemon({ services: ['pcsc'], config: { control: { socket: control }, pcsc: { socket: join(dir, 'old.comm') } }, env: { NOTIFY_SOCKET: join(dir, 'notify.sock') } });
+  t.teardown(() => d.stop());
+  await listener.waitFor((n) => n.fields.READY === '1', 'READY=1');
+  const c = await ControlClient.connect(control);
+  t.teardown(() => c.close());
+
+  const raw = parse(readFileSync(d.configPath, 'utf8'));
+  raw.pcsc.socket = join(dir, 'new.comm');
+  raw.core = { ...raw.core, transmitTimeoutMs: 5000 };
+  writeFileSync(d.configPath, stringify(raw));
+  const mark = listener.received.length;
+  d.proc.kill('SIGHUP');
+  const reloaded = await d.logs.waitFor((l) => l.msg === 'configuration reloaded');
+  t.same(reloaded.restarted, ['pcsc'], 'the pcsc frontend restarted with its new section');
+  t.same(reloaded.restartNeeded, ['core'], 'the core needs a daemon restart, and the log says so');
+  await listener.waitFor((n) => n.fields.READY === '1', 'READY=1 after the reload', 15000, mark);
+  t.ok(await accepts(join(dir, 'new.comm')), 'PC/SC clients find the new socket');
+  t.notOk(await accepts(join(dir, 'old.comm')), 'the old one is gone');
+  t.ok(await c.request('ping'), 'the control channel connection survived the reload');
+});
+
 t.test('an abstract NOTIFY_SOCKET (@name) is served too', async (t) => {
   const name = `@scardgate-test-${process.pid}-${Date.now()}`;
   const listener = await NotifyListener.start(name);
