@@ -496,3 +496,23 @@ t.test('config: secrets are masked in both views and kept when the mask is saved
   const logs = await c.req('GET', '/api/logs?limit=1000');
   t.notOk(logs.json.lines.some((l: string) => /broker-secret-1|new-secret-2/.test(l)), 'secrets not logged');
 });
+
+t.test('live channel streams log lines to clients that ask for them', async (t) => {
+  const c = new Client(g.url);
+  await c.login();
+  const ws = new WebSocket(g.url.replace('http', 'ws') + '/api/live', { headers: { cookie: c.cookie } });
+  await new Promise((r) => ws.once('open', r));
+  const lines: string[] = [];
+  ws.on('message', (d) => {
+    const m = JSON.parse(String(d));
+    if (m.t === 'log') lines.push(m.line);
+  });
+  ws.send('logs:on');
+  await c.req('GET', '/api/readers'); // the server processes messages in order: logs:on is active after this round trip
+  await fetch(g.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'wrong-but-logged' }) });
+  await eventually(() => lines.some((l) => /web login refused/.test(l)), 'refused-login line streamed');
+  t.ok(lines.some((l) => /web login refused/.test(l)));
+  t.notOk(lines.some((l) => l.includes('wrong-but-logged')), 'the tried password is not logged');
+  ws.send('logs:off');
+  ws.close();
+});

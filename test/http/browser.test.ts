@@ -107,6 +107,15 @@ t.test('config editor: an invalid edit is refused with the key path, file untouc
   await shot('07-config-refused');
 });
 
+t.test('logs view: recent lines, and new ones appear live', async (t) => {
+  await page.locator('#tab-logs').click();
+  await page.locator('#logs li').first().waitFor();
+  await fetch(g.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'live-log-probe' }) });
+  await page.locator('#logs li', { hasText: 'web login refused' }).first().waitFor({ timeout: 5000 });
+  t.pass('a refused login shows in the open logs view without reload');
+  await shot('07b-logs');
+});
+
 t.test('logout: back to the login form, and the API refuses the old session', async (t) => {
   await page.locator('#logout').click();
   await page.locator('#login-form').waitFor();

@@ -10,6 +10,7 @@ export type LiveMessage =
   | { t: 'reader-removed'; name: string }
   | { t: 'reader-error'; name: string; message: string }
   | { t: 'event'; event: GatewayEvent }
+  | { t: 'log'; line: string }
   | { t: 'pong' };
 
 export type LiveStatus = 'connecting' | 'open' | 'closed';
@@ -17,8 +18,15 @@ export type LiveStatus = 'connecting' | 'open' | 'closed';
 /** Close code sent by the server when the session ends. */
 const SESSION_ENDED = 4001;
 
-export function connectLive(onMessage: (m: LiveMessage) => void, onStatus: (s: LiveStatus) => void, onExpired: () => void): () => void {
+export interface LiveChannel {
+  close(): void;
+  /** Ask for (or stop) log lines; remembered across reconnects. */
+  logs(on: boolean): void;
+}
+
+export function connectLive(onMessage: (m: LiveMessage) => void, onStatus: (s: LiveStatus) => void, onExpired: () => void): LiveChannel {
   let ws: WebSocket | undefined;
+  let wantLogs = false;
   let stopped = false;
   let delay = 500;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -28,6 +36,7 @@ export function connectLive(onMessage: (m: LiveMessage) => void, onStatus: (s: L
     ws = new WebSocket(url);
     ws.onopen = () => {
       delay = 500;
+      if (wantLogs) ws?.send('logs:on');
       onStatus('open');
     };
     ws.onmessage = (e) => onMessage(JSON.parse(String(e.data)) as LiveMessage);
@@ -45,9 +54,15 @@ export function connectLive(onMessage: (m: LiveMessage) => void, onStatus: (s: L
     };
   };
   open();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    ws?.close();
+  return {
+    close() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      ws?.close();
+    },
+    logs(on) {
+      wantLogs = on;
+      if (ws?.readyState === WebSocket.OPEN) ws.send(on ? 'logs:on' : 'logs:off');
+    },
   };
 }

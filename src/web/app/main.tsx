@@ -1,8 +1,8 @@
 /** The technician's single page: login, then readers, events, APDU console, diagnostics, config and logs. */
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, onSessionExpired, setCsrf, type GatewayEvent, type Reader } from './api.js';
-import { connectLive, type LiveMessage, type LiveStatus } from './live.js';
+import { connectLive, type LiveChannel, type LiveMessage, type LiveStatus } from './live.js';
 import { Login } from './views/login.js';
 import { Readers } from './views/readers.js';
 import { Events } from './views/events.js';
@@ -37,6 +37,8 @@ function App() {
   const [journal, setJournal] = useState(true);
   const [live, setLive] = useState<LiveStatus>('connecting');
   const [consoleReader, setConsoleReader] = useState<string>('');
+  const channel = useRef<LiveChannel | undefined>(undefined);
+  const logListener = useRef<((line: string) => void) | undefined>(undefined);
   const [readerErrors, setReaderErrors] = useState<Record<string, { message: string; at: string }>>({});
 
   useEffect(() => {
@@ -64,7 +66,7 @@ function App() {
       (r) => setEvents((cur) => merge(cur, r.events)),
       () => setJournal(false),
     );
-    return connectLive(
+    const ch = connectLive(
       (m: LiveMessage) => {
         switch (m.t) {
           case 'hello':
@@ -84,6 +86,9 @@ function App() {
           case 'event':
             setEvents((cur) => merge(cur, [m.event]));
             break;
+          case 'log':
+            logListener.current?.(m.line);
+            break;
           case 'reader-error':
             setReaderErrors((e) => ({ ...e, [m.name]: { message: m.message, at: new Date().toISOString() } }));
             break;
@@ -95,6 +100,11 @@ function App() {
         setAuth('out');
       },
     );
+    channel.current = ch;
+    return () => {
+      channel.current = undefined;
+      ch.close();
+    };
   }, [auth]);
 
   const status = useStatus(auth === 'in');
@@ -158,7 +168,18 @@ function App() {
         {tab === 'console' && <Console readers={readers ?? []} initialReader={consoleReader} />}
         {tab === 'diagnostics' && <Diagnostics />}
         {tab === 'config' && <ConfigEditor />}
-        {tab === 'logs' && <Logs />}
+        {tab === 'logs' && (
+          <Logs
+            follow={(cb) => {
+              logListener.current = cb;
+              channel.current?.logs(true);
+              return () => {
+                logListener.current = undefined;
+                channel.current?.logs(false);
+              };
+            }}
+          />
+        )}
       </main>
     </>
   );

@@ -81,10 +81,22 @@ export function eventRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Sess
       core.off('reader-error', onError);
       journal?.off('event', onEvent);
       sessions.off('ended', onEnded);
+      deps.logRing.off('line', onLine);
     });
+    // Log lines only for the clients that asked (the logs view is open).
+    const onLine = (line: string): void => send({ t: 'log', line });
     socket.on('message', (data) => {
-      // Only "ping" is understood: a cheap liveness check for the UI.
-      if (String(data) === 'ping') send({ t: 'pong' });
+      switch (String(data)) {
+        case 'ping':
+          return send({ t: 'pong' });
+        case 'logs:on':
+          deps.logRing.off('line', onLine);
+          deps.logRing.on('line', onLine);
+          return;
+        case 'logs:off':
+          deps.logRing.off('line', onLine);
+          return;
+      }
     });
     send({ t: 'hello', readers: core.readers().map(readerJson), lastSeq: journal?.lastSeq() ?? null, journal: journal !== undefined });
   });

@@ -13,15 +13,31 @@ function parse(raw: string): Line {
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
-export function Logs() {
+const KEEP = 1000;
+
+/** Recent lines once, then new ones as the daemon writes them (live channel). */
+export function Logs({ follow }: { follow: (onLine: (line: string) => void) => () => void }) {
   const [lines, setLines] = useState<string[]>([]);
   const [min, setMin] = useState('info');
   const [error, setError] = useState('');
   useEffect(() => {
-    const load = () => api<{ lines: string[] }>('GET', '/api/logs?limit=500').then((r) => { setLines(r.lines); setError(''); }, (e) => setError((e as Error).message));
-    void load();
-    const t = setInterval(load, 2000);
-    return () => clearInterval(t);
+    const live: string[] = [];
+    let loaded = false;
+    const stop = follow((line) => {
+      if (!loaded) live.push(line);
+      else setLines((cur) => [...cur, line].slice(-KEEP));
+    });
+    api<{ lines: string[] }>('GET', '/api/logs?limit=500').then(
+      (r) => {
+        // Lines that arrived while the tail was loading are appended unless the tail already has them.
+        const seen = new Set(r.lines);
+        setLines([...r.lines, ...live.filter((l) => !seen.has(l))].slice(-KEEP));
+        loaded = true;
+        setError('');
+      },
+      (e) => setError((e as Error).message),
+    );
+    return stop;
   }, []);
   const floor = LEVELS.indexOf(min);
   const shown = lines.map(parse).filter((l) => LEVELS.indexOf(String(l.level)) >= floor || typeof l.level !== 'string').reverse();
@@ -34,7 +50,7 @@ export function Logs() {
             {LEVELS.map((l) => <option value={l}>{l}</option>)}
           </select>
         </label>
-        <span class="muted small">{shown.length} of {lines.length} recent lines, newest first</span>
+        <span class="muted small">{shown.length} of {lines.length} recent lines, newest first, live</span>
       </div>
       {error && <p class="error" role="alert">{error}</p>}
       {shown.length === 0 ? (
