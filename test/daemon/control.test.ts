@@ -70,16 +70,17 @@ t.test('control channel', async (t) => {
   });
 
   t.test('transmit runs APDUs in one go and returns the responses', async (t) => {
-    const r = await c.request<{ reader: string; responses: string[] }>('transmit', {
+    const r = await c.request<{ reader: string; results: Array<{ response: string }> }>('transmit', {
       reader: 'Contact Reader B',
       apdus: ['00A4000C023F00', '00 20 00 81'],
     });
     t.match(r.reader, /^Simulated Contact Reader B/);
-    t.equal(r.responses.length, 2);
-    t.equal(r.responses[0], '9000');
-    t.match(r.responses[1], /^63C[0-9A-F]$/, 'VERIFY without data reports the retry counter');
-    const uid = await c.request<{ responses: string[] }>('transmit', { reader: 'contactless', apdus: ['FFCA000000'] });
-    t.match(uid.responses[0], /^[0-9A-F]{8,20}9000$/);
+    t.equal(r.results.length, 2);
+    t.same(r.results[0], { response: '9000' });
+    t.match(r.results[1].response, /^63C[0-9A-F]$/, 'VERIFY without data reports the retry counter');
+    const uid = await c.request<{ results: Array<{ response: string }>; atr: string }>('transmit', { reader: 'contactless', apdus: ['FFCA000000'] });
+    t.match(uid.results[0].response, /^[0-9A-F]{8,20}9000$/);
+    t.match(uid.atr, /^3B8F8001804F0CA0/, 'the PC/SC part 3 contactless ATR');
   });
 
   t.test('a reader is named by full name, number or unique part', async (t) => {

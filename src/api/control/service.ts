@@ -13,7 +13,7 @@ import { parseApdu } from '../../iso7816/apdu.js';
 import { PcscError } from '../../pcsc/error.js';
 import { CONTROL_METHODS, LineSplitter, readerToJson, type ControlErrorBody, type ControlRequest } from './protocol.js';
 import { ReaderSelectError, selectReader } from './reader-select.js';
-import { oneShotTransmit } from './oneshot.js';
+import { runApdus } from '../../core/oneshot.js';
 
 class RequestError extends Error {
   constructor(
@@ -129,9 +129,12 @@ export function createControlService(ctx: ServiceContext): Service {
             throw new RequestError('bad-params', `params.apdus[${i}]: ${why}`);
           }
         });
-        const { protocol, responses } = await oneShotTransmit(core, reader.name, apdus, 'control');
-        for (let i = 0; i < apdus.length; i++) log.debug({ reader: reader.name, exchange: { command: apdus[i], response: responses[i] } }, 'transmit');
-        return { reader: reader.name, protocol, responses: responses.map((r) => toHex(r, '')) };
+        const run = await runApdus(core, reader.name, apdus, { owner: 'control' });
+        const results = run.results.map((r, i) => {
+          log.debug({ reader: reader.name, exchange: { command: apdus[i], response: r.response }, error: r.error?.name }, 'transmit');
+          return r.response ? { response: toHex(r.response, '') } : { error: r.error };
+        });
+        return { reader: run.reader, protocol: run.protocol, atr: toHex(run.atr, ''), results };
       }
       case 'insert': {
         const reader = pick();

@@ -21,7 +21,11 @@ export const send: Command = {
         throw new UsageError(`send: APDU ${i + 1} (${JSON.stringify(h)}): ${(err as Error).message}`);
       }
     });
-    const res = await (await io.client()).request<{ reader: string; protocol: number; responses: string[] }>('transmit', {
+    const res = await (await io.client()).request<{
+      reader: string;
+      protocol: number;
+      results: Array<{ response?: string; error?: { name: string; message: string } }>;
+    }>('transmit', {
       reader,
       apdus: apdus.map((a) => toHex(a, '')),
     });
@@ -30,13 +34,19 @@ export const send: Command = {
       return 0;
     }
     io.out(`${res.reader} (${protocolName(res.protocol)})`);
-    res.responses.forEach((hex, i) => {
-      const r = parseHex(hex);
+    let failed = 0;
+    res.results.forEach((result, i) => {
       // The echo goes through the same redaction as the logs: a PIN typed once does not stay in the scrollback.
       io.out(`> ${renderApdu(apdus[i])}`);
+      if (result.response === undefined) {
+        failed++;
+        io.out(`! ${result.error?.name ?? 'error'}: ${result.error?.message ?? 'no response'}`);
+        return;
+      }
+      const r = parseHex(result.response);
       const sw = r.length >= 2 ? decodeSw(r) : undefined;
       io.out(`< ${renderResponse(apdus[i], r)}${sw ? `  (${sw.hex} ${sw.text})` : ''}`);
     });
-    return 0;
+    return failed > 0 ? 1 : 0;
   },
 };
