@@ -27,7 +27,7 @@ export function depsFromContext(ctx: ServiceContext): HttpDeps {
   return {
     core: ctx.core,
     config: ctx.config,
-    log: ctx.log.child({ module: 'http' }),
+    log: ctx.log,
     gatewayId: ctx.gatewayId,
     version: ctx.version,
     startedAt: ctx.startedAt,
