@@ -516,3 +516,17 @@ t.test('live channel streams log lines to clients that ask for them', async (t) 
   ws.send('logs:off');
   ws.close();
 });
+
+t.test('config on the embedded default: shown, not editable, and the refusal says how to fix it', async (t) => {
+  const ge = await startTestGateway({ noConfigFile: true });
+  t.teardown(() => ge.stop());
+  const c = new Client(ge.url);
+  await c.login();
+  const v = await c.req('GET', '/api/config');
+  t.equal(v.json.editable, false);
+  t.equal(v.json.file, null);
+  t.equal(v.json.effective.gatewayId, 'gw-test');
+  const put = await c.req('PUT', '/api/config', { yaml: 'gatewayId: x\n' });
+  t.equal(put.status, 409);
+  t.match(put.json.message, /--config/);
+});

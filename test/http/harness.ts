@@ -32,6 +32,8 @@ export interface HarnessOptions {
   config?: Record<string, unknown>;
   /** Skip setting the password (first-start tests). */
   noPassword?: boolean;
+  /** Run as if on the embedded default (no config file to edit). */
+  noConfigFile?: boolean;
   /** Other registry services to run besides http (e.g. ['control'], ['mqtt']). */
   services?: string[];
 }
@@ -70,7 +72,7 @@ export async function startTestGateway(opts: HarnessOptions = {}): Promise<TestG
     log,
     version: '0.0.0-test',
     logRing: ring,
-    configFile,
+    configFile: opts.noConfigFile ? undefined : configFile,
     drivers: DRIVERS.some((d) => d.name === 'sim') ? DRIVERS : [...DRIVERS, SIM_ENTRY],
     services: [
       ...SERVICES.filter((s) => opts.services?.includes(s.name)),
