@@ -50,6 +50,8 @@ export interface ResponseApdu {
   sw: number;
 }
 
+/** Shared by every APDU without data: a zero-length Buffer cannot be mutated. */
+const EMPTY = Buffer.alloc(0);
 const MAX_SHORT_NC = 255;
 const MAX_SHORT_NE = 256;
 const MAX_EXT_NC = 65535;
@@ -60,30 +62,33 @@ export function parseApdu(bytes: Uint8Array): CommandApdu {
   if (!(bytes instanceof Uint8Array)) throw new ApduError('APDU must be a byte buffer');
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length < 4) throw new ApduError(`APDU too short: ${b.length} bytes, a header needs 4 (CLA INS P1 P2)`);
-  const head = { cla: b[0], ins: b[1], p1: b[2], p2: b[3] };
   const L = b.length - 4;
-  if (L === 0) return { ...head, data: Buffer.alloc(0), case: '1', extended: false };
+  // Objects are built field by field (no spread of a header object): this sits on every APDU's path.
+  const apdu = (data: Buffer, le: number | undefined, c: ApduCase, extended: boolean): CommandApdu => ({
+    cla: b[0], ins: b[1], p1: b[2], p2: b[3], data, le, case: c, extended,
+  });
+  if (L === 0) return apdu(EMPTY, undefined, '1', false);
   const b1 = b[4];
-  if (L === 1) return { ...head, data: Buffer.alloc(0), le: b1 === 0 ? 256 : b1, case: '2S', extended: false };
+  if (L === 1) return apdu(EMPTY, b1 === 0 ? 256 : b1, '2S', false);
   if (b1 !== 0) {
     const nc = b1;
-    if (L === 1 + nc) return { ...head, data: Buffer.from(b.subarray(5, 5 + nc)), case: '3S', extended: false };
+    if (L === 1 + nc) return apdu(Buffer.from(b.subarray(5, 5 + nc)), undefined, '3S', false);
     if (L === 2 + nc) {
       const le = b[5 + nc];
-      return { ...head, data: Buffer.from(b.subarray(5, 5 + nc)), le: le === 0 ? 256 : le, case: '4S', extended: false };
+      return apdu(Buffer.from(b.subarray(5, 5 + nc)), le === 0 ? 256 : le, '4S', false);
     }
     throw new ApduError(`Lc=${nc} but ${L - 1} data bytes follow (expected ${nc}, or ${nc + 1} with a trailing Le)`);
   }
   // B1 = 00 with L > 1: extended length.
   if (L === 2) throw new ApduError('malformed APDU: 2 bytes after the header starting with 00 (neither short Le nor an extended field)');
   const w = (b[5] << 8) | b[6];
-  if (L === 3) return { ...head, data: Buffer.alloc(0), le: w === 0 ? 65536 : w, case: '2E', extended: true };
+  if (L === 3) return apdu(EMPTY, w === 0 ? 65536 : w, '2E', true);
   if (w === 0) throw new ApduError(`extended Lc=0000 is not allowed (${L - 3} bytes follow the extended length field)`);
   const nc = w;
-  if (L === 3 + nc) return { ...head, data: Buffer.from(b.subarray(7, 7 + nc)), case: '3E', extended: true };
+  if (L === 3 + nc) return apdu(Buffer.from(b.subarray(7, 7 + nc)), undefined, '3E', true);
   if (L === 5 + nc) {
     const le = (b[7 + nc] << 8) | b[8 + nc];
-    return { ...head, data: Buffer.from(b.subarray(7, 7 + nc)), le: le === 0 ? 65536 : le, case: '4E', extended: true };
+    return apdu(Buffer.from(b.subarray(7, 7 + nc)), le === 0 ? 65536 : le, '4E', true);
   }
   throw new ApduError(`extended Lc=${nc} but ${L - 3} data bytes follow (expected ${nc}, or ${nc + 2} with a trailing 2-byte Le)`);
 }
