@@ -58,6 +58,11 @@ t.test('every API route refuses a request without credentials (401) and with a b
     const b = await c.req(method, path, body, { authorization: 'Bearer sgt_not-a-real-token' });
     t.equal(b.status, 401, `${method} ${path} with a bad token`);
   }
+  // Encoded or odd spellings of an API path are still the API: authenticated or not found, never open.
+  for (const p of ['/%61pi/readers', '/%61%70%69/diagnostics', '/api/readers/', '/api/./readers', '/api/readers;x', '/api%2Freaders', '//api/readers']) {
+    const r = await c.req('GET', p);
+    t.ok(r.status === 401 || r.status === 404, `${p} -> ${r.status}`);
+  }
   // A forged/stale session cookie is "expired", not silently accepted.
   const r = await c.req('GET', '/api/readers', undefined, { cookie: 'scardgate_session=forged' });
   t.equal(r.status, 401);

@@ -41,7 +41,9 @@ export function registerAuth(app: FastifyInstance, sessions: SessionStore, token
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config?.public) return;
-    if (!req.url.startsWith('/api/')) return;
+    // Decide on the matched route, never on the raw URL: "/%61pi/readers" routes to /api/readers too.
+    const route = req.routeOptions.url;
+    if (route !== undefined && !route.startsWith('/api/')) return;
     const authz = req.headers.authorization;
     if (typeof authz === 'string' && /^Bearer\s+/i.test(authz)) {
       const token = await tokens.verify(authz.replace(/^Bearer\s+/i, '').trim());
