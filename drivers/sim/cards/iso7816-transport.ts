@@ -16,25 +16,8 @@ import { Iso7816App } from './iso7816-app.js';
 const INS_GET_RESPONSE = 0xc0;
 const NO_DATA = Buffer.alloc(0);
 
-/**
- * The card's reading of a command: short cases inline (the hot path of every
- * benchmark), extended ones through the codec. Undefined when malformed.
- * Data is a view on the input, which the card never keeps.
- */
+/** The card's reading of a command, through the one APDU codec; undefined when malformed. */
 function parseCommand(b: Buffer): CommandApdu | undefined {
-  const L = b.length - 4;
-  if (L < 0) return undefined;
-  if (L === 0) return { cla: b[0], ins: b[1], p1: b[2], p2: b[3], data: NO_DATA, le: undefined, case: '1', extended: false };
-  const b1 = b[4];
-  if (L === 1) return { cla: b[0], ins: b[1], p1: b[2], p2: b[3], data: NO_DATA, le: b1 === 0 ? 256 : b1, case: '2S', extended: false };
-  if (b1 !== 0) {
-    if (L === 1 + b1) return { cla: b[0], ins: b[1], p1: b[2], p2: b[3], data: b.subarray(5), le: undefined, case: '3S', extended: false };
-    if (L === 2 + b1) {
-      const le = b[5 + b1];
-      return { cla: b[0], ins: b[1], p1: b[2], p2: b[3], data: b.subarray(5, 5 + b1), le: le === 0 ? 256 : le, case: '4S', extended: false };
-    }
-    return undefined;
-  }
   try {
     return parseApdu(b);
   } catch {
