@@ -102,3 +102,18 @@ t.test('embedded default: a built-in broker on 127.0.0.1, seen by mosquitto_sub'
   t.match(out, /^scardgate\/test-gw\/info \{/m);
   t.equal(gw.gateway.addresses().mqtt, `mqtt://127.0.0.1:${port}`);
 });
+
+t.test('embedded default with the port taken by a broker already running: the gateway uses that broker', async (t) => {
+  const m = await startMosquitto();
+  t.teardown(() => m.close());
+  const o = await Observer.connect(m.url, [`${ROOT}/availability`]);
+  t.teardown(() => o.close());
+  const gw = await startTestGateway({ services: ['mqtt'], logLevel: 'warn', config: { mqtt: { url: 'embedded', embedded: { port: m.port } } } });
+  t.teardown(() => gw.stop());
+  await o.waitFor((x) => x.text === 'online', 10000, 'online on the existing broker');
+  t.ok(gw.logs.lines.some((l) => /already listens/.test(String(l.msg))), 'says so in the log');
+});
+
+t.test('an unreadable certificate file fails the start with the key named, and leaves nothing running', async (t) => {
+  await t.rejects(gatewayWith({ url: 'mqtts://127.0.0.1:1', ca: '/nonexistent/ca.pem' }), /mqtt\.ca: cannot read \/nonexistent\/ca\.pem/);
+});

@@ -22,7 +22,30 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
     sock.on('close', () => sockets.delete(sock));
     broker.handle(sock);
   });
-  await new Promise<void>((resolve, reject) => {
+  try {
+    await listen(server, host, port);
+  } catch (e) {
+    // aedes runs a heartbeat timer from creation on: close it, or a failed start keeps the process alive.
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw e;
+  }
+  const addr = server.address();
+  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+  return {
+    host,
+    port: actualPort,
+    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       reject(
         new Error(
@@ -39,17 +62,4 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
       resolve();
     });
   });
-  const addr = server.address();
-  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
-  return {
-    host,
-    port: actualPort,
-    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await closed;
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-    },
-  };
 }

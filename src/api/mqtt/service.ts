@@ -82,9 +82,20 @@ export class MqttService implements Service {
       if (!isPublishableTopic(t)) throw new Error(`mqtt.baseTopic / gatewayId make an invalid topic "${t}" (empty level, + or #)`);
     }
     this.events = await acquireGatewayEvents(this.ctx);
+    try {
+      await this.startClient(this.events);
+    } catch (e) {
+      // A failed start (bad certificate file, port refused) leaves nothing behind.
+      await this.stop().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async startClient(events: GatewayEvents): Promise<void> {
+    const cfg = this.cfg;
     this.commands = new Commands({
       core: this.ctx.core,
-      events: this.events,
+      events,
       readers: this.readers,
       maxSessions: cfg.maxSessions,
       maxLeaseMs: cfg.maxLeaseMs,
@@ -93,14 +104,22 @@ export class MqttService implements Service {
     this.url = cfg.url;
     this.protocolVersion = cfg.protocolVersion;
     if (!this.url || this.url === 'embedded') {
-      this.broker = await startEmbeddedBroker(cfg.embedded.host, cfg.embedded.port);
-      this.url = this.broker.url;
-      this.protocolVersion = 4;
-      this.log.info({ url: this.url }, 'built-in MQTT broker listening (try: mosquitto_sub -t "%s/#" -v)', cfg.baseTopic);
+      try {
+        this.broker = await startEmbeddedBroker(cfg.embedded.host, cfg.embedded.port);
+        this.url = this.broker.url;
+        this.protocolVersion = 4;
+        this.log.info({ url: this.url }, 'built-in MQTT broker listening (try: mosquitto_sub -t "%s/#" -v)', cfg.baseTopic);
+      } catch (e) {
+        // A broker already on that port (Debian's mosquitto service, say): use it rather than refuse to start.
+        if ((e as { cause?: { code?: string } }).cause?.code !== 'EADDRINUSE') throw e;
+        const host = cfg.embedded.host.includes(':') ? `[${cfg.embedded.host}]` : cfg.embedded.host;
+        this.url = `mqtt://${host}:${cfg.embedded.port}`;
+        this.log.warn({ url: this.url }, 'a broker already listens where the built-in one would; publishing to it instead');
+      }
     }
     this.watchCore();
-    this.events.outbox.on('recorded', this.onRecorded);
-    this.events.on('event', this.onEvent);
+    events.outbox.on('recorded', this.onRecorded);
+    events.on('event', this.onEvent);
     this.connect();
     if (cfg.infoIntervalS > 0) {
       this.infoTimer = setInterval(() => this.periodic(), cfg.infoIntervalS * 1000);
@@ -450,7 +469,8 @@ export class MqttService implements Service {
     }
     this.connected = false;
     await this.broker?.close();
-    await releaseGatewayEvents(this.ctx.core);
+    if (this.events) await releaseGatewayEvents(this.ctx.core);
+    this.events = undefined;
   }
 
   diagnostics(): Record<string, unknown> {
