@@ -109,15 +109,34 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
     const port = this.port;
     this.port = undefined;
     this.waiter?.();
-    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    if (port?.isOpen) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        port.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
   }
 
   async send(bytes: Buffer): Promise<void> {
     const port = this.port;
     if (!port) throw new LinkError('closed', `serial port ${this.path} is not open`);
     this.counters.bytesOut += bytes.length;
+    // A port that closes under a pending write may never call the write back: the close (or a bound
+    // on the write) settles it, so a dialogue never hangs on a vanished adapter.
     await new Promise<void>((resolve, reject) => {
-      port.write(bytes, (err) => (err ? reject(new LinkError('io', `write to ${this.path}: ${err.message}`)) : resolve()));
+      const done = (err?: LinkError): void => {
+        clearTimeout(timer);
+        port.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onClose = (): void => done(new LinkError('closed', `serial port ${this.path} closed during a write`));
+      const timer = setTimeout(() => done(new LinkError('io', `write to ${this.path} did not complete`)), 2000);
+      port.once('close', onClose);
+      port.write(bytes, (err) => done(err ? new LinkError('io', `write to ${this.path}: ${err.message}`) : undefined));
     });
   }
 

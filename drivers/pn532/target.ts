@@ -45,6 +45,8 @@ export class Pn532Target implements ContactlessTarget {
   readonly transmit?: (apdu: Buffer) => Promise<Buffer>;
   /** Last successful authentication, replayed after a presence re-select (which drops it on the card). Never logged. */
   private lastAuth?: MifareAuth;
+  /** The card currently holds lastAuth (false after a re-select until it is replayed). */
+  private authLive = false;
 
   constructor(
     private readonly dlg: Dialogue,
@@ -121,9 +123,11 @@ export class Pn532Target implements ContactlessTarget {
     const a: MifareAuth = { block, keyType: keyType === 'A' ? 0x60 : 0x61, key: Buffer.from(key) };
     await this.dlg.exclusive(async () => {
       this.lastAuth = undefined;
+      this.authLive = false;
       try {
         await this.authLocked(a);
         this.lastAuth = a;
+        this.authLive = true;
       } catch (e) {
         throw await this.refusalLocked(e, 'auth-failed');
       }
@@ -153,17 +157,38 @@ export class Pn532Target implements ContactlessTarget {
     if (!back) return new PcscError(SCARD.E_NO_SMARTCARD, '(card left the field)');
     if (onNak === 'auth-failed') return new ContactlessError('auth-failed', e.message);
     // the operation was refused; restore the authentication the NAK cost
-    if (auth) await this.authLocked(auth).then(() => (this.lastAuth = auth), () => undefined);
+    if (auth) {
+      this.lastAuth = auth;
+      await this.replayLocked();
+    }
     if (this.isClassic && block !== undefined && (!auth || this.sectorOf(auth.block) !== this.sectorOf(block))) {
       return new ContactlessError('not-authenticated', e.message);
     }
     return new ContactlessError('access-denied', e.message);
   }
 
+  /** Authenticate again with the last key if a re-select (presence check, fault) dropped it. */
+  private async replayLocked(): Promise<void> {
+    if (!this.lastAuth || this.authLive) return;
+    try {
+      await this.authLocked(this.lastAuth);
+      this.authLive = true;
+    } catch (e) {
+      if (e instanceof TargetStatusError) {
+        // the key no longer opens the sector (the card HALTed): forget it, wake the card
+        this.lastAuth = undefined;
+        await this.reselectLocked().catch(() => false);
+        return;
+      }
+      throw e; // transport trouble: keep the key for the next try
+    }
+  }
+
   /** ContactlessTarget: READ (30): 16 bytes (one Classic block, or four Ultralight pages). */
   readBlock(block: number): Promise<Buffer> {
     return this.dlg.exclusive(async () => {
       if (this.isUltralight && block > 0x0f) throw new ContactlessError('no-such-block');
+      await this.replayLocked();
       let d: Buffer;
       try {
         d = await this.exchangeLocked(Buffer.from([0x30, block & 0xff]), true);
@@ -180,6 +205,7 @@ export class Pn532Target implements ContactlessTarget {
     return this.dlg.exclusive(async () => {
       if (this.isUltralight && block > 0x0f) throw new ContactlessError('no-such-block');
       const cmd = this.isUltralight ? 0xa2 : 0xa0;
+      await this.replayLocked();
       try {
         await this.exchangeLocked(Buffer.concat([Buffer.from([cmd, block & 0xff]), data]));
       } catch (e) {
@@ -190,6 +216,7 @@ export class Pn532Target implements ContactlessTarget {
 
   /** InListPassiveTarget with this UID: true when the same card answered. */
   async reselectLocked(): Promise<boolean> {
+    this.authLive = false;
     const uid = this.a.uid;
     // cascade tag 0x88 before 7- and 10-byte UIDs (libnfc's iso14443_cascade_uid)
     const init =
@@ -217,7 +244,7 @@ export class Pn532Target implements ContactlessTarget {
       }
       if (this.isClassic) {
         if (!(await this.reselectLocked())) return false;
-        if (this.lastAuth) await this.authLocked(this.lastAuth).catch(() => (this.lastAuth = undefined));
+        await this.replayLocked();
         return true;
       }
       const body = await this.dlg.commandLocked(CMD.InDataExchange, Buffer.from([this.a.tg, 0x30, 0x00]), { timeoutMs: 300 });
