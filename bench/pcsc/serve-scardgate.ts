@@ -1,0 +1,20 @@
+/**
+ * scardgate for the benchmark, in its own process like pcscd: the core, the
+ * vpcd driver on PORT and the pcsc socket at SOCKET. Prints "ready" and runs
+ * until SIGTERM.  Usage: serve-scardgate.ts SOCKET PORT
+ */
+import { pino } from 'pino';
+import { ResourceManager } from '../../src/core/index.js';
+import { PcscServer } from '../../src/api/pcsc/server.js';
+import { createVpcdDriver } from '../../drivers/vpcd/index.js';
+
+const [socket, port] = process.argv.slice(2);
+const log = pino({ level: 'warn' });
+const core = new ResourceManager({ transmitTimeoutMs: 10000, log });
+await core.addDriver(createVpcdDriver({ enabled: true, host: '127.0.0.1', port: Number(port), slots: 1 } as never, { log }));
+const server = new PcscServer(core, { socketPath: socket, mode: 0o600 }, log);
+await server.start();
+process.stdout.write('ready\n');
+process.on('SIGTERM', () => {
+  void server.stop().then(() => core.stop()).then(() => process.exit(0));
+});
