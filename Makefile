@@ -152,3 +152,7 @@ bench-pn532: npm-deps
 .PHONY: bench-http
 bench-http: npm-deps
 	npx tsx bench/http/run.ts
+
+.PHONY: bench-pcsc
+bench-pcsc: npm-deps
+	npx tsx bench/pcsc/run.ts
