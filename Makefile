@@ -36,7 +36,17 @@ deps: npm-deps deb-deps
 
 build: npm-deps
 	$(NPM) run build --silent
-	@$(MAKE) --no-print-directory native
+	@$(MAKE) --no-print-directory native bundle
+
+# dist/bundle/: the two executables bundled by esbuild (lazy frontends kept as chunks; native-addon packages
+# stay external). One file per part instead of hundreds of modules: faster start and a smaller RSS
+# (bench/startup, bench/footprint measure both forms).
+BUNDLE_EXTERNAL := serialport @serialport/* usb i2c-bus onoff epoll node-unix-socket
+.PHONY: bundle
+bundle:
+	npx esbuild src/bin/scardgated.ts src/bin/scardctl.ts --bundle --platform=node --format=esm --splitting \
+	  --target=node20 --outdir=dist/bundle --log-level=warning $(addprefix --external:,$(BUNDLE_EXTERNAL)) \
+	  --banner:js="import { createRequire as __scardgateRequire } from 'node:module'; const require = __scardgateRequire(import.meta.url);"
 
 # The sd_notify addon (src/daemon/native/sd_notify.c): Node has no Unix datagram sockets, and systemd with
 # NotifyAccess=main only takes READY=1/WATCHDOG=1 from the daemon's own pid. Built when a C compiler and
@@ -103,7 +113,11 @@ install-files:
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/scardgate
 	rm -rf $(DESTDIR)$(APPDIR)/dist $(DESTDIR)$(APPDIR)/node_modules
 	cp -a dist package.json package-lock.json $(DESTDIR)$(APPDIR)/
-	cp -a node_modules $(DESTDIR)$(APPDIR)/
+	# Only the production packages (a quarter of node_modules, four times faster to copy), with their built native parts.
+	$(NPM) ls --omit=dev --all --parseable > $(DESTDIR)$(APPDIR)/.prod-packages
+	sed -n 's#^$(CURDIR)/\(node_modules/.*\)#\1#p' $(DESTDIR)$(APPDIR)/.prod-packages | grep -v '^node_modules/.*/node_modules/' \
+	  | tar -cf - -T - | tar -C $(DESTDIR)$(APPDIR) -xf -
+	rm -f $(DESTDIR)$(APPDIR)/.prod-packages
 	cd $(DESTDIR)$(APPDIR) && $(NPM) prune --omit=dev --no-audit --no-fund --ignore-scripts >/dev/null
 	rm -rf $(DESTDIR)$(APPDIR)/dist/test $(DESTDIR)$(APPDIR)/dist/bench
 	# The wrappers find the application relative to where they lie, so a DESTDIR tree (package staging, the tests) runs as the installed one does.

@@ -1,14 +1,16 @@
 /**
- * Footprint of the idle daemon on the embedded default (4 simulated readers,
- * compiled): RSS (goal <= 50 MB) and CPU over 30 s idle (goal < 0.5 %), both
- * from /proc/<pid>.
+ * Footprint of the idle daemon with 4 simulated readers: RSS (goal <= 50 MB)
+ * and CPU over 30 s idle (goal < 0.5 %), both from /proc/<pid>, measured
+ * after a settle period (start-up garbage collection is not idle work).
+ * Figures for the tsc output on the embedded default (the headline), and for
+ * the bundle and the lean set-up (control + pcsc only) to show where memory goes.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { benchConfig, startCompiled, tempDir } from '../startup/spawn.js';
+import { benchConfig, lean, startCompiled, tempDir, type DaemonForm } from '../startup/spawn.js';
 
 const IDLE_S = Number(process.env.IDLE_S ?? 30);
-const SETTLE_S = Number(process.env.SETTLE_S ?? 5);
+const SETTLE_S = Number(process.env.SETTLE_S ?? 15);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
 function cpuTicks(pid: number): number {
@@ -18,48 +20,59 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
-function rssKb(pid: number): number {
+function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
+  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 const sleep = (s: number): Promise<void> => new Promise((r) => setTimeout(r, s * 1000));
+const r1 = (x: number): number => Math.round(x * 10) / 10;
 
-const t = tempDir('scardgate-bench-footprint-');
-try {
-  const d = await startCompiled(t.dir, benchConfig(t.dir));
-  const pid = d.proc.pid!;
-  await sleep(SETTLE_S);
-  const rssReady = rssKb(pid);
-  const c0 = cpuTicks(pid);
-  const w0 = performance.now();
-  let rssMax = rssReady;
-  for (let i = 0; i < IDLE_S; i++) {
-    await sleep(1);
-    rssMax = Math.max(rssMax, rssKb(pid));
+/** RSS after settling, max over the idle window, CPU % over it. */
+async function measure(form: DaemonForm, setup: 'default' | 'lean', idleS: number): Promise<{ rss: number; rssMax: number; cpu: number; readers: number }> {
+  const t = tempDir('scardgate-bench-footprint-');
+  try {
+    const base = benchConfig(t.dir);
+    const d = await startCompiled(t.dir, setup === 'lean' ? lean(base) : base, form);
+    const pid = d.proc.pid!;
+    await sleep(SETTLE_S);
+    const c0 = cpuTicks(pid);
+    const w0 = performance.now();
+    let rssMax = rssMb(pid);
+    for (let i = 0; i < idleS; i++) {
+      await sleep(1);
+      rssMax = Math.max(rssMax, rssMb(pid));
+    }
+    const c1 = cpuTicks(pid);
+    const wall = (performance.now() - w0) / 1000;
+    const rss = rssMb(pid);
+    const cpu = ((c1 - c0) / CLK_TCK / wall) * 100;
+    const code = await d.stop();
+    if (code !== 0) throw new Error(`daemon exited ${code} on SIGTERM`);
+    process.stdout.write(`${form}/${setup}: RSS ${r1(rss)} MB (max ${r1(rssMax)}), ${c1 - c0} CPU ticks in ${wall.toFixed(1)} s idle = ${cpu.toFixed(3)} %\n`);
+    return { rss: r1(rss), rssMax: r1(rssMax), cpu: Math.round(cpu * 1000) / 1000, readers: Number(d.ready.readers) };
+  } finally {
+    t.remove();
   }
-  const c1 = cpuTicks(pid);
-  const wall = (performance.now() - w0) / 1000;
-  const rssEnd = rssKb(pid);
-  const cpuPct = ((c1 - c0) / CLK_TCK / wall) * 100;
-  const code = await d.stop();
-  process.stdout.write(
-    `idle ${wall.toFixed(1)} s: ${c1 - c0} CPU ticks (${CLK_TCK}/s); RSS ${(rssReady / 1024).toFixed(1)} MB after ${SETTLE_S} s settle, max ${(rssMax / 1024).toFixed(1)} MB; exit ${code}\n`,
-  );
-  process.stdout.write(
-    `${JSON.stringify({
-      bench: 'footprint',
-      readers: d.ready.readers,
-      listen: Object.keys(d.ready.listen as object),
-      rss_mb: Math.round((rssEnd / 1024) * 10) / 10,
-      rss_max_mb: Math.round((rssMax / 1024) * 10) / 10,
-      cpu_idle_percent: Math.round(cpuPct * 1000) / 1000,
-      idle_s: Math.round(wall),
-      goal_rss_mb: 50,
-      goal_cpu_percent: 0.5,
-      pass: rssMax / 1024 <= 50 && cpuPct < 0.5,
-    })}\n`,
-  );
-} finally {
-  t.remove();
 }
+
+const main = await measure('tsc', 'default', IDLE_S);
+const tscLean = await measure('tsc', 'lean', 5);
+const bundle = await measure('bundle', 'default', 5);
+const bundleLean = await measure('bundle', 'lean', 5);
+process.stdout.write(
+  `${JSON.stringify({
+    bench: 'footprint',
+    readers: main.readers,
+    rss_mb: main.rss,
+    rss_max_mb: main.rssMax,
+    cpu_idle_percent: main.cpu,
+    idle_s: IDLE_S,
+    lean_rss_mb: tscLean.rss,
+    bundle_rss_mb: bundle.rss,
+    bundle_lean_rss_mb: bundleLean.rss,
+    goal_rss_mb: 50,
+    goal_cpu_percent: 0.5,
+    pass: main.rssMax <= 50 && main.cpu < 0.5,
+  })}\n`,
+);

@@ -17,13 +17,23 @@ function repoRoot(): string {
   return dir;
 }
 export const REPO = repoRoot();
-export const DAEMON = join(REPO, 'dist/src/bin/scardgated.js');
+/** The two built forms: tsc's output (what the brief names) and the esbuild bundle. */
+export const DAEMONS = {
+  tsc: join(REPO, 'dist/src/bin/scardgated.js'),
+  bundle: join(REPO, 'dist/bundle/scardgated.js'),
+} as const;
+export type DaemonForm = keyof typeof DAEMONS;
 
 function set(o: Record<string, any>, path: string, v: unknown): void {
   const segs = path.split('.');
   let n = o;
   for (const s of segs.slice(0, -1)) n = n[s] ??= {};
   n[segs[segs.length - 1]] = v;
+}
+
+/** Only the control channel and the pcsc socket besides the 4 simulated readers (MQTT and HTTP off). */
+export function lean(c: Record<string, any>): Record<string, any> {
+  return { ...c, mqtt: { ...c.mqtt, enabled: false }, http: { ...c.http, enabled: false } };
 }
 
 /** The embedded default, made local to `dir`. */
@@ -46,8 +56,9 @@ export interface Running {
   stop(): Promise<number | null>;
 }
 
-export async function startCompiled(dir: string, config: Record<string, unknown>): Promise<Running> {
-  if (!existsSync(DAEMON)) throw new Error(`${DAEMON} is missing: run \`npm run build\` (make bench-* does)`);
+export async function startCompiled(dir: string, config: Record<string, unknown>, form: DaemonForm = 'tsc'): Promise<Running> {
+  const DAEMON = DAEMONS[form];
+  if (!existsSync(DAEMON)) throw new Error(`${DAEMON} is missing: run \`make build\` (make bench-* does)`);
   const file = join(dir, 'bench.yaml');
   writeFileSync(file, stringify(config));
   const t0 = performance.now();

@@ -8,7 +8,7 @@
  *   const exit = await d.stop();   // SIGTERM; rejects unless the exit is clean (code 0)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,8 @@ export interface DaemonOptions {
   args?: string[];
   /** Run dist/src/bin/scardgated.js (needs `npm run build`) instead of the TypeScript source. */
   compiled?: boolean;
+  /** Run the esbuild bundle dist/bundle/scardgated.js (needs `make build`). */
+  bundled?: boolean;
   readyTimeoutMs?: number;
   keepDir?: boolean;
 }
@@ -85,7 +87,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const raw = deepMerge(testConfig(dir, opts.services ?? []), opts.config ?? {});
   const configPath = join(dir, 'scardgate.yaml');
   writeFileSync(configPath, stringify(raw));
-  const bin = opts.compiled ? [join(REPO_ROOT, 'dist/src/bin/scardgated.js')] : [`--import=${TSX_LOADER}`, join(REPO_ROOT, 'src/bin/scardgated.ts')];
+  const built = opts.bundled ? 'dist/bundle/scardgated.js' : opts.compiled ? 'dist/src/bin/scardgated.js' : undefined;
+  if (built && !existsSync(join(REPO_ROOT, built))) throw new Error(`${built} is missing: run \`make build\` first`);
+  const bin = built ? [join(REPO_ROOT, built)] : [`--import=${TSX_LOADER}`, join(REPO_ROOT, 'src/bin/scardgated.ts')];
   const proc = spawn(process.execPath, [...bin, ...(opts.args ?? ['--config', configPath])], {
     cwd: dir,
     env: cleanEnv(opts.env),
