@@ -182,6 +182,8 @@ export class Pn532Reader implements DriverReader {
 
   async init(): Promise<void> {
     await this.dialogue.exclusive(() => this.initLocked());
+    // a PN533 or a clone answers the same frames but may differ (InAutoPoll, registers): say so, carry on
+    if (this.firmware && this.firmware.ic !== 0x32) this.log.warn({ reader: this.id, firmware: this.firmware.text }, 'not a PN532 (IC code); continuing');
     this.log.info({ reader: this.id, firmware: this.firmware?.text }, 'PN532 ready');
   }
 

@@ -409,7 +409,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
       case 0x14: // SAMConfiguration
         if (p.length < 1 || p.length > 3 || p[0] < 1 || p[0] > 4) return this.errorFrame('SAMConfiguration mode');
         this.lowVbat = false;
-        this.irqEnabled = p.length < 3 ? true : p[2] === 0x01; // IRQ defaults to on when omitted (UM)
+        this.irqEnabled = p.length < 3 ? true : p[2] === 0x01; // omitted IRQ byte taken as 'on' (the UM's default as far as known; uncertain)
         return r([]);
       case 0x16: // PowerDown
         if (p.length < 1) return this.errorFrame('PowerDown needs WakeUpEnable');
