@@ -26,6 +26,8 @@ export const ControlConfig = Type.Object(
   {
     socket: Type.String({
       minLength: 1,
+      // sockaddr_un.sun_path: 108 bytes with the terminating NUL.
+      maxLength: 107,
       default: './var/run/scardgate.ctl',
       description: 'Unix socket of the local control channel used by scardctl (mode 0660).',
     }),
