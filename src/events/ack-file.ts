@@ -60,7 +60,8 @@ export class AckFile {
   /** Bytes this write puts on disk (for the flash-wear figures). */
   static readonly WRITE_BYTES = SLOT;
 
-  async write(state: AckState): Promise<void> {
+  /** `sync`: fdatasync after the write (when the position must survive a power cut). */
+  async write(state: AckState, sync = this.sync): Promise<void> {
     if (!this.fh) throw new Error('ack file not open');
     this.gen += 1n;
     const slot = Buffer.alloc(SLOT);
@@ -69,7 +70,7 @@ export class AckFile {
     slot.writeBigUInt64LE(BigInt(state.dropped), 16);
     slot.writeUInt32LE(crc32(slot.subarray(0, 24)), 24);
     await this.fh.write(slot, 0, SLOT, Number(this.gen % 2n) * SLOT);
-    if (this.sync) await this.fh.datasync();
+    if (sync) await this.fh.datasync();
   }
 
   async close(): Promise<void> {
