@@ -48,3 +48,22 @@ t.test('pcsc_scan sees readers, card insertion and removal, and a new reader', a
   await gw.addReader('Sim Late');
   await scan.waitFor(/Reader 1: Sim Late 01 00/, at);
 });
+
+t.test('pcsc_scan sees vicc cards come and go on the vpcd readers', async (t) => {
+  requireTool('/usr/bin/pcsc_scan', 'pcsc-tools');
+  const { startVpcdGateway } = await import('./helpers/vpcd-gateway.js');
+  const { startVicc } = await import('./helpers/vicc.js');
+  const port = 41500;
+  const gw = await startVpcdGateway({ port });
+  t.teardown(() => gw.stop());
+  const scan = new Watched('pcsc_scan', ['-n'], gw.env);
+  t.teardown(() => scan.stop());
+  let at = await scan.waitFor(/Reader 1: Virtual PCD 00 01/);
+  at = await scan.waitFor(/Card state: Card removed/, at);
+  const card = startVicc(port + 1);
+  t.teardown(() => card.stop());
+  at = await scan.waitFor(/Reader 1: Virtual PCD 00 01\s+Event number: 1\s+Card state: Card inserted/, at);
+  at = await scan.waitFor(/ATR: 3B 95 13 81 01 80 73 FF 01 00 0B/, at);
+  await card.stop();
+  await scan.waitFor(/Reader 1: Virtual PCD 00 01\s+Event number: 2\s+Card state: Card removed/, at);
+});
