@@ -24,7 +24,7 @@ for (const [name, opts, ctl] of [
   ['esbuild bundle', { bundled: true }, 'dist/bundle/scardctl.js'],
 ] as const) {
   t.test(name, async (t) => {
-    const d = await startDaemon({ ...opts, services: ['pcsc', 'mqtt', 'http'], config: { mqtt: { embedded: { port: 0 } } } });
+    const d = await startDaemon({ ...opts, services: ['pcsc', 'mqtt', 'http'] });
     t.equal(d.ready.readers, 4);
     t.same(Object.keys(d.ready.listen).filter((k) => ['control', 'pcsc', 'mqtt', 'http'].includes(k)).sort(), ['control', 'http', 'mqtt', 'pcsc']);
     const r = await run(ctl, ['--socket', d.controlSocket, 'send', 'Contact Reader B', '00A4000C023F00']);

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { resolveConfig } from '../../src/config/load.js';
 import { defaultChoices } from '../../src/config/default-yaml.js';
+import { schemaAt } from '../../src/config/keys.js';
 import type { Config } from '../../src/config/schema.js';
 import type { ScardCore } from '../../src/core/api.js';
 import { startGateway, type Gateway } from '../../src/daemon/gateway.js';
@@ -71,7 +72,8 @@ export function testConfig(dir: string, services: ServiceName[] = []): Record<st
     state: { dir: join(dir, 'state') },
     control: { socket: join(dir, 'run', 'scardgate.ctl') },
     pcsc: { enabled: on('pcsc'), socket: join(dir, 'run', 'pcscd.comm') },
-    mqtt: { enabled: on('mqtt') },
+    // The built-in broker on a free port, so tests can run side by side.
+    mqtt: { enabled: on('mqtt'), ...(schemaAt(['mqtt', 'embedded', 'port']) ? { embedded: { port: 0 } } : {}) },
     http: { enabled: on('http'), host: '127.0.0.1', port: 0 },
   });
 }
