@@ -11,7 +11,7 @@ import { ATTR, SCARD } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
 import { Part3Reader } from '../../src/contactless/part3.js';
 import type { Pn532ReaderConfigT } from './config.js';
-import { Dialogue, Pn532NoResponse, Pn532SyntaxError } from './dialogue.js';
+import { DEFAULT_TIMING, Dialogue, Pn532NoResponse, Pn532SyntaxError, type DialogueTiming } from './dialogue.js';
 import type { GpioLike } from './gpio.js';
 import { LinkError, type FrameLink } from './link.js';
 import { CMD, DIAG, PARAM_AUTO_ATR_RES, PARAM_AUTO_RATS, RF_ITEM, decodeFirmware, decodeListPassiveTarget, type FirmwareVersion } from './protocol.js';
@@ -29,6 +29,8 @@ export interface ReaderTuning {
   detectWaitMs: number;
   /** Back-off between failed resynchronisations. */
   recoverBackoffMs: { initial: number; max: number };
+  /** Frame dialogue timing (ACK wait, NACK settle, retries). */
+  dialogue?: Partial<DialogueTiming>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -135,13 +137,7 @@ export class Pn532Reader implements DriverReader {
     this.friendlyName = config.name;
     // SCARD_ATTR_CHANNEL_ID: DDDD = 0x0001 serial; I2C has no code of its own
     if (t.type === 'hsu') this.channelId = 0x00010000;
-    this.dialogue = new Dialogue(link, {
-      ackTimeoutMs: 60,
-      responseTimeoutMs: 350,
-      settleMs: 15,
-      retries: 2,
-      nackRetries: 3,
-    });
+    this.dialogue = new Dialogue(link, { ...DEFAULT_TIMING, ...tuning.dialogue });
     this.rf = new PassiveRetries(this.dialogue);
     this.slots = [new Pn532Slot(this)];
     this.recoverBackoff = tuning.recoverBackoffMs.initial;

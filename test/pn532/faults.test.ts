@@ -13,6 +13,9 @@ import { fieldCardOf } from '../emulators/pn532/field.js';
 import { HsuAttachment, startPtyPair } from '../emulators/pn532/hsu.js';
 import { hex, hsuRig, sleep, waitFor, type HsuRig } from './helpers.js';
 
+// the file runs longer than the runner's default per-file timeout
+t.setTimeout(600000);
+
 const CONTENT = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 31 + 7) & 0xff));
 const card = () =>
   fieldCardOf({ type: 'iso14443-4', uid: '04C0FFEE000001', files: { fid: '3F00', children: [{ fid: '1001', sfi: 1, data: CONTENT.toString('hex') }] } });
@@ -33,7 +36,8 @@ async function cardBack(reader: Pn532Reader): Promise<void> {
 
 t.test('10,000 exchanges with 1% of frames carrying a byte fault', async (t) => {
   t.setTimeout(600000);
-  const rig = await hsuRig({ removalCheckMs: 200 });
+  // shorter ACK wait than the default 60 ms: an emulator on a pty answers in well under 30 ms
+  const rig = await hsuRig({ removalCheckMs: 200 }, { tuning: { dialogue: { ackTimeoutMs: 30, settleMs: 10 } } });
   t.teardown(() => rig.close());
   await rig.driver.start();
   const reader = await tapped(rig);
