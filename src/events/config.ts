@@ -84,7 +84,8 @@ export const EventsConfig = Type.Object(
           minimum: 0,
           maximum: 60000,
           default: 250,
-          description: 'How often the acknowledged position is written to disk. After a power cut, events acknowledged in this window are sent again (at-least-once; consumers drop seq they saw).',
+          description:
+            "How often the acknowledged position is written (fsync'ed only before acknowledged segments are deleted). After a power cut, events already acknowledged may be sent again (at least once; consumers drop a seq they saw).",
         }),
         memoryEvents: Type.Integer({ minimum: 64, maximum: 1000000, default: 4096, description: 'Unsent events kept in memory; older backlog is read back from the segment files.' }),
       },
