@@ -117,3 +117,26 @@ t.test('embedded default with the port taken by a broker already running: the ga
 t.test('an unreadable certificate file fails the start with the key named, and leaves nothing running', async (t) => {
   await t.rejects(gatewayWith({ url: 'mqtts://127.0.0.1:1', ca: '/nonexistent/ca.pem' }), /mqtt\.ca: cannot read \/nonexistent\/ca\.pem/);
 });
+
+t.test('reconnect back-off doubles up to mqtt.reconnectMaxMs and starts again from the minimum once connected', async (t) => {
+  const port = await freePort();
+  const gw = await gatewayWith({ url: `mqtt://127.0.0.1:${port}`, reconnectMinMs: 100, reconnectMaxMs: 400 });
+  t.teardown(() => gw.stop());
+  const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as { client: { options: { reconnectPeriod: number } }; diagnostics(): Record<string, any> };
+  const seen = new Set<number>();
+  const deadline = Date.now() + 15000;
+  while (!seen.has(400) && Date.now() < deadline) {
+    seen.add(svc.client.options.reconnectPeriod);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  t.ok(seen.has(200) && seen.has(400), `the delay grew: ${[...seen].join(', ')} ms`);
+  t.notOk([...seen].some((d) => d > 400), 'never above the maximum');
+  const m = await startMosquitto({ port });
+  t.teardown(() => m.close());
+  while (!svc.diagnostics().connected && Date.now() < deadline + 15000) await new Promise((r) => setTimeout(r, 20));
+  t.ok(svc.diagnostics().connected, 'connected once the broker is there');
+  // The next loss starts again from the minimum.
+  await m.stop();
+  while (svc.diagnostics().connected) await new Promise((r) => setTimeout(r, 20));
+  t.equal(svc.client.options.reconnectPeriod, 100, 'back to the minimum after a successful connection');
+});

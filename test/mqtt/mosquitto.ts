@@ -71,6 +71,8 @@ export interface MosquittoOptions {
   noRetain?: boolean;
   /** Keep no database on disk (benchmarks: no broker fsync competing with the gateway's). Default true. */
   persistence?: boolean;
+  /** Plain listener port (default: a free one). */
+  port?: number;
   /** A WebSocket listener (and, with tls, a WebSocket-over-TLS one). */
   ws?: boolean;
 }
@@ -118,7 +120,7 @@ async function waitListening(port: number, proc: ChildProcess, logFile: string):
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
   requireMosquitto();
   const dir = mkdtempSync(join(tmpdir(), 'scardgate-mosq-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const lines = [
     'per_listener_settings true',
     // As root, mosquitto would drop to its own user and could not write the test's temp dir.
