@@ -5,7 +5,8 @@
  * pinned to one CPU, 4 concurrent clients on one reader, and card-insertion
  * detection latency. Ends with one JSON object per line.
  *
- *   make bench-pcsc            (N=20000 APDUs per run; BENCH_PCSC_N, BENCH_PCSC_ROUNDS to change)
+ *   make bench-pcsc            (N=20000 APDUs per run; BENCH_PCSC_N, BENCH_PCSC_ROUNDS to change;
+ *                               BENCH_PCSC_CARD=fast-vicc for bench/common's card instead of the C one)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
+import { FastVicc } from '../common/fast-vicc.js';
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,6 +24,7 @@ const N = Number(process.env.BENCH_PCSC_N ?? 20000);
 const ROUNDS = Number(process.env.BENCH_PCSC_ROUNDS ?? 20);
 const READER = 'Virtual PCD 00 00';
 const APDU = '00B0000000';
+const CARD = process.env.BENCH_PCSC_CARD ?? 'c';
 const PORTS = { pcscd: 42100, scardgate: 42200 };
 
 interface Backend {
@@ -94,8 +97,44 @@ async function transmit(bin: string, env: NodeJS.ProcessEnv, clients: number, cp
   return JSON.parse(stdout.trim()) as TransmitResult;
 }
 
+interface Card {
+  /** Inserts the card; resolves with the CLOCK_MONOTONIC instant (ns) just before its TCP connect. */
+  connect(): Promise<bigint>;
+  disconnect(): Promise<void>;
+  /** Process serving the card (pinned with the daemon). */
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * bench/common/fast-vicc's card, in this process (BENCH_PCSC_CARD=fast-vicc).
+ * Node cannot set TCP_QUICKACK: behind vsmartcard's vpcd, which writes the
+ * length and the payload separately with Nagle on, every APDU then waits for
+ * a delayed ACK (~20 APDU/s), so the default is the C card below.
+ */
+class ViccCard implements Card {
+  private card: FastVicc | null = null;
+  constructor(private readonly port: number) {}
+  async connect(): Promise<bigint> {
+    const t0 = process.hrtime.bigint();
+    this.card = await FastVicc.connect({ port: this.port });
+    return t0;
+  }
+  async disconnect(): Promise<void> {
+    const c = this.card;
+    this.card = null;
+    await c?.close();
+  }
+  get pid(): number {
+    return process.pid;
+  }
+  stop(): Promise<void> {
+    return this.disconnect();
+  }
+}
+
 /** The fast card (apdu-bench card): a process; running = inserted. */
-class FastCard {
+class FastCard implements Card {
   private proc: ChildProcess | null = null;
   constructor(
     private readonly bin: string,
@@ -134,7 +173,7 @@ class FastCard {
 }
 
 /** Card connects (TCP) -> SCardGetStatusChange returns, ROUNDS times. Microseconds. */
-async function insertionLatency(bin: string, env: NodeJS.ProcessEnv, card: FastCard): Promise<number[]> {
+async function insertionLatency(bin: string, env: NodeJS.ProcessEnv, card: Card): Promise<number[]> {
   await card.disconnect();
   const proc = spawn(bin, ['insert', READER, String(ROUNDS)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((r) => proc.once('exit', r));
@@ -183,7 +222,7 @@ async function main(): Promise<void> {
   for (const name of ['pcscd', 'scardgate'] as const) {
     const port = PORTS[name];
     const backend = name === 'pcscd' ? await startReference(port) : await startScardgate(port);
-    const card = new FastCard(bin, port);
+    const card: Card = CARD === 'fast-vicc' ? new ViccCard(port) : new FastCard(bin, port);
     try {
       await card.connect();
       await waitPresent(bin, backend.env);
@@ -212,7 +251,7 @@ async function main(): Promise<void> {
   for (const daemon of ['pcscd', 'scardgate'] as const) {
     const r = results[daemon] as Record<string, TransmitResult>;
     for (const mode of ['unpinned', 'pinned', 'concurrent'] as const) {
-      lines.push({ bench: 'pcsc', daemon, mode, clients: r[mode].clients, apdu: N, apdu_per_s: r[mode].apdu_per_s, p50_us: r[mode].p50_us, p99_us: r[mode].p99_us });
+      lines.push({ bench: 'pcsc', daemon, mode, card: CARD, clients: r[mode].clients, apdu: N, apdu_per_s: r[mode].apdu_per_s, p50_us: r[mode].p50_us, p99_us: r[mode].p99_us });
     }
     lines.push({ bench: 'pcsc', daemon, mode: 'insertion', rounds: ROUNDS, p50_ms: results[daemon].insert_p50_ms, p99_ms: results[daemon].insert_p99_ms, max_ms: results[daemon].insert_max_ms });
   }
