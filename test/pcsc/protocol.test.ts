@@ -167,3 +167,41 @@ t.test('socket file: mode, stale file, foreign file, live daemon', async (t) => 
   const s4 = new PcscServer(core, { socketPath: join(dir, 'g.comm'), mode: 0o660, group: 'no-such-group-xyz' }, silent);
   await t.rejects(s4.start(), /pcsc.group: no group named 'no-such-group-xyz'/);
 });
+
+t.test('fuzz: random and mutated byte streams from many clients leave the server serving', async (t) => {
+  const { encodeRequest } = await import('../../src/api/pcsc/codec.js');
+  const gw = await startSimGateway([{ name: 'Sim A', card: { type: 'iso7816' } }]);
+  t.teardown(() => gw.stop());
+  let seed = 0xc0ffee;
+  const rnd = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) / 0x100000000; };
+  const valid = [
+    encodeRequest({ cmd: CMD.VERSION, major: 4, minor: 4 }),
+    encodeRequest({ cmd: CMD.ESTABLISH_CONTEXT, scope: 2 }),
+    encodeRequest({ cmd: CMD.GET_READERS_STATE }),
+    encodeRequest({ cmd: CMD.WAIT_READER_STATE_CHANGE }),
+    encodeRequest({ cmd: CMD.CONNECT, hContext: 1, reader: 'Sim A 00 00', shareMode: 2, preferredProtocols: 3 }),
+    encodeRequest({ cmd: CMD.TRANSMIT, hCard: 1, sendPciProtocol: 2, sendPciLength: 16, recvPciProtocol: 2, recvPciLength: 16, recvLength: 258, apdu: Buffer.from('00a4040000', 'hex') }),
+    encodeRequest({ cmd: CMD.GET_ATTRIB, hCard: 1, attrId: 0x90303, attrLen: 264 }),
+    encodeRequest({ cmd: CMD.CANCEL, hContext: 1 }),
+  ];
+  for (let i = 0; i < 150; i++) {
+    const c = await RawClient.connect(gw.socket);
+    const parts: Buffer[] = [];
+    const n = 1 + Math.floor(rnd() * 6);
+    for (let k = 0; k < n; k++) {
+      const b = Buffer.from(valid[Math.floor(rnd() * valid.length)]);
+      if (rnd() < 0.5) for (let f = 0; f < 3; f++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      parts.push(rnd() < 0.2 ? b.subarray(0, Math.floor(rnd() * b.length)) : b);
+    }
+    c.send(Buffer.concat(parts));
+    if (rnd() < 0.5) await new Promise((r) => setTimeout(r, 1));
+    c.close();
+  }
+  while ((gw.server.diagnostics().connections as number) > 0) await new Promise((r) => setTimeout(r, 10));
+  t.equal(gw.server.diagnostics().contexts, 0, 'every context released');
+  t.equal(gw.core.readers()[0].sharing, 0, 'every handle released');
+  const [good] = await RawClient.withContext(gw.socket);
+  good.send({ cmd: CMD.GET_READERS_STATE });
+  t.equal(decodeTable(await good.read(TABLE_SIZE))[0].name, 'Sim A 00 00', 'still serving');
+  good.close();
+});
