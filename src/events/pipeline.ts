@@ -55,6 +55,7 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
   private pendingRemovals = new Map<string, PendingRemoval>();
   private suppressed = 0;
   private recordFailures = 0;
+  private refusedLogged = 0;
   private started = false;
   private readonly coreListeners: Array<[string, (...a: any[]) => void]> = [];
 
@@ -127,7 +128,10 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
   private append(d: EventDraft): void {
     this.outbox.append(d).then(
       (ev) => {
-        if (!ev) this.o.log.warn({ type: d.type, reader: d.reader }, 'event outbox full: event refused (policy refuse)');
+        // Refusals come in floods while the broker is away: log the first and then every 1000th.
+        if (!ev && this.refusedLogged++ % 1000 === 0) {
+          this.o.log.warn({ type: d.type, reader: d.reader, refused: this.outbox.stats().refused }, 'event outbox full: events refused (events.outbox.whenFull: refuse)');
+        }
       },
       (e: Error) => {
         this.recordFailures++;

@@ -7,6 +7,7 @@ import { startTestGateway } from '../helpers/gateway.js';
 import { startMosquitto } from './mosquitto.js';
 import { Observer } from './client.js';
 import type { MqttService } from '../../src/api/mqtt/service.js';
+import { acquireGatewayEvents, releaseGatewayEvents } from '../../src/events/index.js';
 
 const ROOT = 'scardgate/test-gw';
 const TAPS = 1000;
@@ -64,4 +65,41 @@ t.test('1,000 taps during a 30 s broker outage all arrive, in order, no gap', { 
   const deadline2 = Date.now() + 10000;
   while (svc.info().outbox.depth > 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
   t.equal(svc.info().outbox.depth, 0, 'the outbox drained once acknowledged');
+});
+
+t.test('the broker goes away while events are in flight: none is lost, none overtakes another', { timeout: 120000 }, async (t) => {
+  const m = await startMosquitto();
+  t.teardown(() => m.close());
+  const gw = await startTestGateway({
+    services: ['mqtt'],
+    logLevel: 'warn',
+    config: { mqtt: { url: m.url, reconnectMinMs: 200, reconnectMaxMs: 1000 }, events: { debounceMs: 0 } },
+  });
+  t.teardown(() => gw.stop());
+  const o = await Observer.connect(m.url, [`${ROOT}/events`], { clientId: 'door-controller-2', clean: false, properties: { sessionExpiryInterval: 3600 } });
+  t.teardown(() => o.close());
+  const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as MqttService & { inflight: number };
+  const deadline = Date.now() + 10000;
+  while (!svc.info().broker.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const events = await acquireGatewayEvents(gw.gateway.context);
+  t.teardown(() => releaseGatewayEvents(gw.core));
+  const first = events.lastSeq() + 1;
+  const N = 5000;
+  for (let i = 0; i < N; i++) events.record('card.inserted', 'Simulated Contactless Reader 02 00', { n: i });
+  // Stop the broker as soon as the first events are on their way.
+  while (o.messages.length === 0) await new Promise((r) => setTimeout(r, 1));
+  await m.stop();
+  t.ok(svc.info().outbox.depth > 0, `events still unacknowledged when the broker went (${svc.info().outbox.depth})`);
+  await new Promise((r) => setTimeout(r, 1000));
+  await m.start();
+  const last = first + N - 1;
+  await o.waitCount((x) => x.json().seq === last, 1, 60000);
+  const seqs = o.messages.map((x) => x.json().seq as number).filter((s) => s >= first);
+  const distinct = [...new Set(seqs)];
+  t.equal(distinct.length, N, 'every event arrived');
+  t.same(
+    distinct,
+    [...distinct].sort((a, b) => a - b),
+    'first arrivals in seq order',
+  );
 });
