@@ -78,7 +78,7 @@ t.test('the broker goes away while events are in flight: none is lost, none over
   t.teardown(() => gw.stop());
   const o = await Observer.connect(m.url, [`${ROOT}/events`], { clientId: 'door-controller-2', clean: false, properties: { sessionExpiryInterval: 3600 } });
   t.teardown(() => o.close());
-  const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as MqttService & { inflight: number };
+  const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as MqttService;
   const deadline = Date.now() + 10000;
   while (!svc.info().broker.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const events = await acquireGatewayEvents(gw.gateway.context);
