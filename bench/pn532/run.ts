@@ -111,7 +111,51 @@ const card = {
   files: { fid: '3F00', children: [{ fid: '1001', sfi: 1, data: Buffer.from(Array.from({ length: 700 }, (_, i) => i & 0xff)).toString('hex') }] },
 };
 
-async function apduRoundTrip(emu: Emulator, link: string): Promise<void> {
+/**
+ * The rig's own floor: one message each way through the same socat pty pair
+ * with an echo process on the far end (no PN532, no driver). The pacing adds
+ * the wire time after a frame has crossed the pty, so this latency sits on top
+ * of the wire time in every exchange; it is reported so the driver's share can
+ * be told apart from the rig's.
+ */
+async function ptyFloor(): Promise<number> {
+  const { startPtyPair } = await import('../../test/emulators/pn532/hsu.js');
+  const { SerialPort } = await import('serialport');
+  const pty = await startPtyPair();
+  const echo = spawn(process.execPath, ['-e', `const {SerialPort}=require('serialport');const p=new SerialPort({path:${JSON.stringify(pty.device)},baudRate:${BAUD}});p.on('open',()=>console.log('open'));p.on('data',d=>p.write(d));`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((r) => echo.stdout!.once('data', r));
+  const host = new SerialPort({ path: pty.host, baudRate: BAUD, autoOpen: false });
+  await new Promise<void>((r, j) => host.open((e) => (e ? j(e) : r())));
+  const frame = Buffer.from('0000ff02fed4022a00', 'hex');
+  const times: number[] = [];
+  for (let i = 0; i < 320; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((r) => {
+      let got = 0;
+      const on = (d: Buffer): void => {
+        got += d.length;
+        if (got >= frame.length) {
+          host.off('data', on);
+          r();
+        }
+      };
+      host.on('data', on);
+      host.write(frame);
+    });
+    if (i >= 20) times.push(performance.now() - t0);
+  }
+  await new Promise<void>((r) => host.close(() => r()));
+  echo.kill();
+  await pty.stop();
+  const s = stats(times);
+  process.stdout.write(`pty floor (socat, echo process, 9-byte frame each way): p50 ${s.p50} ms, min ${s.min} ms\n`);
+  figures.push({ figure: 'pn532-rig-pty-roundtrip', n: s.n, p50Ms: s.p50, minMs: s.min, p95Ms: s.p95 });
+  return s.p50;
+}
+
+async function apduRoundTrip(emu: Emulator, link: string, floorMs: number): Promise<void> {
   // no presence checks during the measurement: each one would put its own exchange on the wire
   const d = await hsuDriver(link, { irqPin: 25, removalCheckMs: 60000 });
   const reader = d.readers()[0];
@@ -160,6 +204,8 @@ async function apduRoundTrip(emu: Emulator, link: string): Promise<void> {
       overheadPct: overhead,
       overheadP50Pct: pct(s.p50),
       overheadMinPct: pct(s.min),
+      ptyFloorMs: floorMs,
+      overheadBeyondPtyP50Pct: Math.round(((s.p50 - floorMs - wire.mean) / wire.mean) * 1000) / 10,
       goalOverheadPct: 10,
       loadAvg1m: Math.round(loadavg()[0] * 10) / 10,
     });
@@ -226,7 +272,8 @@ async function main(): Promise<void> {
   const emu = await Emulator.start(link);
   try {
     process.stdout.write(`PN532 emulator on ${link}, ${BAUD} baud paced, driver over serialport; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs\n`);
-    await apduRoundTrip(emu, link);
+    const floor = await ptyFloor();
+    await apduRoundTrip(emu, link, floor);
     await tapLatencyHsu(emu, link, 'irq');
     await tapLatencyHsu(emu, link, 'poll');
     await tapLatencyI2c('irq');
