@@ -76,6 +76,7 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
   for (const w of loaded.warnings) log.warn({ config: loaded.source }, w);
 
   let gateway: Gateway | undefined;
+  let starting: Promise<Gateway> | undefined;
   let stopping: Promise<number> | undefined;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -85,7 +86,11 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
     log.info({ reason }, 'stopping');
     systemd.stopping(reason);
     // Bounded per part, naming what hangs (shutdown.ts); the race below stays as the last resort.
-    const stop = gateway ? stopGateway(gateway, { log, boundMs: STOP_BOUND_MS - 250 }).then(() => undefined) : Promise.resolve();
+    // A stop during start-up waits for the start (within the same bound), so nothing it opened is left behind.
+    const since = performance.now();
+    const stop = (gateway ? Promise.resolve(gateway) : (starting ?? Promise.resolve(undefined)).catch(() => undefined)).then((g) =>
+      g ? stopGateway(g, { log, boundMs: Math.max(500, STOP_BOUND_MS - 250 - (performance.now() - since)) }).then(() => undefined) : undefined,
+    );
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), STOP_BOUND_MS)));
     stopping = Promise.race([stop.then(() => 'done' as const), bound]).then((how) => {
@@ -120,7 +125,8 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
 
   log.info({ version, gatewayId, config: loaded.source, pid: process.pid }, 'starting');
   try {
-    gateway = await startGateway({ config, gatewayId, log, version, logRing: ring, configFile });
+    starting = startGateway({ config, gatewayId, log, version, logRing: ring, configFile });
+    gateway = await starting;
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
     io.stderr.write(`scardgated: start-up failed: ${(err as Error).message}\n`);

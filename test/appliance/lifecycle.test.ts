@@ -146,6 +146,40 @@ t.test('SIGHUP restarts a frontend whose section changed and names what needs a 
   t.ok(await c.request('ping'), 'the control channel connection survived the reload');
 });
 
+t.test('SIGTERM during start-up: the start finishes, then everything it opened is closed, exit 0', async (t) => {
+  const dir = tempDir(t);
+  const listener = await NotifyListener.start(join(dir, 'notify.sock'));
+  t.teardown(() => listener.close());
+  const control = join(dir, 'ctl.sock');
+  const pcsc = join(dir, 'pcscd.comm');
+  // startDaemon waits for "ready"; this one is signalled at "starting", while the frontends are still coming up.
+  const { spawn } = await import('node:child_process');
+  const { REPO_ROOT } = await import('../helpers/daemon.js');
+  const cfg = join(dir, 'scardgate.yaml');
+  writeFileSync(cfg, stringify({ gatewayId: 'gw', log: { level: 'debug' }, state: { dir: join(dir, 'state') }, control: { socket: control }, pcsc: { socket: pcsc }, mqtt: { enabled: false }, http: { enabled: true, host: '127.0.0.1', port: 0 } }));
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NOTIFY_SOCKET: join(dir, 'notify.sock') };
+  const proc = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, join(REPO_ROOT, 'src/bin/scardgated.ts'), '--config', cfg], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => proc.kill('SIGKILL'));
+  let out = '';
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  await new Promise<void>((resolve) =>
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"msg":"starting"')) resolve();
+    }),
+  );
+  proc.kill('SIGTERM');
+  t.equal(await exited, 0, 'exit 0');
+  const msgs = out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  t.ok(msgs.includes('stopped'), 'logged "stopped"');
+  t.notOk(msgs.includes('ready'), 'never said ready');
+  t.notOk(listener.received.some((n) => n.fields.READY === '1'), 'no READY=1 after STOPPING=1');
+  t.ok(listener.received.some((n) => n.fields.STOPPING === '1'), 'STOPPING=1 sent');
+  t.notOk(await accepts(control), 'nothing listens on the control socket');
+  t.notOk((await import('node:fs')).existsSync(control), 'the control socket file was removed');
+  t.notOk((await import('node:fs')).existsSync(pcsc), 'the pcsc socket file was removed');
+});
+
 t.test('an abstract NOTIFY_SOCKET (@name) is served too', async (t) => {
   const name = `@scardgate-test-${process.pid}-${Date.now()}`;
   const listener = await NotifyListener.start(name);
