@@ -223,6 +223,9 @@ export interface ReadySignal {
 /** Status byte + the largest frame (extended, 265 bytes of TFI+data, 11 bytes overhead). */
 const I2C_MAX_READ = 1 + 265 + 11;
 const I2C_SEND_TRIES = 3;
+/** libnfc's PN532_BUS_FREE_TIME (tBuf in the datasheet). */
+const I2C_BUS_FREE_MS = 5;
+const I2C_NAK_GIVE_UP_MS = 250;
 
 export class I2cLink extends EventEmitter<LinkEvents> implements FrameLink {
   readonly kind = 'i2c' as const;
@@ -270,6 +273,8 @@ export class I2cLink extends EventEmitter<LinkEvents> implements FrameLink {
         return;
       } catch (e) {
         last = e;
+        // a busy or waking PN532 may not acknowledge its address: give it the bus-free time libnfc uses
+        await new Promise((r) => setTimeout(r, I2C_BUS_FREE_MS));
       }
     }
     throw this.lose(last);
@@ -290,6 +295,7 @@ export class I2cLink extends EventEmitter<LinkEvents> implements FrameLink {
   private async ready(deadline: number): Promise<boolean> {
     const bus = this.bus;
     if (!bus) throw new LinkError('closed', `I2C bus ${this.busNumber} is not open`);
+    let nakSince: number | undefined;
     for (;;) {
       if (this.aborted) throw new LinkError('aborted', 'receive aborted');
       const left = deadline - Date.now();
@@ -301,10 +307,13 @@ export class I2cLink extends EventEmitter<LinkEvents> implements FrameLink {
       }
       try {
         await bus.i2cRead(this.address, 1, this.statusBuf);
+        nakSince = undefined;
+        if (this.statusBuf[0] & 0x01) return true;
       } catch (e) {
-        throw this.lose(e);
+        // a NAK while the module works is "not ready"; one that lasts the whole wait is a lost device
+        nakSince ??= Date.now();
+        if (left <= 0 || Date.now() - nakSince > I2C_NAK_GIVE_UP_MS) throw this.lose(e);
       }
-      if (this.statusBuf[0] & 0x01) return true;
       if (left <= 0) return false;
       await new Promise((r) => setTimeout(r, Math.min(this.pollMs, Math.max(1, left))));
     }
