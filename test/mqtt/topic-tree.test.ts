@@ -188,3 +188,31 @@ t.test('Home Assistant tag discovery (opt-in): one tag scanner per contactless r
   const gone = await o.waitFor((x) => x.topic === cfg.topic && x.text === '', 10000, 'discovery removed');
   t.equal(gone.text, '', 'an empty config removes the scanner');
 });
+
+t.test('the Home Assistant value template yields the UID for this reader\'s card.inserted only (rendered by Jinja2, as HA does)', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync('python3', ['-c', 'import jinja2'], { stdio: 'pipe' });
+  } catch {
+    throw new Error('python3-jinja2 is missing: apt-get install python3-jinja2 (renders the Home Assistant template as HA does)');
+  }
+  const m = await startMosquitto();
+  t.teardown(() => m.close());
+  const o = await Observer.connect(m.url, ['homeassistant/#']);
+  t.teardown(() => o.close());
+  const gw = await gateway(m, { mqtt: { homeassistant: { enabled: true } } });
+  t.teardown(() => gw.stop());
+  const cfg = (await o.waitFor((x) => x.topic.startsWith('homeassistant/tag/'), 10000, 'discovery')).json();
+  const reader = gw.core.readers().find((r) => r.capabilities.contactless)!.name;
+  const render = (ev: unknown): string =>
+    execFileSync(
+      'python3',
+      ['-c', 'import sys, json, jinja2; t = jinja2.Environment().from_string(sys.argv[1]); print(t.render(value_json=json.loads(sys.argv[2])).strip(), end="")', cfg.value_template, JSON.stringify(ev)],
+      { encoding: 'utf8' },
+    );
+  const ev = (type: string, r: string, data: Record<string, unknown>) => ({ seq: 1, type, gatewayId: 'test-gw', reader: r, time: new Date().toISOString(), data });
+  t.equal(render(ev('card.inserted', reader, { uid: '04A1B2C3' })), '04A1B2C3', 'a tap gives its UID');
+  t.equal(render(ev('card.removed', reader, { uid: '04A1B2C3' })), '', 'a removal is ignored (empty)');
+  t.equal(render(ev('card.inserted', 'Other Reader 09 00', { uid: '04A1B2C3' })), '', "another reader's tap is not this scanner's");
+  t.equal(render(ev('card.inserted', reader, { atr: '3B00' })), '', 'a card without UID is ignored');
+});
