@@ -5,7 +5,7 @@
  * pinned to one CPU, 4 concurrent clients on one reader, and card-insertion
  * detection latency. Ends with one JSON object per line.
  *
- *   make bench-pcsc            (N=20000 APDUs per run; BENCH_PCSC_N, BENCH_PCSC_ROUNDS to change;
+ *   make bench-pcsc            (N=20000 APDUs per run, 50 insertions; BENCH_PCSC_N, BENCH_PCSC_ROUNDS to change;
  *                               BENCH_PCSC_CARD=fast-vicc for bench/common's card instead of the C one)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +21,7 @@ import { FastVicc } from '../common/fast-vicc.js';
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const N = Number(process.env.BENCH_PCSC_N ?? 20000);
-const ROUNDS = Number(process.env.BENCH_PCSC_ROUNDS ?? 20);
+const ROUNDS = Number(process.env.BENCH_PCSC_ROUNDS ?? 50);
 const READER = 'Virtual PCD 00 00';
 const APDU = '00B0000000';
 const CARD = process.env.BENCH_PCSC_CARD ?? 'c';
@@ -34,19 +34,29 @@ interface Backend {
   stop(): Promise<void>;
 }
 
+const BUILD = join(here, 'build');
+/** scardgate as the daemon ships it: one esbuild bundle run by plain node (no TypeScript loader). */
+const SERVER_BUNDLE = join(BUILD, 'serve-scardgate.mjs');
+
 function build(): string {
-  const out = join(here, 'build');
-  mkdirSync(out, { recursive: true });
-  const bin = join(out, 'apdu-bench');
+  mkdirSync(BUILD, { recursive: true });
+  const bin = join(BUILD, 'apdu-bench');
   const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libpcsclite'], { encoding: 'utf8' }).trim().split(/\s+/);
   execFileSync('gcc', ['-O2', '-Wall', '-o', bin, join(here, 'apdu-bench.c'), ...flags], { stdio: 'inherit' });
+  const external = ['serialport', 'usb', 'i2c-bus', 'onoff', 'epoll', 'node-unix-socket'].map((e) => `--external:${e}`);
+  execFileSync(
+    'npx',
+    ['esbuild', join(here, 'serve-scardgate.ts'), '--bundle', '--platform=node', '--format=esm', '--target=node20', `--outfile=${SERVER_BUNDLE}`,
+      '--log-level=warning', ...external, "--banner:js=import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);"],
+    { stdio: 'inherit' },
+  );
   return bin;
 }
 
 async function startScardgate(port: number): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pcsc-'));
   const socket = join(dir, 'pcscd.comm');
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(here, 'serve-scardgate.ts'), socket, String(port)], {
+  const proc: ChildProcess = spawn(process.execPath, [SERVER_BUNDLE, socket, String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
