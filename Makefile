@@ -4,7 +4,7 @@ NODE ?= node
 NPM ?= npm
 # Debian packages the tests talk to (real parts, not mocks).
 DEB_PACKAGES := mosquitto mosquitto-clients python3-jinja2 socat pcscd pcsc-tools opensc python3-pyscard \
-  python3-virtualsmartcard python3-pycryptodome libpcsclite-dev chromium gcc make systemd
+  python3-virtualsmartcard python3-pycryptodome vsmartcard-vpicc vsmartcard-vpcd libpcsclite-dev chromium gcc make systemd
 
 .PHONY: all deps npm-deps deb-deps check-node build lint typecheck test run clean docs-config
 
