@@ -107,7 +107,7 @@ t.test('pcscd + vpcd and scardgate + vpcd give the same results', async (t) => {
 t.test('opensc-tool and pcsc_scan answer the same through pcscd and scardgate', async (t) => {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
-  const { startVicc } = await import('./helpers/vicc.js');
+  const { startVicc } = await import('../helpers/vicc.js');
   const run = promisify(execFile);
   const tools = async (env: NodeJS.ProcessEnv): Promise<Record<string, string>> => {
     const o = async (...args: string[]) => (await run('opensc-tool', args, { env, timeout: 30000 })).stdout;
@@ -120,7 +120,7 @@ t.test('opensc-tool and pcsc_scan answer the same through pcscd and scardgate', 
     };
   };
   const withCard = async (port: number, d: { env: NodeJS.ProcessEnv; stop(): Promise<void> }, waitPresent: () => Promise<void>) => {
-    const card = startVicc(port);
+    const card = startVicc({ port });
     try {
       await waitPresent();
       return await tools(d.env);

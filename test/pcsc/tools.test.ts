@@ -52,7 +52,7 @@ t.test('pcsc_scan sees readers, card insertion and removal, and a new reader', a
 t.test('pcsc_scan sees vicc cards come and go on the vpcd readers', async (t) => {
   requireTool('/usr/bin/pcsc_scan', 'pcsc-tools');
   const { startVpcdGateway } = await import('./helpers/vpcd-gateway.js');
-  const { startVicc } = await import('./helpers/vicc.js');
+  const { startVicc } = await import('../helpers/vicc.js');
   const port = 41500;
   const gw = await startVpcdGateway({ port });
   t.teardown(() => gw.stop());
@@ -60,7 +60,7 @@ t.test('pcsc_scan sees vicc cards come and go on the vpcd readers', async (t) =>
   t.teardown(() => scan.stop());
   let at = await scan.waitFor(/Reader 1: Virtual PCD 00 01/);
   at = await scan.waitFor(/Card state: Card removed/, at);
-  const card = startVicc(port + 1);
+  const card = startVicc({ port: port + 1 });
   t.teardown(() => card.stop());
   at = await scan.waitFor(/Reader 1: Virtual PCD 00 01\s+Event number: 1\s+Card state: Card inserted/, at);
   at = await scan.waitFor(/ATR: 3B 95 13 81 01 80 73 FF 01 00 0B/, at);

@@ -8,7 +8,7 @@
  * sent earlier; 'INSERT n' / 'REMOVE n' start / kill a vicc on slot n.
  */
 import { CallsClient } from './clients.js';
-import { startVicc, type Vicc } from './vicc.js';
+import { startVicc, type Vicc } from '../../helpers/vicc.js';
 
 export interface Daemonish {
   env: NodeJS.ProcessEnv;
@@ -24,7 +24,7 @@ export async function runSequence(daemon: Daemonish, port: number, steps: string
       const [head, ...rest] = step.split(' ');
       if (head === 'INSERT') {
         const n = Number(rest[0] ?? 0);
-        cards.set(n, startVicc(port + n));
+        cards.set(n, startVicc({ port: port + n }));
         out.push(step);
       } else if (head === 'REMOVE') {
         const n = Number(rest[0] ?? 0);
