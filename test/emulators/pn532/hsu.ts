@@ -9,9 +9,9 @@
  * on a real line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SerialPort } from 'serialport';
 import type { Pn532Chip } from './chip.js';
 
@@ -28,9 +28,13 @@ const SOCAT_HINT = 'socat is required for the PN532 pty tests: apt-get install s
 
 /** Start `socat -d -d pty,raw,echo=0,link=A pty,raw,echo=0,link=B` and wait for both links. */
 export async function startPtyPair(opts: { host?: string; device?: string; dir?: string } = {}): Promise<PtyPair> {
+  const created = !opts.dir && !opts.host && !opts.device;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pn532-'));
   const host = opts.host ?? join(dir, 'host');
   const device = opts.device ?? join(dir, 'device');
+  // a pair started again on the links of a stopped one: its directory may be gone
+  mkdirSync(dirname(host), { recursive: true });
+  mkdirSync(dirname(device), { recursive: true });
   const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${device}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -57,8 +61,12 @@ export async function startPtyPair(opts: { host?: string; device?: string; dir?:
     proc,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
+        const done = (): void => {
+          if (created) rmSync(dir, { recursive: true, force: true });
+          resolve();
+        };
+        if (proc.exitCode !== null || proc.signalCode !== null) return done();
+        proc.once('exit', done);
         proc.kill('SIGTERM');
       }),
   };
