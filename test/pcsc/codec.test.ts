@@ -21,6 +21,7 @@ const samples: Request[] = [
   { cmd: CMD.GET_READERS_STATE },
   { cmd: CMD.WAIT_READER_STATE_CHANGE },
   { cmd: CMD.STOP_WAITING_READER_STATE_CHANGE },
+  { cmd: CMD.GET_READER_EVENTS },
 ];
 
 t.test('every request round-trips, whole and split byte by byte', async (t) => {

@@ -24,13 +24,39 @@ t.test('version handshake', async (t) => {
   t.teardown(() => gw.stop());
   const c = await RawClient.connect(gw.socket);
   t.teardown(() => c.close());
-  c.send({ cmd: CMD.VERSION, major: 4, minor: 5 });
-  const r = await c.read(12);
-  t.same([r.readInt32LE(0), r.readInt32LE(4), r.readUInt32LE(8)], [4, 4, SCARD.E_SERVICE_STOPPED], 'our version with SERVICE_STOPPED');
-  c.send({ cmd: CMD.VERSION, major: 4, minor: 4 });
-  t.equal((await c.read(12)).readUInt32LE(8), 0, 'a retry with 4:4 on the same connection succeeds');
+  const version = async (major: number, minor: number) => {
+    c.send({ cmd: CMD.VERSION, major, minor });
+    const r = await c.read(12);
+    return [r.readInt32LE(0), r.readInt32LE(4), r.readUInt32LE(8)];
+  };
+  t.same(await version(4, 6), [4, 5, SCARD.E_SERVICE_STOPPED], 'pcsc-lite 2.5 (4:6): our highest version with SERVICE_STOPPED');
+  t.same(await version(4, 3), [4, 5, SCARD.E_SERVICE_STOPPED], '4:3 is refused, as pcscd 1.9.9 does');
+  t.same(await version(4, 5), [4, 5, 0], 'the 4:5 retry on the same connection succeeds');
+  t.same(await version(4, 4), [4, 4, 0], '4:4 (Debian bookworm) as pcscd 1.9.9 answers it');
   c.send({ cmd: CMD.ESTABLISH_CONTEXT, scope: 7 });
   t.equal((await c.read(12)).readUInt32LE(8), SCARD.E_INVALID_VALUE, 'bad scope');
+});
+
+t.test('protocol 4:5: GET_READER_EVENTS counts reader additions and removals', async (t) => {
+  const gw = await startSimGateway([{ name: 'Sim A' }]);
+  t.teardown(() => gw.stop());
+  const c = await RawClient.connect(gw.socket);
+  t.teardown(() => c.close());
+  c.send({ cmd: CMD.VERSION, major: 4, minor: 5 });
+  await c.read(12);
+  const events = async () => {
+    c.send({ cmd: CMD.GET_READER_EVENTS });
+    const r = await c.read(8);
+    t.equal(r.readUInt32LE(4), 0, 'rv');
+    return r.readUInt32LE(0);
+  };
+  const before = await events();
+  t.ok(before >= 1, 'never 0');
+  await gw.addReader('Sim B');
+  t.equal(await events(), before + 1, 'a reader added');
+  gw.driver.remove('Sim B');
+  while (gw.core.readers().length !== 1) await new Promise((r) => setTimeout(r, 5));
+  t.equal(await events(), before + 2, 'a reader removed');
 });
 
 t.test('a malformed request closes that client only', async (t) => {

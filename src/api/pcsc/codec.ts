@@ -30,10 +30,14 @@ export const CMD = {
   GET_READERS_STATE: 0x12,
   WAIT_READER_STATE_CHANGE: 0x13,
   STOP_WAITING_READER_STATE_CHANGE: 0x14,
+  /** Protocol 4:5 (pcsc-lite 2.3+): the count of reader additions and removals, for \\?PnP?\Notification. */
+  GET_READER_EVENTS: 0x15,
 } as const;
 
 /** Protocol spoken by libpcsclite 1.8.24 .. 2.2.x (Debian bookworm: 1.9.9). */
 export const PROTOCOL_VERSION = { major: 4, minor: 4 } as const;
+/** 4:5 adds GET_READER_EVENTS (pcsc-lite 2.3 .. 2.4); served too, so newer clients (Flatpak...) work. */
+export const PROTOCOL_MINOR_MAX = 5;
 
 export const HEADER_SIZE = WIRE.header.size;
 
@@ -89,7 +93,8 @@ export type Request =
   | { cmd: typeof CMD.SET_ATTRIB; hCard: number; attrId: number; value: Buffer }
   | { cmd: typeof CMD.GET_READERS_STATE }
   | { cmd: typeof CMD.WAIT_READER_STATE_CHANGE }
-  | { cmd: typeof CMD.STOP_WAITING_READER_STATE_CHANGE };
+  | { cmd: typeof CMD.STOP_WAITING_READER_STATE_CHANGE }
+  | { cmd: typeof CMD.GET_READER_EVENTS };
 
 /** Fixed body size per command the 1.9.9 client sends; -1 = no body (and `size` is ignored, as pcscd does). */
 const BODY: ReadonlyMap<number, number> = new Map([
@@ -110,6 +115,7 @@ const BODY: ReadonlyMap<number, number> = new Map([
   [CMD.GET_READERS_STATE, -1],
   [CMD.WAIT_READER_STATE_CHANGE, -1],
   [CMD.STOP_WAITING_READER_STATE_CHANGE, -1],
+  [CMD.GET_READER_EVENTS, -1],
 ]);
 
 /** The largest request: header + getset body (the biggest struct) or transmit body + extended APDU. */
@@ -203,6 +209,7 @@ function decodeBody(cmd: number, b: Buffer, o: number, dataStart: number, dataLe
     case CMD.GET_READERS_STATE:
     case CMD.WAIT_READER_STATE_CHANGE:
     case CMD.STOP_WAITING_READER_STATE_CHANGE:
+    case CMD.GET_READER_EVENTS:
       return { cmd };
     default:
       throw new PcscProtocolError('unknown-command', `0x${cmd.toString(16)}`);
@@ -380,16 +387,17 @@ export function encodeRequest(req: Request): Buffer {
     case CMD.GET_READERS_STATE:
     case CMD.WAIT_READER_STATE_CHANGE:
     case CMD.STOP_WAITING_READER_STATE_CHANGE:
+    case CMD.GET_READER_EVENTS:
       return withHeader(req.cmd, null);
   }
 }
 
 // ---- replies (no header; the client knows what to expect from what it sent) ----
 
-export function encodeVersionReply(rv: number): Buffer {
+export function encodeVersionReply(rv: number, minor: number = PROTOCOL_VERSION.minor): Buffer {
   const b = Buffer.alloc(WIRE.version.size);
   b.writeInt32LE(PROTOCOL_VERSION.major, 0);
-  b.writeInt32LE(PROTOCOL_VERSION.minor, 4);
+  b.writeInt32LE(minor, 4);
   b.writeUInt32LE(rv >>> 0, 8);
   return b;
 }
@@ -509,6 +517,13 @@ export function encodeWaitReply(rv: number): Buffer {
   return b;
 }
 
+/** GET_READER_EVENTS reply (4:5): `{u32 readerEvents, u32 rv}`. */
+export function encodeReaderEventsReply(readerEvents: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(readerEvents >>> 0, 0);
+  return b;
+}
+
 /** Size of the reply to a request, without TRANSMIT/CONTROL data (for clients and tests). */
 export function replySize(cmd: number): number {
   switch (cmd) {
@@ -516,6 +531,7 @@ export function replySize(cmd: number): number {
     case CMD.WAIT_READER_STATE_CHANGE:
       return WIRE.readerState.size * LIMITS.MAX_READERS_CONTEXTS;
     case CMD.STOP_WAITING_READER_STATE_CHANGE:
+    case CMD.GET_READER_EVENTS:
       return WIRE.waitReaderStateChange.size;
     default: {
       const s = BODY.get(cmd);

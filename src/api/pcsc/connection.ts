@@ -17,6 +17,7 @@ import { toPcscError } from '../../pcsc/error.js';
 import {
   CMD,
   MAX_REQUEST_SIZE,
+  PROTOCOL_MINOR_MAX,
   PROTOCOL_VERSION,
   PcscProtocolError,
   RequestDecoder,
@@ -26,6 +27,7 @@ import {
   encodeEstablishReply,
   encodeGetSetReply,
   encodePairReply,
+  encodeReaderEventsReply,
   encodeReconnectReply,
   encodeTransmitReply,
   encodeVersionReply,
@@ -41,6 +43,8 @@ export interface ConnectionHost {
   readonly core: ScardCore;
   /** The current reader-state table (immutable Buffer). */
   table(): Buffer;
+  /** Reader additions + removals so far (protocol 4:5's CMD_GET_READER_EVENTS): starts at 1, never 0. */
+  readerEvents(): number;
   contextOpened(ctx: ContextId, conn: PcscConnection): void;
   contextClosed(ctx: ContextId): void;
   /** SCardCancel arriving on its own connection, aimed at another connection's context. */
@@ -204,11 +208,15 @@ export class PcscConnection {
   private dispatch(req: Request): void {
     switch (req.cmd) {
       case CMD.VERSION: {
-        // pcscd 1.9.9 wants an exact match; 2.4.1+ clients retry with our version after SERVICE_STOPPED.
-        const ok = req.major === PROTOCOL_VERSION.major && req.minor === PROTOCOL_VERSION.minor;
-        this.send(encodeVersionReply(ok ? SCARD.S_SUCCESS : SCARD.E_SERVICE_STOPPED));
+        // 4:4 (pcsc-lite 1.8.24..2.2, Debian bookworm) and 4:5 (2.3..2.4) are served as they are; anything
+        // else gets SERVICE_STOPPED with 4:5, after which 2.4.1+ clients retry on the same connection with 4:5.
+        const ok = req.major === PROTOCOL_VERSION.major && req.minor >= PROTOCOL_VERSION.minor && req.minor <= PROTOCOL_MINOR_MAX;
+        this.send(ok ? encodeVersionReply(SCARD.S_SUCCESS, req.minor) : encodeVersionReply(SCARD.E_SERVICE_STOPPED, PROTOCOL_MINOR_MAX));
         return;
       }
+      case CMD.GET_READER_EVENTS:
+        this.send(encodeReaderEventsReply(this.host.readerEvents()));
+        return;
       case CMD.ESTABLISH_CONTEXT: {
         if (req.scope > SCOPE_MAX) {
           this.send(encodeEstablishReply(req.scope, 0, SCARD.E_INVALID_VALUE));

@@ -61,6 +61,11 @@ export class PcscServer implements ConnectionHost {
   private readonly byContext = new Map<ContextId, PcscConnection>();
   private nextId = 1;
   private readonly onCoreEvent = (): void => this.refresh();
+  private readerEventCount = 1;
+  private readonly onReaderAddedOrRemoved = (): void => {
+    // pcscd 2.3+ keeps an int16 that skips 0 and negative values on wrap-around.
+    this.readerEventCount = this.readerEventCount >= 0x7fff ? 1 : this.readerEventCount + 1;
+  };
   stats = { accepted: 0, refused: 0, protocolErrors: 0, notifications: 0, cancels: 0 };
 
   constructor(
@@ -91,6 +96,8 @@ export class PcscServer implements ConnectionHost {
       unlinkSync(path); // stale socket of a previous run
     }
     const gid = this.opts.group === undefined ? undefined : resolveGroup(this.opts.group);
+    this.core.on('reader-added', this.onReaderAddedOrRemoved);
+    this.core.on('reader-removed', this.onReaderAddedOrRemoved);
     for (const ev of CORE_EVENTS) this.core.on(ev, this.onCoreEvent);
     this.refresh();
     const server = createServer({ allowHalfOpen: false }, (s) => this.accept(s));
@@ -116,6 +123,8 @@ export class PcscServer implements ConnectionHost {
 
   async stop(): Promise<void> {
     for (const ev of CORE_EVENTS) this.core.off(ev, this.onCoreEvent);
+    this.core.off('reader-added', this.onReaderAddedOrRemoved);
+    this.core.off('reader-removed', this.onReaderAddedOrRemoved);
     const server = this.server;
     this.server = null;
     for (const c of [...this.connections]) c.close('daemon stopping');
@@ -147,6 +156,10 @@ export class PcscServer implements ConnectionHost {
   }
 
   // --- ConnectionHost ---
+
+  readerEvents(): number {
+    return this.readerEventCount;
+  }
 
   contextOpened(ctx: ContextId, conn: PcscConnection): void {
     this.byContext.set(ctx, conn);
