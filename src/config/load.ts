@@ -305,7 +305,12 @@ export function parseYaml(text: string, source: string): unknown {
       }),
     );
   }
-  return doc.toJS();
+  try {
+    // Aliases are resolved here: an unknown anchor or an alias bomb (maxAliasCount) ends up as a problem line.
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(source, [`YAML: ${(err as Error).message.split('\n')[0]} (expected valid YAML)`]);
+  }
 }
 
 /** Load a YAML config file (or the embedded default when `file` is undefined). */

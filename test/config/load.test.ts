@@ -193,3 +193,10 @@ t.test('every key has a distinct environment variable and a description', async 
   t.equal(envName('drivers.vpcd.port'), 'SCARDGATE_DRIVERS_VPCD_PORT');
   t.equal(envName('core.transmitTimeoutMs'), 'SCARDGATE_CORE_TRANSMIT_TIMEOUT_MS');
 });
+
+t.test('YAML aliases: an unknown anchor and an alias bomb are problems, not crashes', async (t) => {
+  t.throws(() => loadConfig(tmpFile('alias.yaml', 'log:\n  level: *nope\n'), noEnv), { name: 'ConfigError', message: /YAML: .*(expected valid YAML)/ });
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 8; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+  t.throws(() => loadConfig(tmpFile('bomb.yaml', bomb.join('\n') + '\n'), noEnv), { name: 'ConfigError' });
+});
