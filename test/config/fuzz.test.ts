@@ -16,7 +16,7 @@ function attempt(fn: () => unknown): 'ok' | 'config-error' {
     return 'ok';
   } catch (err) {
     if (err instanceof ConfigError) {
-      if (err.problems.length === 0 || err.problems.some((p) => typeof p !== 'string' || p === '')) throw new Error('ConfigError without problems');
+      if (err.problems.length === 0 || err.problems.some((p) => typeof p !== 'string' || p === '')) throw new Error('ConfigError without problems', { cause: err });
       return 'config-error';
     }
     throw err;
