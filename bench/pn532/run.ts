@@ -17,7 +17,7 @@
  * Ends with one JSON object per line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -268,7 +268,8 @@ async function tapLatencyI2c(mode: 'irq' | 'poll'): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const link = join(mkdtempSync(join(tmpdir(), 'bench-pn532-')), 'pn532');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-pn532-'));
+  const link = join(dir, 'pn532');
   const emu = await Emulator.start(link);
   try {
     process.stdout.write(`PN532 emulator on ${link}, ${BAUD} baud paced, driver over serialport; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs\n`);
@@ -280,6 +281,7 @@ async function main(): Promise<void> {
     await tapLatencyI2c('poll');
   } finally {
     await emu.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
   for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
 }

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,7 +13,9 @@ import { createPn532Driver } from '../../drivers/pn532/index.js';
 import { hex, log, waitFor } from './helpers.js';
 
 t.test('cli: ready line, tap/remove/fault/status by stdin, errors named', async (t) => {
-  const link = join(mkdtempSync(join(tmpdir(), 'pn532-cli-')), 'pn532');
+  const dir = mkdtempSync(join(tmpdir(), 'pn532-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const link = join(dir, 'pn532');
   const proc = spawn(process.execPath, ['--import', 'tsx', 'test/emulators/pn532/cli.ts', '--link', link, '--no-pace'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: ((l: string) => void)[] = [];

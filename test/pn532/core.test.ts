@@ -69,7 +69,7 @@ t.test('tap -> card-inserted with UID and ATR; APDUs; removal; port loss', async
   t.equal((await readerGone)[0].name, 'Door NFC 00 00');
   t.equal(core.readers().length, 0);
   const back = waitFor<[ReaderSnapshot]>(core, 'reader-added');
-  const pty = await startPtyPair({ host: rig.pty.host, device: rig.pty.device });
+  const pty = await startPtyPair({ host: rig.pty.host, device: rig.pty.device, removeDirOnStop: true });
   const hsu = new HsuAttachment(rig.chip, pty.device, { pace: false });
   await hsu.open();
   rig.chip.reset();

@@ -96,7 +96,7 @@ t.test('a missing port is retried until it appears', async (t) => {
   t.equal(rig.driver.readers().length, 0, 'no reader while the port is missing');
   const { startPtyPair } = await import('../emulators/pn532/hsu.js');
   const { HsuAttachment } = await import('../emulators/pn532/hsu.js');
-  const pty = await startPtyPair({ host: rig.pty.host, device: rig.pty.device });
+  const pty = await startPtyPair({ host: rig.pty.host, device: rig.pty.device, removeDirOnStop: true });
   const hsu = new HsuAttachment(rig.chip, pty.device, { pace: false });
   await hsu.open();
   rig.chip.reset();

@@ -178,7 +178,7 @@ t.test('the serial port vanishes and comes back', async (t) => {
   await t.rejects(slot.transmit(hex('00 B0 81 00 08'), 2), { code: SCARD.E_NO_SMARTCARD });
   await sleep(300); // a few reopen attempts fail meanwhile
   t.equal(rig.driver.readers().length, 0);
-  const pty = await startPtyPair({ host: rig.pty.host, device: rig.pty.device });
+  const pty = await startPtyPair({ host: rig.pty.host, device: rig.pty.device, removeDirOnStop: true });
   const hsu = new HsuAttachment(rig.chip, pty.device, { pace: false });
   await hsu.open();
   rig.chip.reset(); // the module was unpowered with the adapter

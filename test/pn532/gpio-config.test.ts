@@ -3,14 +3,18 @@
  * tree laid out like the real ones, and the driver's config schema.
  */
 import t from 'tap';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bcmGpioBase } from '../../drivers/pn532/gpio.js';
 import { resolveConfig } from '../../src/config/load.js';
 
+const made: string[] = [];
+t.teardown(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function sysfs(chips: Record<string, { label: string; base: number }>): string {
   const root = mkdtempSync(join(tmpdir(), 'gpio-'));
+  made.push(root);
   for (const [name, c] of Object.entries(chips)) {
     mkdirSync(join(root, name));
     writeFileSync(join(root, name, 'label'), `${c.label}\n`);

@@ -27,9 +27,9 @@ export interface PtyPair {
 const SOCAT_HINT = 'socat is required for the PN532 pty tests: apt-get install socat';
 
 /** Start `socat -d -d pty,raw,echo=0,link=A pty,raw,echo=0,link=B` and wait for both links. */
-export async function startPtyPair(opts: { host?: string; device?: string; dir?: string } = {}): Promise<PtyPair> {
-  const created = !opts.dir && !opts.host && !opts.device;
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pn532-'));
+export async function startPtyPair(opts: { host?: string; device?: string; dir?: string; removeDirOnStop?: boolean } = {}): Promise<PtyPair> {
+  const created = opts.removeDirOnStop ?? (!opts.dir && !opts.host && !opts.device);
+  const dir = opts.dir ?? (opts.host && opts.device ? dirname(opts.host) : mkdtempSync(join(tmpdir(), 'pn532-')));
   const host = opts.host ?? join(dir, 'host');
   const device = opts.device ?? join(dir, 'device');
   // a pair started again on the links of a stopped one: its directory may be gone
