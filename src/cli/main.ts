@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { ControlClient, ConnectError, ControlError } from './client.js';
 import { COMMANDS, UsageError, type CommandIo } from './commands/index.js';
 import { ControlConfig } from '../config/sections.js';
+import { packageVersion } from '../daemon/version.js';
 
 /** Where the appliance's config lives; its control.socket is used when nothing else names a socket. */
 export const SYSTEM_CONFIG = '/etc/scardgate/scardgate.yaml';
@@ -16,7 +17,6 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
-  version?: string;
 }
 
 export function usage(): string {
@@ -31,6 +31,7 @@ export function usage(): string {
     '  -s, --socket PATH  control socket of the daemon (default: $SCARDGATE_CONTROL_SOCKET,',
     `                     else control.socket of ${SYSTEM_CONFIG}, else ${ControlConfig.properties.socket.default})`,
     '  -j, --json         print results as JSON',
+    '  -V, --version      print the version',
     '  -h, --help         print this help',
     '',
     'A reader is named by its full name, its number in `scardctl readers`, or any',
@@ -57,13 +58,14 @@ interface Parsed {
   socket?: string;
   json: boolean;
   help: boolean;
+  version: boolean;
   command?: string;
   args: string[];
 }
 
 /** Global options come before the command; everything after the command is its own (so hex like "-1" is not an option). */
 export function parseCliArgs(argv: string[]): Parsed {
-  const p: Parsed = { json: false, help: false, args: [] };
+  const p: Parsed = { json: false, help: false, version: false, args: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -73,6 +75,7 @@ export function parseCliArgs(argv: string[]): Parsed {
     }
     if (!a.startsWith('-') || a === '-') break;
     if (a === '-h' || a === '--help') p.help = true;
+    else if (a === '-V' || a === '--version') p.version = true;
     else if (a === '-j' || a === '--json') p.json = true;
     else if (a === '-s' || a === '--socket' || a.startsWith('--socket=')) {
       const v = a.startsWith('--socket=') ? a.slice('--socket='.length) : argv[++i];
@@ -93,6 +96,10 @@ export async function cliMain(argv: string[], io: CliIo): Promise<number> {
     const p = parseCliArgs(argv);
     if (p.help || p.command === 'help') {
       out(usage());
+      return 0;
+    }
+    if (p.version) {
+      out(`scardctl ${packageVersion()}`);
       return 0;
     }
     if (!p.command) throw new UsageError('missing command');

@@ -5,13 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
+import { packageRoot } from './package-root.js';
+
+export { packageRoot } from './package-root.js';
 import { ENV_PREFIX, describeType, enumValues, schemaAt, walkKeys, type ConfigKey } from './keys.js';
 
 /** A configuration that cannot be used; `problems` holds one line per problem. */
@@ -40,16 +41,6 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Host name used for the default gatewayId (tests). */
   hostname?: string;
-}
-
-/** The package root (where package.json is), from src/config or dist/src/config. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  return process.cwd();
 }
 
 /** config/default.yaml shipped with the package: the embedded default. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../config/load.js';
+import { packageRoot } from '../config/package-root.js';
 
 /** The package version (package.json is the one place it is written). */
 export function packageVersion(): string {

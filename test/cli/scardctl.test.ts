@@ -157,6 +157,9 @@ t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
   const real = await scardctl(['send', '0', 'xyz']);
   t.equal(real.code, 2, 'the real executable exits 2 too');
   t.match(real.stderr, /send: APDU 1 \("xyz"\): invalid hex character/);
+  const version = await run(['--version']);
+  t.equal(version.code, 0);
+  t.match(version.stdout, /^scardctl \d+\.\d+\.\d+\n$/);
   const help = await run(['--help']);
   t.equal(help.code, 0);
   for (const c of ['readers', 'watch', 'send <reader> <hex APDU>...', 'insert <reader> <card-type>', 'remove <reader>', 'diag']) t.match(help.stdout, c);
