@@ -15,11 +15,8 @@ check-node:
 	@command -v $(NODE) >/dev/null || { echo 'Node.js >= 20 is required (with npm)' >&2; exit 1; }
 	@$(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "Node.js >= 20 is required, found $$($(NODE) --version)" >&2; exit 1; }
 
-# npm ci refuses a lock file that lacks optional per-platform packages the registry does not have
-# (node-unix-socket's arm builds); npm install then installs the same locked versions.
 node_modules/.package-lock.json: package.json package-lock.json | check-node
-	$(NPM) ci --no-audit --no-fund || { echo 'npm ci refused the lock file; installing the locked versions with npm install' >&2; \
-	  $(NPM) install --no-audit --no-fund; }
+	$(NPM) ci --no-audit --no-fund
 	@touch $@
 
 npm-deps: node_modules/.package-lock.json
@@ -41,7 +38,7 @@ build: npm-deps
 # dist/bundle/: the two executables bundled by esbuild (lazy frontends kept as chunks; native-addon packages
 # stay external). One file per part instead of hundreds of modules: faster start and a smaller RSS
 # (bench/startup, bench/footprint measure both forms).
-BUNDLE_EXTERNAL := serialport @serialport/* usb i2c-bus onoff epoll node-unix-socket
+BUNDLE_EXTERNAL := serialport @serialport/* usb i2c-bus onoff epoll
 .PHONY: bundle
 bundle:
 	npx esbuild src/bin/scardgated.ts src/bin/scardctl.ts --bundle --platform=node --format=esm --splitting \
@@ -50,7 +47,8 @@ bundle:
 
 # The sd_notify addon (src/daemon/native/sd_notify.c): Node has no Unix datagram sockets, and systemd with
 # NotifyAccess=main only takes READY=1/WATCHDOG=1 from the daemon's own pid. Built when a C compiler and
-# Node's headers are there; without it the daemon falls back to other ways (src/daemon/sd-notify.ts).
+# Node's headers are there (npm install needs the same compiler for serialport, i2c-bus and epoll);
+# without it the daemon falls back to systemd-notify (src/daemon/sd-notify.ts).
 NODE_INCLUDE ?= $(shell d=$$(dirname $$(dirname $$(readlink -f $$(command -v $(NODE))))); [ -f $$d/include/node/node_api.h ] && echo $$d/include/node)
 CC ?= cc
 .PHONY: native

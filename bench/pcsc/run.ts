@@ -45,7 +45,7 @@ function build(): string {
   const bin = join(BUILD, 'apdu-bench');
   const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libpcsclite'], { encoding: 'utf8' }).trim().split(/\s+/);
   execFileSync('gcc', ['-O2', '-Wall', '-o', bin, join(here, 'apdu-bench.c'), ...flags], { stdio: 'inherit' });
-  const external = ['serialport', 'usb', 'i2c-bus', 'onoff', 'epoll', 'node-unix-socket'].map((e) => `--external:${e}`);
+  const external = ['serialport', 'usb', 'i2c-bus', 'onoff', 'epoll'].map((e) => `--external:${e}`);
   execFileSync(
     'npx',
     ['esbuild', join(here, 'serve-scardgate.ts'), '--bundle', '--platform=node', '--format=esm', '--target=node20', `--outfile=${SERVER_BUNDLE}`,

@@ -9,9 +9,8 @@
  * SCM_CREDENTIALS) is not the main pid, and an unprivileged process cannot
  * forge another pid. Node has no Unix datagram sockets, so, in order:
  * - the daemon's own N-API addon (src/daemon/native/sd_notify.c) when the
- *   build compiled it into dist/native/: paths and @abstract names, any CPU;
- * - node-unix-socket, an N-API addon shipped prebuilt (nothing to compile),
- *   filesystem paths only (what systemd gives services: /run/systemd/notify);
+ *   build compiled it into dist/native/: paths and @abstract names, any CPU
+ *   (npm install already needs a C compiler for serialport, i2c-bus and epoll);
  * - `systemd-notify --pid`, which systemd accepts only with NotifyAccess=all
  *   (or from root), with a warning saying so.
  */
@@ -51,11 +50,11 @@ export function formatNotification(fields: Record<string, string>): Buffer {
   return Buffer.from(lines.join('\n'));
 }
 
-export type NotifyTransport = 'none' | 'addon' | 'datagram' | 'systemd-notify';
+export type NotifyTransport = 'none' | 'addon' | 'systemd-notify';
 
 export interface Notifier {
   readonly enabled: boolean;
-  /** How datagrams leave: in-process ('addon', 'datagram'), through the systemd-notify helper, or not at all. */
+  /** How datagrams leave: in-process ('addon'), through the systemd-notify helper, or not at all. */
   readonly transport: NotifyTransport;
   /** Why the helper is used instead of an in-process datagram (undefined otherwise), for one warning at start-up. */
   readonly fallbackReason?: string;
@@ -64,18 +63,7 @@ export interface Notifier {
   close(): void;
 }
 
-interface DgramLike {
-  sendTo(buf: Buffer, offset: number, length: number, dest: string, cb?: (err: Error | undefined) => void): void;
-  close(): void;
-  on(event: 'error', fn: (err: Error) => void): unknown;
-}
-
 const require = createRequire(import.meta.url);
-
-/** node-unix-socket, loaded only when systemd asks for notifications (a plain run never touches native code). */
-function loadDgramSocket(): new () => DgramLike {
-  return (require('node-unix-socket') as { DgramSocket: new () => DgramLike }).DgramSocket;
-}
 
 /** send(address, message): one datagram; '@' starts an abstract name. Throws with errno text. */
 export type AddonSend = (address: string, message: string) => void;
@@ -91,16 +79,13 @@ function loadAddon(): AddonSend | undefined {
 export interface NotifierOptions {
   /** Tests: replace the compiled addon (undefined = not built). */
   loadAddon?: () => AddonSend | undefined;
-  /** Tests: replace node-unix-socket (throw = missing). */
-  loadDatagram?: () => new () => DgramLike;
 }
 
 export function createNotifier(env: NodeJS.ProcessEnv = process.env, opts: NotifierOptions = {}): Notifier {
   const raw = env.NOTIFY_SOCKET;
   if (!raw) return { enabled: false, transport: 'none', notify: async () => undefined, close: () => undefined };
-  let address: NotifyAddress;
   try {
-    address = parseNotifySocket(raw);
+    parseNotifySocket(raw); // refuse a malformed value before anything is sent
   } catch (err) {
     const problem = (err as Error).message;
     return { enabled: false, transport: 'none', fallbackReason: problem, notify: async () => Promise.reject(new Error(problem)), close: () => undefined };
@@ -113,14 +98,7 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, opts: Notif
     addonProblem = `; the sd_notify addon did not load (${(err as Error).message.split('\n')[0]})`;
   }
   if (addon) return addonNotifier(raw, addon);
-  if (address.kind === 'abstract') return helperNotifier(raw, `abstract NOTIFY_SOCKET names need the sd_notify addon (make build compiles it)${addonProblem}`);
-  let Socket: new () => DgramLike;
-  try {
-    Socket = (opts.loadDatagram ?? loadDgramSocket)();
-  } catch (err) {
-    return helperNotifier(raw, `node-unix-socket did not load (${(err as Error).message.split('\n')[0]})${addonProblem}`);
-  }
-  return datagramNotifier(address.path, Socket);
+  return helperNotifier(raw, `the sd_notify addon is not built (make build compiles it)${addonProblem}`);
 }
 
 function addonNotifier(address: string, send: AddonSend): Notifier {
@@ -133,38 +111,6 @@ function addonNotifier(address: string, send: AddonSend): Notifier {
       } catch (err) {
         throw new Error(`sd_notify to ${address}: ${(err as Error).message}`, { cause: err });
       }
-    },
-    close: () => undefined,
-  };
-}
-
-function datagramNotifier(path: string, Socket: new () => DgramLike): Notifier {
-  // One socket per message, as libsystemd does: an open socket would keep the event loop (and a stopped daemon) alive.
-  return {
-    enabled: true,
-    transport: 'datagram',
-    notify(fields) {
-      return new Promise((resolve, reject) => {
-        let socket: DgramLike | undefined;
-        const done = (err?: Error): void => {
-          try {
-            socket?.close();
-          } catch {
-            // already closed by the addon after an error
-          }
-          if (err) reject(err);
-          else resolve();
-        };
-        try {
-          const msg = formatNotification(fields);
-          socket = new Socket();
-          // Send errors come back through the callback; this keeps a stray one from being an uncaught 'error' event.
-          socket.on('error', () => undefined);
-          socket.sendTo(msg, 0, msg.length, path, (err) => done(err ? new Error(`sd_notify to ${path}: ${err.message}`) : undefined));
-        } catch (err) {
-          done(err as Error);
-        }
-      });
     },
     close: () => undefined,
   };
