@@ -69,8 +69,9 @@ test: deps build lint
 	npx tap
 
 # The gateway on its embedded default: simulated readers, built-in broker, web UI.
+# Runs the esbuild bundle (same code as dist/src, about twice as fast to start: bench/startup).
 run: npm-deps build
-	$(NODE) dist/src/bin/scardgated.js --config config/default.yaml
+	$(NODE) dist/bundle/scardgated.js --config config/default.yaml
 
 clean:
 	rm -rf dist .tap
