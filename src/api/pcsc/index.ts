@@ -6,7 +6,7 @@ export { PcscServer, type PcscServerOptions } from './server.js';
 
 export const createPcscService: ServiceFactory = (ctx): Service => {
   const cfg = ctx.config.pcsc;
-  const log = ctx.log.child({ service: 'pcsc' });
+  const log = ctx.log.child({ module: 'pcsc' });
   let server: PcscServer | null = null;
   return {
     name: 'pcsc',
