@@ -5,13 +5,14 @@
  * not interleaved with anyone else's. A lease that is not renewed by use
  * expires: the card is reset (its half-done state is not left to others) and
  * the session is gone. Sessions belong to their owner; another owner's id is
- * "no such session".
+ * "no such session". A session ends at once when its card or reader goes (its
+ * handle could only fail from then on); the owner's next call names the cause.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { DISPOSITION, PROTOCOL, SCARD, SHARE } from '../pcsc/constants.js';
 import { PcscError } from '../pcsc/error.js';
-import type { ScardCore } from './api.js';
+import type { ReaderSnapshot, ScardCore } from './api.js';
 
 export interface SessionOptions {
   shareMode?: number;
@@ -52,13 +53,28 @@ interface Session {
 
 export interface SessionEvents {
   expired: [session: SessionInfo];
+  /** The session's card or reader went; the session is closed. */
+  ended: [session: SessionInfo, reason: string];
 }
+
+/** Why a session ended without its owner closing it, kept for the owner's next call. */
+interface Gone {
+  owner: string;
+  code: number;
+  reason: string;
+}
+
+/** Ended sessions remembered for their owners' next call (the oldest forgotten first). */
+const GONE_KEPT = 256;
 
 export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly sessions = new Map<string, Session>();
   private readonly defaultLeaseMs: number;
   private readonly maxLeaseMs: number;
   private readonly maxSessions: number;
+  private readonly gone = new Map<string, Gone>();
+  private readonly onCardRemoved = (r: ReaderSnapshot): void => this.endOn(r.name, SCARD.W_REMOVED_CARD, `the card was removed from "${r.name}"`);
+  private readonly onReaderRemoved = (r: ReaderSnapshot): void => this.endOn(r.name, SCARD.E_READER_UNAVAILABLE, `reader "${r.name}" was removed`);
 
   constructor(
     private readonly core: ScardCore,
@@ -91,6 +107,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
         info: { id, owner, reader: st.reader, protocol, atr: st.atr, leaseMs, expiresAt: '', openedAt: new Date(now).toISOString(), apdus: 0 },
       };
       s.info.expiresAt = new Date(s.expires).toISOString();
+      if (this.sessions.size === 0) this.watch(true);
       this.sessions.set(id, s);
       return { ...s.info };
     } catch (e) {
@@ -104,6 +121,15 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     this.renew(s);
     const r = await this.core.transmit(s.handle, s.info.protocol, apdu);
     s.info.apdus++;
+    this.renew(s);
+    return r;
+  }
+
+  /** SCardControl on the session's own handle (a reader command while the session holds the card). */
+  async control(owner: string, id: string, code: number, data: Buffer): Promise<Buffer> {
+    const s = this.get(owner, id);
+    this.renew(s);
+    const r = await this.core.control(s.handle, code, data);
     this.renew(s);
     return r;
   }
@@ -136,8 +162,31 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   private get(owner: string, id: string): Session {
     const s = this.sessions.get(id);
-    if (!s || s.info.owner !== owner) throw new PcscError(SCARD.E_INVALID_HANDLE, `no session "${id}"`);
-    return s;
+    if (s && s.info.owner === owner) return s;
+    const g = this.gone.get(id);
+    if (g && g.owner === owner) throw new PcscError(g.code, `no session "${id}": it ended when ${g.reason}`);
+    throw new PcscError(SCARD.E_INVALID_HANDLE, `no session "${id}"`);
+  }
+
+  /** Follow card and reader removals only while sessions are open (no listener left on the core otherwise). */
+  private watch(on: boolean): void {
+    if (on) {
+      this.core.on('card-removed', this.onCardRemoved);
+      this.core.on('reader-removed', this.onReaderRemoved);
+    } else {
+      this.core.off('card-removed', this.onCardRemoved);
+      this.core.off('reader-removed', this.onReaderRemoved);
+    }
+  }
+
+  private endOn(reader: string, code: number, reason: string): void {
+    for (const s of [...this.sessions.values()]) {
+      if (s.info.reader !== reader) continue;
+      this.gone.set(s.info.id, { owner: s.info.owner, code, reason });
+      if (this.gone.size > GONE_KEPT) this.gone.delete(this.gone.keys().next().value!);
+      // The card is gone: nothing to reset; disconnecting releases the handle and its transaction.
+      void this.end(s, DISPOSITION.LEAVE).then(() => this.emit('ended', { ...s.info }, reason));
+    }
   }
 
   private renew(s: Session): void {
@@ -156,6 +205,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private async end(s: Session, disposition: number): Promise<void> {
     if (!this.sessions.delete(s.info.id)) return;
     clearTimeout(s.timer);
+    if (this.sessions.size === 0) this.watch(false);
     // Disconnect carries out the disposition while the session still holds its transaction,
     // so nobody else sees the card before a RESET.
     await this.core.disconnect(s.handle, disposition).catch(() => undefined);
