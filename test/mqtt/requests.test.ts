@@ -94,6 +94,13 @@ t.test('request/response', async (t) => {
     t.ok(Date.parse(open.data.expiresAt) > Date.now());
     const sel = await request(o, ROOT, 'session/transmit', { session: s, apdus: ['00 A4 00 0C 02 3F 00'] });
     t.equal(sel.data.responses[0].sw, '9000');
+    // SCardControl on the reader the session holds: through the session's handle.
+    const ctl = await request(o, ROOT, 'session/control', { session: s, code: 0x42000000 + 3400, data: '' });
+    t.equal(ctl.status, 'ok', JSON.stringify(ctl));
+    t.equal(ctl.data.session, s);
+    t.match(ctl.data.response, /^([0-9A-F]{2})*$/, 'the feature list, as hex');
+    const otherCtl = await request(o, ROOT, 'session/control', { session: 'no-such-session', code: 0x42000000 + 3400 });
+    t.match(otherCtl.error, /no session/);
     const close = await request(o, ROOT, 'session/close', { session: s });
     t.equal(close.status, 'ok');
     const after = await request(o, ROOT, 'session/transmit', { session: s, apdus: ['00 84 00 00 08'] });

@@ -98,6 +98,11 @@ export class Commands {
         return { session: q.session } as ResponseData[M];
       case 'control':
         return (await this.control(q)) as ResponseData[M];
+      case 'session/control': {
+        const data = q.data ? parseHex(q.data) : Buffer.alloc(0);
+        const response = toHex(await this.sessions.control(OWNER, q.session, q.code >>> 0, data), '');
+        return { session: q.session, response, expiresAt: this.sessions.info(OWNER, q.session).expiresAt } as ResponseData[M];
+      }
       case 'feedback': {
         const r = this.reader(q.reader);
         if (!q.led && !q.buzzer) throw new PcscError(SCARD.E_INVALID_PARAMETER, 'feedback needs "led" and/or "buzzer"');

@@ -153,6 +153,12 @@ export const REQUESTS = {
     code: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
     data: Type.Optional(Type.Union([Hex, Type.Literal('')])),
   }),
+  /** SCardControl on an open session's handle (the reader is busy with the session's transaction). */
+  'session/control': req({
+    session: Type.String({ minLength: 1, maxLength: 64 }),
+    code: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
+    data: Type.Optional(Type.Union([Hex, Type.Literal('')])),
+  }),
   /** LED / buzzer where the reader has them. */
   feedback: req({
     reader: ReaderRef,
@@ -209,6 +215,7 @@ export interface ResponseData {
   'session/transmit': { session: string; responses: ApduResult[]; expiresAt: string };
   'session/close': { session: string };
   control: { response: string };
+  'session/control': { session: string; response: string; expiresAt: string };
   feedback: Record<string, never>;
   'simulate/insert': Record<string, never>;
   'simulate/remove': Record<string, never>;
