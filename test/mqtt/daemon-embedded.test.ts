@@ -40,4 +40,8 @@ t.test('scardgated with mqtt.url embedded', async (t) => {
   const exit = await d.stop();
   t.equal(exit.code, 0);
   t.ok(o.since(mark).some((x) => x.topic === 'scardgate/test-gw/availability' && x.text === 'offline'), 'offline before the broker went away with the process');
+  const stopping = d.logs.lines.findIndex((l) => l.msg === 'stopping');
+  t.ok(stopping >= 0, 'logged "stopping"');
+  const complaints = d.logs.lines.slice(stopping).filter((l) => ['warn', 'error', 'fatal'].includes(String(l.level)));
+  t.same(complaints, [], 'a clean stop logs no warning or error');
 });

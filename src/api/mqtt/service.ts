@@ -183,7 +183,7 @@ export class MqttService implements Service {
         if (++this.refusedConnects >= 2) this.noRetain('the broker closes the connection before CONNACK while our will is retained');
       }
       this.connectSent = false;
-      if (this.connected) this.log.warn({ url: safeUrl(this.url) }, 'MQTT connection lost; events queue in the outbox');
+      if (this.connected && !this.stopping) this.log.warn({ url: safeUrl(this.url) }, 'MQTT connection lost; events queue in the outbox');
       // MQTT 3.1.1 has no way to say "retain not supported": such a broker just drops a client that publishes retained.
       // Two connections in a row dropped right after our retained publishes, with no retained copy seen: stop retaining.
       if (this.connected && this.retainAllowed && this.retainKept !== true && Date.now() - this.connectedAt < RETAIN_PROBE_MS) {
@@ -460,8 +460,14 @@ export class MqttService implements Service {
       const deadline = Date.now() + 2000;
       while (this.connected && this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       if (this.connected) {
+        // Unsubscribe first: the broker would echo our own "offline" back (we follow the availability topic), and the
+        // PUBACK for it, written after end() closed the stream, failed with "write after end".
         await Promise.race([
-          client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: this.retainAllowed }).catch(() => undefined),
+          client
+            .unsubscribeAsync([this.topics.requestWildcard, this.topics.availability])
+            .catch(() => undefined)
+            .then(() => client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: this.retainAllowed }))
+            .catch(() => undefined),
           new Promise((r) => setTimeout(r, 2000)),
         ]);
       }
