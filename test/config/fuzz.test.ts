@@ -5,9 +5,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { ConfigError, defaultConfigPath, parseYaml, resolveConfig } from '../../src/config/load.js';
 import { walkKeys } from '../../src/config/keys.js';
+import { lcg } from '../helpers/prng.js';
 
-let seed = 0xc0ffee;
-const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+const rnd = lcg(0xc0ffee);
 const ALPHABET = ' \n\t:-#{}[],"\'&*!|>%@`0123456789abcxyzABC.\\/\u00e9\u0000';
 
 function attempt(fn: () => unknown): 'ok' | 'config-error' {

@@ -6,6 +6,7 @@ import { createConnection, type Socket } from 'node:net';
 import { startTestGateway } from '../helpers/gateway.js';
 import { ControlClient, ControlError, type ControlEvent } from '../../src/cli/client.js';
 import type { ReaderJson } from '../../src/api/control/protocol.js';
+import { lcg } from '../helpers/prng.js';
 
 /** Raw line-level access, for requests the client library would never send. */
 function rawConn(path: string): Promise<{ sock: Socket; send(line: string): void; next(): Promise<any> }> {
@@ -178,8 +179,7 @@ t.test('control channel', async (t) => {
   });
 
   t.test('fuzz: random bytes never break the channel', async (t) => {
-    let seed = 42;
-    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+    const rnd = lcg(42);
     const r = await rawConn(path);
     r.sock.on('data', () => undefined);
     for (let i = 0; i < 300; i++) {

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DurableOutbox } from '../../src/events/outbox.js';
+import { lcg } from '../helpers/prng.js';
 
 const writer = join(import.meta.dirname, 'outbox-writer.ts');
 
@@ -40,11 +41,7 @@ function runUntilKilled(dir: string, killAfterMs: number): Promise<number[]> {
 t.test('SIGKILL at random moments loses no recorded event', { timeout: 120000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'scardgate-crash-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  let seed = 7;
-  const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
+  const rnd = lcg(7);
   let maxRecorded = 0;
   for (let round = 0; round < 6; round++) {
     const recorded = await runUntilKilled(dir, 200 + rnd(600));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DurableOutbox, type OutboxOptions, type EventDraft } from '../../src/events/outbox.js';
 import { decodeRecords, encodeRecord } from '../../src/events/record.js';
 import type { GatewayEvent } from '../../src/events/types.js';
+import { lcg } from '../helpers/prng.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'scardgate-outbox-'));
 
@@ -179,11 +180,7 @@ t.test('recovery cuts a torn or corrupt tail and keeps every record before it', 
 });
 
 t.test('fuzz: random truncation and byte damage never crash recovery nor invent events', async (t) => {
-  let seed = 0x5eed;
-  const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
+  const rnd = lcg(0x5eed);
   const base = tmp();
   const box = await DurableOutbox.open(opts(base));
   for (let i = 0; i < 50; i++) await box.append(draft(i));

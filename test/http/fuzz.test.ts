@@ -5,18 +5,7 @@
  */
 import t from 'tap';
 import { startTestGateway, Client, eventually, type TestGateway } from './harness.js';
-
-/** mulberry32: small, seeded, reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/prng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5c4d);
 const ROUNDS = 400;

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { parseRequest } from '../../src/api/mqtt/requests.js';
 import { METHODS, topicSegment, isPublishableTopic, topicsFor } from '../../src/api/mqtt/topics.js';
+import { lcg } from '../helpers/prng.js';
 
 t.test('valid requests get defaults; the transaction is picked out', async (t) => {
   const r = parseRequest('transmit', Buffer.from('{"reader":"r","apdus":["00 84 00 00 08"],"transaction":"x"}'), 65536);
@@ -14,11 +15,7 @@ t.test('valid requests get defaults; the transaction is picked out', async (t) =
 });
 
 t.test('fuzz: random bytes and mutated valid requests never throw and always say why', async (t) => {
-  let seed = 42;
-  const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
+  const rnd = lcg(42);
   const valid = [
     '{"reader":"Simulated Reader 00 00","apdus":["00A4040007A0000000031010"],"transaction":1}',
     '{"session":"abc","apdus":["0084000008"]}',

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startMosquitto } from './mosquitto.js';
 import { Observer, request } from './client.js';
+import { lcg } from '../helpers/prng.js';
 
 const run = promisify(execFile);
 const ROOT = 'scardgate/test-gw';
@@ -175,11 +176,7 @@ t.test('request/response', async (t) => {
   });
 
   t.test('fuzz: random payloads on random methods never crash and always answer', async (t) => {
-    let seed = 1234;
-    const rnd = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rnd = lcg(1234);
     const methods = ['readers', 'transmit', 'session/open', 'control', 'feedback', 'simulate/insert', 'x'];
     const pieces = ['{', '}', '[', ']', '"reader"', ':', ',', '"apdus"', '"00A4"', 'null', '1e999', '"\\u0000"', 'true', '"transaction"', '-1', '"FF"'];
     for (let i = 0; i < 150; i++) {

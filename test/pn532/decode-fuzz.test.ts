@@ -7,7 +7,8 @@ import t from 'tap';
 import { ACK_FRAME, ERROR_FRAME, TFI_HOST, encodeFrame, parseFrame } from '../../drivers/pn532/frame.js';
 import { HSU_WAKEUP } from '../../drivers/pn532/link.js';
 import { decodeFirmware, decodeListPassiveTarget } from '../../drivers/pn532/protocol.js';
-import { Pn532Chip, rng } from '../emulators/pn532/chip.js';
+import { Pn532Chip } from '../emulators/pn532/chip.js';
+import { rng } from '../helpers/prng.js';
 import { fieldCardOf } from '../emulators/pn532/field.js';
 
 t.test('decoders: random answers decode or throw a plain Error naming the problem', async (t) => {

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { ACK_FRAME, ERROR_FRAME, NACK_FRAME, TFI_HOST, TFI_PN532, encodeFrame, frameWireLength, parseFrame, type ParseResult } from '../../drivers/pn532/frame.js';
-import { rng } from '../emulators/pn532/chip.js';
+import { rng } from '../helpers/prng.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

@@ -8,17 +8,7 @@ import { createCard, CARD_TYPES } from '../../drivers/sim/cards/index.js';
 import { CardTarget } from '../../drivers/sim/contactless-target.js';
 import { Part3Reader } from '../../src/contactless/part3.js';
 import { h, hx } from './helpers.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/prng.js';
 
 /** Mostly well-formed-looking commands around the INS values the cards know, some pure noise. */
 function randomCommand(rand: () => number, cla: number): Buffer {

@@ -13,6 +13,7 @@ import { FrameDecoder, encodeFrame, encodeFrames } from '../../drivers/vpcd/fram
 import { PROTOCOL, SCARD } from '../../src/pcsc/constants.js';
 import { FakeVicc, FAKE_ATR } from './fake-vicc.js';
 import { freePorts } from './ports.js';
+import { rng } from '../helpers/prng.js';
 
 const log = pino({ level: 'silent' });
 const h = (s: string): Buffer => Buffer.from(s.replace(/ /g, ''), 'hex');
@@ -213,18 +214,6 @@ t.test('the port is busy at start: the slot is unavailable and retried', async (
   await once(d.reader.slots[0], 'presence');
   t.same(await d.reader.slots[0].powerUp(), FAKE_ATR);
 });
-
-/** Deterministic PRNG (mulberry32) so a fuzz failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 t.test('fuzz: the frame decoder returns exactly the frames sent, however TCP splits them', async (t) => {
   const rand = rng(0x5ca7d);

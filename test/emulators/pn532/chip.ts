@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { ACK_FRAME, ERROR_FRAME, TFI_HOST, TFI_PN532, encodeFrame, parseFrame } from '../../../drivers/pn532/frame.js';
 import type { FieldCard } from './field.js';
+import { rng } from '../../helpers/prng.js';
 
 export type Bus = 'hsu' | 'i2c';
 
@@ -53,18 +54,6 @@ export interface ChipEvents {
   irq: [level: 0 | 1];
   /** Human-readable trace (CLI). */
   trace: [line: string];
-}
-
-/** Small seeded PRNG (mulberry32) so fault runs repeat. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const FW = Buffer.from([0x32, 0x01, 0x06, 0x07]);
