@@ -36,8 +36,14 @@ const ajv = new Ajv({ allErrors: false, strict: false, useDefaults: true });
 ajv.addFormat('hex', { type: 'string', validate: (s: string) => hexProblem(s) === undefined });
 ajv.addFormat('apdu', { type: 'string', validate: (s: string) => apduProblem(s) === undefined });
 
+// Compiled on a method's first request, not at import: compiling every schema (and Ajv's meta-schema)
+// was the largest part of loading the MQTT frontend, on the daemon's path to ready.
 const validators = new Map<Method, ValidateFunction>();
-for (const m of METHODS) validators.set(m, ajv.compile(REQUESTS[m]));
+const validatorFor = (m: Method): ValidateFunction => {
+  let v = validators.get(m);
+  if (!v) validators.set(m, (v = ajv.compile(REQUESTS[m])));
+  return v;
+};
 
 function describe(err: ErrorObject, data: unknown): string {
   const path = err.instancePath || '/';
@@ -90,7 +96,7 @@ export function parseRequest(method: string, payload: Buffer, maxBytes: number):
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, method, error: `payload must be a JSON object, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : typeof body}`, transaction };
   }
-  const v = validators.get(method as Method)!;
+  const v = validatorFor(method as Method);
   if (!v(body)) return { ok: false, method, error: describe(v.errors![0], body), transaction };
   return { ok: true, method: method as Method, params: body as Record<string, unknown>, transaction };
 }
