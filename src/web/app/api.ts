@@ -1,4 +1,5 @@
 /** Calls to the gateway's API: CSRF header on writes, one place that notices an expired session. */
+import type { ReaderJson } from '../../api/http/json.js';
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -43,21 +44,8 @@ export async function api<T = Record<string, unknown>>(method: string, path: str
   return json as T;
 }
 
-export interface Reader {
-  name: string;
-  driver: string;
-  stateNames: string[];
-  cardPresent: boolean;
-  eventCounter: number;
-  sharing: number;
-  atr: string;
-  protocol: string | null;
-  available: boolean;
-  mute: boolean;
-  card?: { contactless: boolean; type?: string; uid?: string; atqa?: string; sak?: number; ats?: string };
-  since: string;
-  capabilities: { feedback: boolean; simulate: boolean; contactless: boolean };
-}
+/** A reader as the API sends it: the server's own definition (a type-only import, nothing of it is bundled). */
+export type Reader = ReaderJson;
 
 export interface GatewayEvent {
   seq: number;
