@@ -23,6 +23,8 @@ export const DAEMONS = {
   bundle: join(REPO, 'dist/bundle/scardgated.js'),
 } as const;
 export type DaemonForm = keyof typeof DAEMONS;
+/** The daemon's node flags as installed (the Makefile's DAEMON_NODE_FLAGS, passed by make bench-*). */
+export const NODE_FLAGS = (process.env.DAEMON_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 
 function set(o: Record<string, any>, path: string, v: unknown): void {
   const segs = path.split('.');
@@ -62,7 +64,7 @@ export async function startCompiled(dir: string, config: Record<string, unknown>
   const file = join(dir, 'bench.yaml');
   writeFileSync(file, stringify(config));
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [DAEMON, '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: '' } });
+  const proc = spawn(process.execPath, [...NODE_FLAGS, DAEMON, '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: '' } });
   let buf = '';
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
