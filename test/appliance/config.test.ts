@@ -28,7 +28,7 @@ t.test('appliance settings: state and sockets where the unit expects them, no si
   t.same(config.drivers.sim.readers, [], 'no simulated readers');
   t.same(config.drivers.pn532.readers, [], 'PN532 modules only as a commented example');
   t.equal(config.mqtt.url, 'embedded', 'the built-in broker until a fleet broker is set');
-  t.equal(config.http.host, '127.0.0.1', 'the web UI stays on loopback until opened up');
+  t.equal(config.http.host, '0.0.0.0', 'the technician reaches the web UI from the gateway network (authenticated)');
   t.equal(config.gatewayId, 'gw', 'gateway id from the host name');
 });
 
