@@ -44,6 +44,8 @@ export interface FrameLink extends EventEmitter<LinkEvents> {
   wakeup(): Promise<void>;
   /** Abort the receive in progress and every later one (stop, transport lost); open() clears it. */
   abort(): void;
+  /** Let receives run again after abort() (the shutdown commands that follow the aborted detection wait). */
+  resume(): void;
 }
 
 // ------------------------------------------------------------------ HSU
@@ -150,6 +152,10 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
     this.waiter?.();
   }
   private aborted = false;
+
+  resume(): void {
+    this.aborted = false;
+  }
 
   async wakeup(): Promise<void> {
     await this.send(HSU_WAKEUP);
@@ -288,6 +294,10 @@ export class I2cLink extends EventEmitter<LinkEvents> implements FrameLink {
     this.aborted = true;
   }
 
+  resume(): void {
+    if (this.bus) this.aborted = false;
+  }
+
   async wakeup(): Promise<void> {
     // The PN532 wakes on its address (clock stretching); nothing to send.
   }
@@ -334,8 +344,10 @@ export class I2cLink extends EventEmitter<LinkEvents> implements FrameLink {
       }
       this.counters.bytesIn += n;
       if (!(buf[0] & 0x01)) {
-        // RDY dropped between the status poll and the read (or a spurious IRQ): poll again
+        // RDY dropped between the status poll and the read (or a spurious IRQ): poll again, after a
+        // pause, so an IRQ line stuck low (wedged module) does not spin and starve the event loop
         if (Date.now() >= deadline) throw new LinkError('timeout', `no frame from the PN532 within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, Math.min(this.pollMs, Math.max(1, deadline - Date.now()))));
         continue;
       }
       const r = parseFrame(buf.subarray(1));
