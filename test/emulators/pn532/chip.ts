@@ -57,6 +57,9 @@ export interface ChipEvents {
 }
 
 const FW = Buffer.from([0x32, 0x01, 0x06, 0x07]);
+/** PowerDown WakeUpEnable bits (hardware.md §1.6). */
+const WAKE_HSU = 0x10;
+const WAKE_I2C = 0x80;
 /** PN532 DataIn per frame (its internal buffer). */
 const DATA_IN_MAX = 262;
 
@@ -85,6 +88,9 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
   private maxRtyCom = 0;
   private passiveRetries = 0xff;
   private fieldOn = true;
+  /** PowerDown entered; WakeUpEnable says which host interface may wake it (§1.6: b4 HSU, b7 I2C). */
+  private poweredDown = false;
+  private wakeUpEnable = 0;
   private registers = new Map<number, number>();
   private inBuf: Buffer = Buffer.alloc(0);
   private lastResponse?: Buffer;
@@ -159,6 +165,8 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     this.maxRtyCom = 0;
     this.passiveRetries = 0xff;
     this.fieldOn = true;
+    this.poweredDown = false;
+    this.wakeUpEnable = 0;
     this.inBuf = Buffer.alloc(0);
     this.lastResponse = undefined;
     this.cancelPending();
@@ -181,6 +189,25 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
 
   get irq(): 0 | 1 {
     return this.irqLevel;
+  }
+
+  /** LowVbat until SAMConfiguration, power-down after PowerDown until a wake-up on an enabled interface. */
+  get powerMode(): 'low-vbat' | 'normal' | 'power-down' {
+    return this.poweredDown ? 'power-down' : this.lowVbat ? 'low-vbat' : 'normal';
+  }
+
+  /** Whether the antenna radiates: RFConfiguration item 01 bit 0, and nothing radiates in power-down. */
+  get rfField(): boolean {
+    return this.fieldOn && !this.poweredDown;
+  }
+
+  /** Interface wake-up (HSU 0x55, I2C addressing): allowed by WakeUpEnable when powered down. */
+  private wake(bit: number): boolean {
+    if (!this.poweredDown) return true;
+    if (!(this.wakeUpEnable & bit)) return false;
+    this.poweredDown = false;
+    this.emit('trace', 'woken from power-down');
+    return true;
   }
 
   private setIrq(level: 0 | 1): void {
@@ -206,7 +233,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     if (!this.awake) {
       // HSU asleep: only the 0x55 wake-up byte matters (§1.3); what precedes it is lost
       const i = data.indexOf(0x55);
-      if (i < 0) {
+      if (i < 0 || !this.wake(WAKE_HSU)) {
         this.counters.bytesIgnoredAsleep += data.length;
         return;
       }
@@ -328,6 +355,10 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
 
   /** One I2C write transaction. Addressing the chip wakes it (clock stretching, §1.4). */
   i2cWrite(data: Buffer): void {
+    if (!this.heldInReset && !this.hung && !this.wake(WAKE_I2C)) {
+      this.counters.bytesIgnoredAsleep += data.length;
+      return;
+    }
     this.awake = true;
     this.hostBytes(data);
   }
@@ -401,11 +432,15 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
         this.irqEnabled = p.length < 3 ? true : p[2] === 0x01; // omitted IRQ byte taken as 'on' (the UM's default as far as known; uncertain)
         return r([]);
       case 0x16: // PowerDown
-        if (p.length < 1) return this.errorFrame('PowerDown needs WakeUpEnable');
+        // `16 WakeUpEnable [GenerateIRQ]`, answered `17 00` before the chip sleeps (§1.6)
+        if (p.length < 1 || p.length > 2) return this.errorFrame('PowerDown takes WakeUpEnable [GenerateIRQ]');
         r([0x00]);
-        // asleep once the answer is out; HSU then needs the 0x55 wake-up again
+        // asleep once the answer is out (an I2C host still reads it); HSU then needs the 0x55 wake-up again
         if (this.bus === 'hsu') this.awake = false;
+        this.poweredDown = true;
+        this.wakeUpEnable = p[0];
         this.target = undefined;
+        this.emit('trace', `power-down, wake-up enable 0x${p[0].toString(16).padStart(2, '0')}`);
         return;
       case 0x32: // RFConfiguration
         return this.rfConfiguration(p, r);
