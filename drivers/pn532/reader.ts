@@ -35,6 +35,14 @@ export interface ReaderTuning {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The whole idle sequence on stop (release, field off, PowerDown): well inside the daemon's 5 s shutdown. */
+const STOP_BUDGET_MS = 800;
+/** Response wait of one idle step (each answers at once on a live module). */
+const STOP_STEP_MS = 200;
+/** PowerDown WakeUpEnable bits (hardware.md §1.6). */
+const WAKE_HSU = 0x10;
+const WAKE_I2C = 0x80;
+
 export class Pn532Slot extends EventEmitter<SlotEvents> implements DriverSlot {
   readonly index = 0;
   readonly level: ExchangeLevel = 'apdu';
@@ -58,7 +66,7 @@ export class Pn532Slot extends EventEmitter<SlotEvents> implements DriverSlot {
   }
 
   async powerDown(): Promise<void> {
-    /* the RF field stays on for detection; the card keeps its activation */
+    /* the RF field stays on for detection while the reader runs (stop() switches it off); the card keeps its activation */
   }
 
   /** Warm reset of a contactless card: select it again (RATS again for ISO 14443-4). */
@@ -119,6 +127,7 @@ export class Pn532Reader implements DriverReader {
   target?: Pn532Target;
   available = true;
   private running = false;
+  private transportGone = false;
   private loop?: Promise<void>;
   private wakeLoop?: () => void;
   private needRecover = false;
@@ -162,7 +171,7 @@ export class Pn532Reader implements DriverReader {
 
   // ------------------------------------------------------------ start-up
 
-  /** Wake, SAMConfiguration, firmware version, parameters, RF configuration (§1.3, §1.6, §1.7). */
+  /** Wake, SAMConfiguration, firmware version, parameters, RF configuration, field on (§1.3, §1.6, §1.7). */
   async initLocked(): Promise<void> {
     const d = this.dialogue;
     await this.link.wakeup();
@@ -173,6 +182,8 @@ export class Pn532Reader implements DriverReader {
     await d.commandLocked(CMD.RFConfiguration, Buffer.from([RF_ITEM.MaxRtyCOM, this.config.comRetries]));
     // ATR_RES timeout 102.4 ms, retry timeout 51.2 ms (the datasheet defaults, stated so a reset module matches)
     await d.commandLocked(CMD.RFConfiguration, Buffer.from([RF_ITEM.Timings, 0x00, 0x0b, 0x0a]));
+    // field on explicitly: the last stop() switched it off; do not rely on what a wake-up restores
+    await d.commandLocked(CMD.RFConfiguration, Buffer.from([RF_ITEM.Field, 0x01]));
     this.rf.current = -1;
   }
 
@@ -188,17 +199,61 @@ export class Pn532Reader implements DriverReader {
     this.loop = this.run();
   }
 
+  /**
+   * Leave the module idle the way libnfc's pn53x_idle does (hardware.md §1.11):
+   * card released, RF field off, PowerDown. Bounded by STOP_BUDGET_MS so a
+   * module that no longer answers cannot hold up the daemon's shutdown.
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.link.abort();
     this.wakeLoop?.();
     await this.loop?.catch(() => undefined);
+    this.link.resume();
     await this.dialogue.exclusive(() => this.dialogue.abortLocked()).catch(() => undefined);
+    if (!this.transportGone) await this.idleModule();
+    this.target = undefined;
     await this.setLed(false);
+  }
+
+  private async idleModule(): Promise<void> {
+    const d = this.dialogue;
+    // wake-up source: the host interface the module is wired to (§1.6 PowerDown: b4 HSU, b7 I2C)
+    const wakeOn = this.config.transport.type === 'hsu' ? WAKE_HSU : WAKE_I2C;
+    const steps: [string, number, Buffer][] = [
+      ['InRelease', CMD.InRelease, Buffer.from([0x00])],
+      ['RF field off', CMD.RFConfiguration, Buffer.from([RF_ITEM.Field, 0x00])],
+      ['PowerDown', CMD.PowerDown, Buffer.from([wakeOn])],
+    ];
+    const sequence = d.exclusive(async () => {
+      for (const [name, code, params] of steps) {
+        try {
+          const body = await d.commandLocked(code, params, { timeoutMs: STOP_STEP_MS });
+          if (code === CMD.PowerDown && body[0] !== 0x00) throw new Error(`status 0x${body[0]?.toString(16)}`);
+        } catch (e) {
+          this.log.warn({ reader: this.id, step: name, err: (e as Error).message }, 'PN532 not idled on stop');
+          // a module that did not answer one step will not answer the next: do not spend the shutdown budget on it
+          if (!(e instanceof Pn532SyntaxError)) return false;
+        }
+      }
+      return true;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), STOP_BUDGET_MS);
+    });
+    const r = await Promise.race([sequence.catch(() => false), budget]);
+    clearTimeout(timer);
+    if (r === 'timeout') {
+      // ends the exchange still waiting; the link is closed right after
+      this.link.abort();
+      this.log.warn({ reader: this.id, budgetMs: STOP_BUDGET_MS }, 'PN532 not idled on stop: no answer in time');
+    } else if (r) this.log.info({ reader: this.id }, 'PN532 idle: card released, RF off, powered down');
   }
 
   /** The transport went away: no more commands; the card (if any) is gone with it. */
   detached(): void {
+    this.transportGone = true;
     this.running = false;
     this.link.abort();
     this.wakeLoop?.();
