@@ -84,11 +84,12 @@ export async function runApdus(core: ScardCore, reader: string, apdus: readonly 
 }
 
 /**
- * Begin the run's transaction. A reset by someone else between our connect and
- * our turn (a session expiring, say) flags the handle; that reset happened
- * before we sent anything, so reconnect and try again.
+ * Begin a transaction on a handle that has sent nothing yet (one-shot runs,
+ * session opens). A reset by someone else between our connect and our turn (a
+ * session expiring, say) flags the handle; that reset happened before we sent
+ * anything, so reconnect and try again.
  */
-async function beginFresh(core: ScardCore, conn: { handle: number; protocol: number }, share: number, preferred: number): Promise<void> {
+export async function beginFresh(core: ScardCore, conn: { handle: number; protocol: number }, share: number, preferred: number): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await core.beginTransaction(conn.handle);

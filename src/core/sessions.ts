@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import { DISPOSITION, PROTOCOL, SCARD, SHARE } from '../pcsc/constants.js';
 import { PcscError } from '../pcsc/error.js';
 import type { ReaderSnapshot, ScardCore } from './api.js';
+import { beginFresh } from './oneshot.js';
 
 export interface SessionOptions {
   shareMode?: number;
@@ -94,8 +95,13 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     if (this.sessions.size >= this.maxSessions) throw new PcscError(SCARD.E_NO_MEMORY, `too many open sessions (${this.maxSessions})`);
     const ctx = this.core.establishContext(`session:${owner}`);
     try {
-      const { handle, protocol } = await this.core.connect(ctx, reader, opts.shareMode ?? SHARE.SHARED, opts.protocol ?? PROTOCOL.T0 | PROTOCOL.T1);
-      if (opts.transaction !== false) await this.core.beginTransaction(handle);
+      const share = opts.shareMode ?? SHARE.SHARED;
+      const preferred = opts.protocol ?? PROTOCOL.T0 | PROTOCOL.T1;
+      const conn = await this.core.connect(ctx, reader, share, preferred);
+      const { handle } = conn;
+      // Waiting behind another session whose lease ends with a reset must not fail this open.
+      if (opts.transaction !== false) await beginFresh(this.core, conn, share, preferred);
+      const { protocol } = conn;
       const st = await this.core.status(handle);
       const id = randomUUID();
       const now = Date.now();

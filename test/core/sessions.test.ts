@@ -65,3 +65,17 @@ t.test('reader removed: its session ends, the next call says why', async (t) => 
   t.throws(() => sm.touch('a', s.id), { code: SCARD.E_READER_UNAVAILABLE, message: /reader "Test Reader 00 00" was removed/ });
   t.same(sm.list('a'), []);
 });
+
+t.test('an open waiting behind another session survives that session expiring with a card reset', async (t) => {
+  const { core, name } = await setup();
+  t.teardown(() => core.stop());
+  const sm = new SessionManager(core, { defaultLeaseMs: 60000 });
+  const first = await sm.open('a', name, { leaseMs: 50 });
+  // The second open queues for the transaction; the first lease then expires and resets the card.
+  const second = await sm.open('b', name, { leaseMs: 60000 });
+  t.not(second.id, first.id);
+  t.same(sm.list().map((s) => s.owner), ['b'], 'only the second session is left');
+  const r = await sm.transmit('b', second.id, Buffer.from('0084000008', 'hex'));
+  t.ok(r.length >= 2, 'the waiting session can use the card at once');
+  await sm.close('b', second.id);
+});
