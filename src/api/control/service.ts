@@ -3,9 +3,8 @@
  * scardctl. Newline-delimited JSON (protocol.ts) on a Unix socket, mode 0660
  * so only the service's user and group may drive the readers.
  */
-import { chmod, mkdir, unlink, lstat } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { chmod, unlink } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { CoreEvents, ReaderSnapshot } from '../../core/api.js';
 import type { Service, ServiceContext } from '../../daemon/service.js';
 import { HexError, parseHex, toHex } from '../../iso7816/hex.js';
@@ -14,6 +13,7 @@ import { PcscError } from '../../pcsc/error.js';
 import { CONTROL_METHODS, LineSplitter, readerToJson, type ControlErrorBody, type ControlRequest } from './protocol.js';
 import { ReaderSelectError, selectReader } from './reader-select.js';
 import { runApdus } from '../../core/oneshot.js';
+import { prepareSocketPath } from '../../daemon/socket-file.js';
 
 class RequestError extends Error {
   constructor(
@@ -33,31 +33,6 @@ function stringParam(params: Record<string, unknown>, name: string): string {
   const v = params[name];
   if (typeof v !== 'string' || v === '') throw new RequestError('bad-params', `params.${name} must be a non-empty string`);
   return v;
-}
-
-/** Is something answering on this socket path (a running daemon), or is it a stale file? */
-function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-export async function prepareSocketPath(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  let st;
-  try {
-    st = await lstat(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  if (await socketAlive(path)) throw new Error(`${path} is in use by another running process (another scardgated?)`);
-  await unlink(path);
 }
 
 export function createControlService(ctx: ServiceContext): Service {
@@ -222,7 +197,7 @@ export function createControlService(ctx: ServiceContext): Service {
   return {
     name: 'control',
     async start() {
-      await prepareSocketPath(path);
+      await prepareSocketPath(path, 'control.socket', 'in use by another running process (another scardgated?)');
       const srv = createServer(onConnection);
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);

@@ -3,14 +3,14 @@
  * the reader-state table in step with the core and signals every waiting
  * client when it changes (event-driven: no polling).
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { chmodSync, chownSync, readFileSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { ContextId, ScardCore } from '../../core/api.js';
 import { SCARD } from '../../pcsc/constants.js';
 import type { PcscProtocolError } from './codec.js';
 import { PcscConnection, type ConnectionHost } from './connection.js';
 import { ReaderTable } from './reader-table.js';
+import { prepareSocketPath } from '../../daemon/socket-file.js';
 
 export interface PcscServerOptions {
   socketPath: string;
@@ -39,18 +39,6 @@ export function resolveGroup(group: string | number): number {
     if (name === group && gid !== undefined) return Number(gid);
   }
   throw new Error(`pcsc.group: no group named '${group}' in /etc/group`);
-}
-
-/** Probes an existing socket file: a live daemon answers connect(), a stale file refuses. */
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s: Socket = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export class PcscServer implements ConnectionHost {
@@ -83,18 +71,7 @@ export class PcscServer implements ConnectionHost {
 
   async start(): Promise<void> {
     const path = this.opts.socketPath;
-    mkdirSync(dirname(path), { recursive: true });
-    let st;
-    try {
-      st = lstatSync(path);
-    } catch {
-      st = undefined;
-    }
-    if (st) {
-      if (!st.isSocket()) throw new Error(`pcsc.socket: ${path} exists and is not a socket; refusing to replace it`);
-      if (await isLive(path)) throw new Error(`pcsc.socket: ${path} is in use by a running daemon (pcscd or another scardgate)`);
-      unlinkSync(path); // stale socket of a previous run
-    }
+    await prepareSocketPath(path, 'pcsc.socket', 'in use by a running daemon (pcscd or another scardgate)');
     const gid = this.opts.group === undefined ? undefined : resolveGroup(this.opts.group);
     this.core.on('reader-added', this.onReaderAddedOrRemoved);
     this.core.on('reader-removed', this.onReaderAddedOrRemoved);
