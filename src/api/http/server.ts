@@ -58,17 +58,18 @@ const SECURITY_HEADERS: Record<string, string> = {
  */
 const buildValidator = AjvCompiler();
 const lazyValidators: typeof buildValidator = (externalSchemas, options) => {
-  const compile = buildValidator(externalSchemas, options);
+  // The Ajv instance too (about 5 ms with its formats) waits for the first request that validates.
+  let compile: ReturnType<typeof buildValidator> | undefined;
   return (route) => {
-    let validate: ReturnType<typeof compile> | undefined;
+    let validate: ReturnType<ReturnType<typeof buildValidator>> | undefined;
     const lazy = (data: unknown): unknown => {
-      validate ??= compile(route);
+      validate ??= (compile ??= buildValidator(externalSchemas, options))(route);
       const ok = validate(data);
       lazy.errors = validate.errors;
       return ok;
     };
     lazy.errors = undefined as unknown;
-    return lazy as unknown as ReturnType<typeof compile>;
+    return lazy as unknown as ReturnType<ReturnType<typeof buildValidator>>;
   };
 };
 
