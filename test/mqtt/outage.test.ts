@@ -3,6 +3,7 @@
  * restarted. Every event arrives, in order, with no gap in the sequence.
  */
 import t from 'tap';
+import type { Test } from 'tap';
 import { startTestGateway } from '../helpers/gateway.js';
 import { startMosquitto } from './mosquitto.js';
 import { Observer } from './client.js';
@@ -13,7 +14,12 @@ const ROOT = 'scardgate/test-gw';
 const TAPS = 1000;
 const OUTAGE_MS = 30000;
 
-t.test('1,000 taps during a 30 s broker outage all arrive, in order, no gap', { timeout: 180000 }, async (t) => {
+/**
+ * Mosquitto, a gateway publishing to it and a door controller with a persistent
+ * session (the broker keeps its subscription and queue across a restart), once
+ * the gateway is connected.
+ */
+async function setup(t: Test, clientId: string) {
   const m = await startMosquitto();
   t.teardown(() => m.close());
   const gw = await startTestGateway({
@@ -22,12 +28,16 @@ t.test('1,000 taps during a 30 s broker outage all arrive, in order, no gap', { 
     config: { mqtt: { url: m.url, reconnectMinMs: 200, reconnectMaxMs: 1000 }, events: { debounceMs: 0 } },
   });
   t.teardown(() => gw.stop());
-  // A door controller with a persistent session: the broker keeps its subscription and queue across the restart.
-  const o = await Observer.connect(m.url, [`${ROOT}/events`], { clientId: 'door-controller', clean: false, properties: { sessionExpiryInterval: 3600 } });
+  const o = await Observer.connect(m.url, [`${ROOT}/events`], { clientId, clean: false, properties: { sessionExpiryInterval: 3600 } });
   t.teardown(() => o.close());
   const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as MqttService;
   const deadline = Date.now() + 10000;
   while (!svc.info().broker.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return { m, gw, o, svc };
+}
+
+t.test('1,000 taps during a 30 s broker outage all arrive, in order, no gap', { timeout: 180000 }, async (t) => {
+  const { m, gw, o, svc } = await setup(t, 'door-controller');
 
   const reader = gw.core.readers().find((r) => r.capabilities.contactless)!.name;
   const firstSeq = svc.info().outbox.lastSeq + 1;
@@ -68,19 +78,7 @@ t.test('1,000 taps during a 30 s broker outage all arrive, in order, no gap', { 
 });
 
 t.test('the broker goes away while events are in flight: none is lost, none overtakes another', { timeout: 120000 }, async (t) => {
-  const m = await startMosquitto();
-  t.teardown(() => m.close());
-  const gw = await startTestGateway({
-    services: ['mqtt'],
-    logLevel: 'warn',
-    config: { mqtt: { url: m.url, reconnectMinMs: 200, reconnectMaxMs: 1000 }, events: { debounceMs: 0 } },
-  });
-  t.teardown(() => gw.stop());
-  const o = await Observer.connect(m.url, [`${ROOT}/events`], { clientId: 'door-controller-2', clean: false, properties: { sessionExpiryInterval: 3600 } });
-  t.teardown(() => o.close());
-  const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as MqttService;
-  const deadline = Date.now() + 10000;
-  while (!svc.info().broker.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const { m, gw, o, svc } = await setup(t, 'door-controller-2');
   const events = await acquireGatewayEvents(gw.gateway.context);
   t.teardown(() => releaseGatewayEvents(gw.core));
   const first = events.lastSeq() + 1;
