@@ -9,13 +9,13 @@
 import { parseApdu } from '../iso7816/apdu.js';
 import { parseHex, toHex } from '../iso7816/hex.js';
 import { decodeSw } from '../iso7816/status-words.js';
-import { isSecretApdu, isSecretResponse, renderApdu, renderResponse } from '../log/redact.js';
+import { isSecretResponse, renderApdu, renderResponse } from '../log/redact.js';
 import { invalid } from './errors.js';
 
 export interface Exchange {
-  /** The command as sent; data of secret-bearing commands redacted. */
+  /** The command as sent, spaced hex as in the logs; data of secret-bearing commands replaced by "<n bytes redacted>". */
   apdu: string;
-  /** Response data + SW1 SW2 in hex; data redacted where the command's answer is secret. */
+  /** Response data + SW1 SW2, spaced hex as in the logs; data redacted where the command's answer is secret. */
   response: string;
   /** Response data without the status word (redacted likewise). */
   data: string;
@@ -70,8 +70,8 @@ export function exchange(cmd: Buffer, resp: Buffer): Exchange {
   const hidden = isSecretResponse(cmd);
   const n = Math.max(0, resp.length - 2);
   return {
-    apdu: isSecretApdu(cmd) ? renderApdu(cmd) : toHex(cmd, ''),
-    response: hidden ? renderResponse(cmd, resp) : toHex(resp, ''),
+    apdu: renderApdu(cmd),
+    response: renderResponse(cmd, resp),
     data: hidden ? (n ? `<${n} bytes redacted>` : '') : toHex(resp.subarray(0, n), ''),
     sw: sw?.hex ?? '',
     swText: sw?.text ?? 'no status word (response shorter than 2 bytes)',
