@@ -19,7 +19,7 @@ import mqtt from 'mqtt';
 import { startTestGateway } from '../../test/helpers/gateway.js';
 import { startMosquitto } from '../../test/mqtt/mosquitto.js';
 import type { MqttService } from '../../src/api/mqtt/service.js';
-import { acquireGatewayEvents, releaseGatewayEvents } from '../../src/events/index.js';
+import type { GatewayEvents } from '../../src/events/pipeline.js';
 
 const TAPS = Number(process.env.TAPS ?? 500);
 const SEQ_REQUESTS = Number(process.env.SEQ_REQUESTS ?? 1000);
@@ -96,8 +96,7 @@ const cl = readers.find((r) => r.capabilities.contactless)!.name;
 const contact = readers.find((r) => r.name.includes('Contact Reader B'))!.name;
 const eventLat: number[] = [];
 const ioTaps0 = diskWrites();
-const stTaps0 = (await acquireGatewayEvents(gw.gateway.context)).outbox.stats();
-await releaseGatewayEvents(gw.core);
+const stTaps0 = (gw.gateway.context.api.events() as GatewayEvents).outbox.stats();
 let removals = 0;
 client.on('message', (topic, payload) => {
   if (topic === `${ROOT}/events` && JSON.parse(payload.toString()).type === 'card.removed') removals++;
@@ -115,9 +114,8 @@ for (let i = 0; i < TAPS; i++) {
   eventLat.push((await got) - t0);
 }
 // Single taps each get their own commit: what one tap costs the flash (two events: removal and insertion).
-const evTaps = await acquireGatewayEvents(gw.gateway.context);
+const evTaps = gw.gateway.context.api.events() as GatewayEvents;
 const stTaps1 = evTaps.outbox.stats();
-await releaseGatewayEvents(gw.core);
 const ioTaps1 = diskWrites();
 const eventFigures = {
   bench: 'mqtt-card-event-latency',
@@ -176,7 +174,7 @@ console.log(
 );
 
 // 3. sustained events through the durable outbox (fsync'ed group commits) until acknowledged by the broker
-const events = await acquireGatewayEvents(gw.gateway.context);
+const events = gw.gateway.context.api.events() as GatewayEvents;
 const st0 = events.outbox.stats();
 const seenBefore = eventsSeen;
 const io0 = diskWrites();
@@ -207,7 +205,6 @@ const outboxFigures = {
 console.log(
   `durable outbox: ${outboxFigures.events_per_s} events/s acknowledged by the broker; ${outboxFigures.app_bytes_per_event} bytes/event appended (${outboxFigures.disk_bytes_per_event} bytes/event at the block layer), ${outboxFigures.events_per_commit} events per fsync`,
 );
-await releaseGatewayEvents(gw.core);
 
 await client.endAsync();
 await gw.stop();

@@ -125,6 +125,17 @@ function listsForMappings(value: unknown, schema: TSchema | undefined, segs: str
   }
 }
 
+/** The literal values a union accepts, nested unions included. */
+function unionLiterals(schema: TSchema): string[] {
+  if (schema[Kind] !== 'Union') return [];
+  const out: string[] = [];
+  for (const s of (schema.anyOf as TSchema[]) ?? []) {
+    if (s.const !== undefined) out.push(String(s.const));
+    else out.push(...unionLiterals(s));
+  }
+  return out;
+}
+
 function describeError(e: ValueError): string {
   const segs = e.path.split('/').slice(1);
   const schema = e.schema as TSchema;
@@ -139,6 +150,13 @@ function describeError(e: ValueError): string {
   }
   const en = enumValues(schema);
   if (en) return `${show(e.value)} is not allowed (expected one of: ${en.join(', ')})`;
+  // A union of names and a mapping (a simulated card: "iso7816" or { type: iso7816, ... }): one line naming the valid names.
+  const names = unionLiterals(schema);
+  if (names.length > 0) {
+    const hasMapping = (schema.anyOf as TSchema[] | undefined)?.some((s) => s.type === 'object');
+    const typed = e.value && typeof e.value === 'object' ? (e.value as { type?: unknown }).type : e.value;
+    return `${show(typed)} is not one of the valid names: ${names.join(', ')}${hasMapping ? ' (or a mapping with type: one of them)' : ''}`;
+  }
   if (TYPE_ERRORS.has(e.type) || (e.type === ValueErrorType.Union && schema[Kind] === 'Union')) {
     return `wrong type: ${typeName(e.value)} ${show(e.value)} (expected ${describeType(schema)})`;
   }
@@ -242,6 +260,14 @@ export function applyEnvOverrides(
 /** Checks across keys that the schema cannot express. */
 function crossChecks(c: Config): string[] {
   const out: string[] = [];
+  // A broker takes a password only with a user name: without one it is never sent, and the connection fails later, unexplained.
+  if (c.mqtt.password && !c.mqtt.username) out.push('mqtt.password: set without mqtt.username (expected mqtt.username too: a broker takes a password only with a user name)');
+  const pair = (a: string, av: string, b: string, bv: string): void => {
+    if (av && !bv) out.push(`${a}: set without ${b} (expected both, or neither)`);
+    if (bv && !av) out.push(`${b}: set without ${a} (expected both, or neither)`);
+  };
+  pair('http.tls.cert', c.http.tls.cert, 'http.tls.key', c.http.tls.key);
+  pair('mqtt.cert', c.mqtt.cert, 'mqtt.key', c.mqtt.key);
   if (c.pcsc.enabled && resolve(c.pcsc.socket) === resolve(c.control.socket)) {
     out.push(`control.socket: same path as pcsc.socket (${c.control.socket}) (expected a different socket path)`);
   }

@@ -147,7 +147,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     return { ...s.info };
   }
 
-  async close(owner: string, id: string, disposition: number = DISPOSITION.LEAVE): Promise<void> {
+  /** Default RESET: the next user of the card does not inherit what the session left (a verified PIN). */
+  async close(owner: string, id: string, disposition: number = DISPOSITION.RESET): Promise<void> {
     const s = this.get(owner, id);
     await this.end(s, disposition);
   }

@@ -13,6 +13,7 @@ import type { LogRing } from '../log/index.js';
 import { DRIVERS, SERVICES, createCore, type DriverEntry, type ServiceEntry } from './registry.js';
 import type { Service, ServiceContext } from './service.js';
 import { GatewayApi } from '../gateway/api.js';
+import { ConfigStore } from '../gateway/config-store.js';
 import { tokenFileStore } from './token-store.js';
 import { CARD_TYPES } from '../../drivers/sim/cards/card.js';
 
@@ -24,6 +25,8 @@ export interface GatewayOptions {
   logRing?: LogRing;
   /** The YAML file the config came from, for services that edit it (web UI). */
   configFile?: string;
+  /** Environment the configuration was resolved with (SCARDGATE_* overrides); default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** Override the registry (tests); default: every enabled entry. */
   drivers?: DriverEntry[];
   services?: ServiceEntry[];
@@ -34,6 +37,8 @@ export interface Gateway {
   drivers: Driver[];
   services: Service[];
   context: ServiceContext;
+  /** The running configuration's owner: SIGHUP and the web editor apply changes through it. */
+  configStore: ConfigStore;
   /** Milliseconds each start-up step took (core, driver:<name>, <service>), for the ready line and bench/startup. */
   timings: Record<string, number>;
   /** Bound addresses of every service (socket paths, URLs). */
@@ -57,7 +62,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const services: Service[] = [];
   const drivers: Driver[] = [];
   const startedAt = new Date();
+  const configStore = new ConfigStore({
+    file: opts.configFile,
+    config,
+    env: opts.env ?? process.env,
+    log,
+    running: () => services.map((s) => s.name),
+    restart: (names, next) => restartServices(names, next),
+  });
   const api = new GatewayApi({
+    config: configStore,
     core,
     log,
     gatewayId: opts.gatewayId,
@@ -154,10 +168,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // Services name themselves in their logs (child({ module })), so they get the root logger.
     const created = (await Promise.all(loading)).map((factory) => factory(context));
     lap('load frontends');
-    // Started together: they are independent, and one waiting on the network (a broker) need not hold the others.
+    // Early services (the events journal) first, alone; the rest together: they are independent, and one
+    // waiting on the network (a broker) need not hold the others.
     const t0 = performance.now();
+    const early = created.filter((_, i) => serviceEntries[i].early);
+    for (const service of early) await service.start().then(() => services.push(service));
     const outcomes = await Promise.allSettled(
       created.map(async (service, i) => {
+        if (serviceEntries[i].early) return;
         await service.start();
         timings[serviceEntries[i].name] = Math.round((performance.now() - t0) * 10) / 10;
       }),
@@ -165,7 +183,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     mark = performance.now();
     // Registry order, so stop() goes in reverse of it.
     created.forEach((service, i) => {
-      if (outcomes[i].status === 'fulfilled') services.push(service);
+      if (outcomes[i].status === 'fulfilled' && !serviceEntries[i].early) services.push(service);
     });
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
@@ -179,6 +197,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     drivers,
     services,
     context,
+    configStore,
     timings,
     addresses() {
       const out: Record<string, string> = {};

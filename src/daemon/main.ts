@@ -10,7 +10,7 @@ import { DAEMON_USAGE, UsageError, parseDaemonArgs } from './args.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { stopGateway } from './shutdown.js';
 import { linkSystemd } from './systemd.js';
-import { reloadConfig, serialReloads } from './reload.js';
+import { serialReloads } from './reload.js';
 import { packageVersion } from './version.js';
 
 /** Upper bound for a clean stop; past it the process exits anyway (systemd's stop timeout is longer). */
@@ -111,7 +111,8 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
     'SIGHUP',
     serialReloads(async () => {
       systemd.reloading();
-      await reloadConfig({ log, file: configFile, env: io.env, current: loaded, gateway: () => gateway });
+      // The config store owns the running configuration: the same apply path as the web editor.
+      if (gateway) await gateway.configStore.reload();
       systemd.reloaded();
     }, () => stopping !== undefined),
   );
@@ -125,7 +126,7 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
 
   log.info({ version, gatewayId, config: loaded.source, pid: process.pid }, 'starting');
   try {
-    starting = startGateway({ config, gatewayId, log, version, logRing: ring, configFile });
+    starting = startGateway({ config, gatewayId, log, version, logRing: ring, configFile, env: io.env });
     gateway = await starting;
   } catch (err) {
     log.fatal({ err }, 'start-up failed');

@@ -20,6 +20,8 @@ export interface DriverEntry {
 export interface ServiceEntry {
   name: string;
   enabled(config: Config): boolean;
+  /** Started alone, before the others (which may rely on it: the events journal). */
+  early?: boolean;
   load(): Promise<ServiceFactory>;
 }
 
@@ -45,6 +47,7 @@ export const DRIVERS: DriverEntry[] = [
 
 /** Started in this order, stopped in reverse. */
 export const SERVICES: ServiceEntry[] = [
+  { name: 'events', early: true, enabled: (c) => c.mqtt.enabled || c.http.enabled, load: async () => (await import('../gateway/events-service.js')).createEventsService },
   { name: 'control', enabled: () => true, load: async () => (await import('../api/control/service.js')).createControlService },
   { name: 'pcsc', enabled: (c) => c.pcsc.enabled, load: async () => (await import('../api/pcsc/index.js')).createPcscService },
   { name: 'mqtt', enabled: (c) => c.mqtt.enabled, load: async () => (await import('../api/mqtt/index.js')).createMqttService },

@@ -92,7 +92,7 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
   private readonly dir = new ReaderDirectory();
   private readonly log: Logger;
   private journal?: EventJournal;
-  private readonly infoParts = new Map<string, () => unknown>();
+  private readonly infoParts = new Map<'broker', () => GatewayInfo['broker']>();
   private readonly onJournalEvent = (ev: GatewayEvent): void => {
     if (ev.type !== 'card.inserted' && ev.type !== 'card.removed') return;
     this.dir.learnUid(ev.reader, ev.type === 'card.inserted' && typeof ev.data.uid === 'string' ? ev.data.uid : undefined);
@@ -129,8 +129,8 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
     return this.journal;
   }
 
-  /** A frontend adds a part to `info` while it runs (MQTT: broker); undefined removes it. */
-  contributeInfo(part: string, fn: (() => unknown) | undefined): void {
+  /** A frontend adds its part to `info` while it runs (MQTT: broker); undefined removes it. */
+  contributeInfo<K extends 'broker'>(part: K, fn: (() => GatewayInfo[K]) | undefined): void {
     if (fn) this.infoParts.set(part, fn);
     else this.infoParts.delete(part);
   }
@@ -332,10 +332,15 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
 
   private async simulate(r: ReaderSnapshot, insert: boolean, card?: unknown): Promise<Reader> {
     if (!r.capabilities.simulate) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${r.name}" cannot simulate cards (driver ${r.driver})`);
+    const model = typeof card === 'string' ? card : (card as { type?: unknown } | undefined)?.type;
+    const models = this.o.cardModels ?? [];
+    if (insert && models.length && !models.includes(model as string)) {
+      throw invalid(`card: unknown card model ${JSON.stringify(model)} (models: ${models.join(', ')})`);
+    }
     if (!insert && !(r.state & CARD_STATE.PRESENT)) throw new PcscError(SCARD.E_NO_SMARTCARD, `reader "${r.name}" has no card to remove`);
     const settled = this.untilPresence(r.name, insert);
     try {
-      if (insert) await this.core.simulateInsert(r.name, typeof card === 'string' ? card : card);
+      if (insert) await this.core.simulateInsert(r.name, card);
       else await this.core.simulateRemove(r.name);
     } catch (e) {
       settled.cancel();

@@ -68,8 +68,8 @@ export interface GatewayInfo {
   readers: number;
   /** The event outbox (null while the events service is not running). */
   outbox: { depth: number; lastSeq: number; ackSeq: number; dropped: number; refused: number; diskBytes: number; policy: string } | null;
-  /** Contributions of running frontends (e.g. broker: the MQTT connection). */
-  [part: string]: unknown;
+  /** The MQTT connection (while the MQTT frontend runs). */
+  broker?: { url: string; connected: boolean; protocolVersion: 4 | 5; retainAvailable: boolean | null };
   time: string;
 }
 
@@ -118,6 +118,9 @@ export interface ConfigCheck {
 
 export interface ConfigApplied extends ConfigCheck {
   saved: boolean;
+  /** Keys applied in place (log.level). */
+  applied: string[];
+  /** Services restarted with their new section. */
   restarted: string[];
   failed: Array<{ part: string; error: string }>;
 }

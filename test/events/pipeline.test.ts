@@ -8,13 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { acquireGatewayEvents, releaseGatewayEvents } from '../../src/events/index.js';
 import type { GatewayEvents } from '../../src/events/pipeline.js';
 import type { GatewayEvent } from '../../src/events/types.js';
 
 async function withPipeline(events: Record<string, unknown>, stateDir?: string): Promise<{ gw: TestGateway; ev: GatewayEvents; got: GatewayEvent[] }> {
-  const gw = await startTestGateway({ logLevel: 'warn', config: { events, ...(stateDir ? { state: { dir: stateDir } } : {}) } });
-  const ev = await acquireGatewayEvents(gw.gateway.context);
+  const gw = await startTestGateway({ logLevel: 'warn', services: ['events'], config: { events, ...(stateDir ? { state: { dir: stateDir } } : {}) } });
+  const ev = gw.gateway.context.api.events() as GatewayEvents;
   const got: GatewayEvent[] = [];
   ev.on('event', (e) => got.push(e));
   return { gw, ev, got };
@@ -31,7 +30,6 @@ const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
 t.test('a card held in the field is one tap: a quick leave-and-return of the same card makes no events', async (t) => {
   const { gw, ev, got } = await withPipeline({ debounceMs: 300 });
   t.teardown(async () => {
-    await releaseGatewayEvents(gw.core);
     await gw.stop();
   });
   const cl = gw.core.readers().find((r) => r.capabilities.contactless)!.name;
@@ -79,7 +77,6 @@ t.test('profiles: APDUs run on a matching card; secrets redacted; results in car
     ],
   });
   t.teardown(async () => {
-    await releaseGatewayEvents(gw.core);
     await gw.stop();
   });
   const b = gw.core.readers().find((r) => r.name.includes('Contact Reader B'))!.name;
@@ -140,12 +137,10 @@ t.test('order, history, and a sequence that survives a restart; without MQTT eve
   );
   t.equal(first.ev.outbox.depth(), 0, 'nobody publishes (MQTT disabled): acknowledged at once');
   const last = first.ev.lastSeq();
-  await releaseGatewayEvents(first.gw.core);
   await first.gw.stop();
 
   const second = await withPipeline({ debounceMs: 0 }, state);
   t.teardown(async () => {
-    await releaseGatewayEvents(second.gw.core);
     await second.gw.stop();
   });
   const cl2 = second.gw.core.readers().find((r) => r.capabilities.contactless)!.name;

@@ -96,7 +96,11 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       version: 'test',
       logRing: new LogRing(config.http.logLines),
       drivers: DRIVERS,
-      services: SERVICES.filter((e) => services.includes(e.name)),
+      // The events journal comes with the frontends that use it, as the daemon's registry has it.
+      services: SERVICES.filter((e) => services.includes(e.name) || (e.name === 'events' && (services.includes('mqtt') || services.includes('http')))).map((e) =>
+        // Asked for by name, the events service runs even without a frontend that shows events.
+        e.name === 'events' && services.includes('events') ? { ...e, enabled: () => true } : e,
+      ),
     });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });

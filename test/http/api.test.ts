@@ -36,9 +36,9 @@ function routes(): Array<[string, string, unknown?]> {
     ['POST', `/api/readers/${enc(readerA)}/simulate/remove`, {}],
     ['GET', '/api/events'],
     ['GET', '/api/events/recent'],
-    ['POST', '/api/transmit', { reader: readerA, apdu: '00A40000023F00' }],
+    ['POST', '/api/transmit', { reader: readerA, apdus: ['00A40000023F00'] }],
     ['POST', '/api/sessions', { reader: readerA }],
-    ['POST', '/api/sessions/abc/transmit', { apdu: '00A40000023F00' }],
+    ['POST', '/api/sessions/abc/transmit', { apdus: ['00A40000023F00'] }],
     ['DELETE', '/api/sessions/abc'],
     ['GET', '/api/diagnostics'],
     ['GET', '/api/status'],
@@ -123,7 +123,7 @@ t.test('readers: list, one, unknown', async (t) => {
   t.equal(one.json.driver, 'sim');
   const unknown = await c.req('GET', `/api/readers/${enc('No Such Reader 00 00')}`);
   t.equal(unknown.status, 404);
-  t.match(unknown.json.message, /unknown reader "No Such Reader 00 00"/);
+  t.match(unknown.json, { code: 0x80100009, name: 'SCARD_E_UNKNOWN_READER', message: /no reader matches "No Such Reader 00 00"/ });
 });
 
 t.test('simulated card insert/remove, events history and the live channel', async (t) => {
@@ -151,9 +151,9 @@ t.test('simulated card insert/remove, events history and the live channel', asyn
 
   const ins = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/insert`, { card: 'iso7816' });
   t.equal(ins.status, 200);
-  t.equal(ins.json.cardPresent, true);
-  t.match(ins.json.atr, /^3B /, 'answer carries the ATR');
-  const live = await waitFor((m) => m.t === 'reader' && m.reader.name === readerA && m.reader.cardPresent);
+  t.equal(ins.json.state, 'present');
+  t.match(ins.json.atr, /^3B[0-9A-F]+$/, 'answer carries the ATR');
+  const live = await waitFor((m) => m.t === 'reader' && m.reader.name === readerA && m.reader.state === 'present');
   t.equal(live.reader.atr, ins.json.atr);
   const ev = await waitFor((m) => m.t === 'event' && m.event.type === 'card.inserted' && m.event.reader === readerA);
   t.type(ev.event.seq, 'number');
@@ -173,12 +173,16 @@ t.test('simulated card insert/remove, events history and the live channel', asyn
   t.match(badq2.json.message, /after/);
 
   const badCard = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/insert`, { card: 'no-such-model' });
-  t.equal(badCard.status, 400, 'unknown card model refused by the sim schema');
+  t.equal(badCard.status, 400, 'unknown card model refused, naming the models');
+  t.match(badCard.json.message, /card: unknown card model "no-such-model" \(models: iso7816, /);
 
   const rem = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/remove`, {});
   t.equal(rem.status, 200);
-  t.equal(rem.json.cardPresent, false);
-  await waitFor((m) => m.t === 'reader' && m.reader.name === readerA && !m.reader.cardPresent);
+  t.equal(rem.json.state, 'empty');
+  await waitFor((m) => m.t === 'reader' && m.reader.name === readerA && m.reader.state === 'empty');
+  const again = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/remove`, {});
+  t.equal(again.status, 409, 'removing from an empty reader is an error');
+  t.equal(again.json.name, 'SCARD_E_NO_SMARTCARD');
 
   const unknown = await c.req('POST', `/api/readers/${enc('Nope 00 00')}/simulate/insert`, {});
   t.equal(unknown.status, 404);
@@ -207,61 +211,56 @@ t.test('live channel: refused without a session and from a foreign origin', asyn
 t.test('transmit: one-shot, sessions, bad hex, unknown reader, no card', async (t) => {
   const c = new Client(g.url);
   await c.login();
-  const noCard = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00 A4 00 00 02 3F 00' });
+  const noCard = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00 A4 00 00 02 3F 00'] });
   t.equal(noCard.status, 409);
-  t.equal(noCard.json.code, 'SCARD_E_NO_SMARTCARD');
+  t.equal(noCard.json.name, 'SCARD_E_NO_SMARTCARD');
 
   await c.req('POST', `/api/readers/${enc(readerB)}/simulate/insert`, { card: 'iso7816' });
-  const ok = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00 A4 00 00 02 3F 00' });
+  const ok = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00 A4 00 00 02 3F 00'] });
   t.equal(ok.status, 200);
-  t.equal(ok.json.sw, '9000');
-  t.equal(ok.json.swText, 'success');
-  t.match(ok.json.response, / 90 00$/);
+  t.match(ok.json, { reader: readerB, protocol: 'T=1', atr: /^3B/ });
+  t.match(ok.json.responses[0], { apdu: '00 A4 00 00 02 3F 00', sw: '9000', swText: 'success', ok: true });
+  t.match(ok.json.responses[0].response, / 90 00$/);
 
-  const badHex = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00 A4 0G' });
+  const bad = (message: RegExp) => ({ code: 0x80100004, name: 'SCARD_E_INVALID_PARAMETER', message });
+  const badHex = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00 A4 0G'] });
   t.equal(badHex.status, 400);
-  t.equal(badHex.json.message, 'apdu: invalid hex character "G" at position 7');
-  const odd = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00A400000' });
-  t.equal(odd.status, 400);
-  t.match(odd.json.message, /^apdu: odd number of hex digits/);
-  const short = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00A4' });
-  t.equal(short.status, 400);
-  t.match(short.json.message, /at least 4 bytes/);
-  const notString = await c.req('POST', '/api/transmit', { reader: readerB, apdu: 42 });
-  t.equal(notString.status, 400);
-  t.match(notString.json.message, /apdu/);
-  const extra = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00A40000023F00', pin: '1234' });
+  t.same(badHex.json, { code: 0x80100004, name: 'SCARD_E_INVALID_PARAMETER', message: 'Invalid parameter given. apdus.0: not a valid APDU (invalid hex character "G" at position 7)' });
+  const odd = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00A400000'] });
+  t.match(odd.json, bad(/apdus\.0: not a valid APDU \(odd number of hex digits/));
+  const short = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00A4'] });
+  t.match(short.json, bad(/apdus\.0: not a valid APDU/));
+  const notString = await c.req('POST', '/api/transmit', { reader: readerB, apdus: [42] });
+  t.match(notString.json, bad(/apdus\.0: must be string, got number/));
+  const extra = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00A40000023F00'], pin: '1234' });
   t.equal(extra.status, 400, 'unknown fields refused');
-  const unknown = await c.req('POST', '/api/transmit', { reader: 'Nope 00 00', apdu: '00A40000023F00' });
+  t.match(extra.json, bad(/unknown field "pin"/));
+  const unknown = await c.req('POST', '/api/transmit', { reader: 'Nope 00 00', apdus: ['00A40000023F00'] });
   t.equal(unknown.status, 404);
-  t.match(unknown.json.message, /unknown reader "Nope 00 00"/);
+  t.match(unknown.json.message, /no reader matches "Nope 00 00"/);
 
   const multi = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00 A4 00 00 02 3F 00', '00 84 00 00 04', '00 B0 00 00 01'] });
   t.equal(multi.status, 200);
-  t.equal(multi.json.results.length, 3, 'one result per APDU, in order');
-  t.equal(multi.json.results[0].sw, '9000');
-  t.equal(multi.json.results[1].sw, '9000');
-  t.equal(multi.json.results[1].data.split(' ').length, 4, 'GET CHALLENGE 4 bytes');
-  t.match(multi.json.results[2].sw, /^[0-9A-F]{4}$/, 'READ BINARY on the MF is answered (with an error status)');
-  const both = await c.req('POST', '/api/transmit', { reader: readerB, apdu: '00A40000023F00', apdus: ['00A40000023F00'] });
-  t.equal(both.status, 400);
-  t.match(both.json.message, /either "apdu"/);
+  t.equal(multi.json.responses.length, 3, 'one result per APDU, in order');
+  t.equal(multi.json.responses[0].sw, '9000');
+  t.equal(multi.json.responses[1].sw, '9000');
+  t.equal(multi.json.responses[1].data.length, 8, 'GET CHALLENGE 4 bytes');
+  t.match(multi.json.responses[2].sw, /^[0-9A-F]{4}$/, 'READ BINARY on the MF is answered (with an error status)');
   const badInList = await c.req('POST', '/api/transmit', { reader: readerB, apdus: ['00A40000023F00', '00 A4 X'] });
-  t.equal(badInList.status, 400);
-  t.match(badInList.json.message, /^apdus\[1\]: invalid hex character "X"/);
+  t.match(badInList.json, bad(/^Invalid parameter given. apdus\.1: not a valid APDU \(invalid hex character "X"/));
 
   const open = await c.req('POST', '/api/sessions', { reader: readerB });
   t.equal(open.status, 201);
-  const id = open.json.id;
-  const s1 = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: '00 A4 00 00 02 3F 00' });
-  t.equal(s1.json.sw, '9000');
-  const s2 = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: '00 84 00 00 08' });
-  t.equal(s2.json.sw, '9000');
-  t.equal(s2.json.data.split(' ').length, 8, 'GET CHALLENGE gave 8 bytes');
-  const sBad = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: 'zz' });
+  const id = open.json.session;
+  const s1 = await c.req('POST', `/api/sessions/${id}/transmit`, { apdus: ['00 A4 00 00 02 3F 00'] });
+  t.equal(s1.json.responses[0].sw, '9000');
+  const s2 = await c.req('POST', `/api/sessions/${id}/transmit`, { apdus: ['00 84 00 00 08'] });
+  t.equal(s2.json.responses[0].sw, '9000');
+  t.equal(s2.json.responses[0].data.length, 16, 'GET CHALLENGE gave 8 bytes');
+  const sBad = await c.req('POST', `/api/sessions/${id}/transmit`, { apdus: ['zz'] });
   t.equal(sBad.status, 400);
-  t.equal((await c.req('DELETE', `/api/sessions/${id}`)).status, 200);
-  const gone = await c.req('POST', `/api/sessions/${id}/transmit`, { apdu: '00 84 00 00 08' });
+  t.same((await c.req('DELETE', `/api/sessions/${id}`)).json, { session: id, disposition: 'reset' }, 'closing resets the card by default');
+  const gone = await c.req('POST', `/api/sessions/${id}/transmit`, { apdus: ['00 84 00 00 08'] });
   t.equal(gone.status, 404);
   t.match(gone.json.message, /no session/);
   t.equal((await c.req('DELETE', `/api/sessions/${id}`)).status, 404);
@@ -269,8 +268,8 @@ t.test('transmit: one-shot, sessions, bad hex, unknown reader, no card', async (
   // A card session is private to the login that opened it, and ends with it.
   const other = new Client(g.url);
   await other.login();
-  const mine = (await c.req('POST', '/api/sessions', { reader: readerB })).json.id;
-  const theirs = await other.req('POST', `/api/sessions/${mine}/transmit`, { apdu: '00 84 00 00 08' });
+  const mine = (await c.req('POST', '/api/sessions', { reader: readerB })).json.session;
+  const theirs = await other.req('POST', `/api/sessions/${mine}/transmit`, { apdus: ['00 84 00 00 08'] });
   t.equal(theirs.status, 404, "another login cannot use my card session");
   await c.req('POST', '/api/auth/logout');
   await eventually(() => g.gw.core.diagnostics().handles === 0, 'card session closed at logout');
@@ -302,11 +301,11 @@ t.test('control and feedback reach the reader or say why not', async (t) => {
   t.equal(ctl.json.response, '');
   const unsupported = await c.req('POST', `/api/readers/${enc(readerA)}/control`, { code: 0x42000001, data: '01 02' });
   t.equal(unsupported.status, 501);
-  t.equal(unsupported.json.code, 'SCARD_E_UNSUPPORTED_FEATURE');
+  t.equal(unsupported.json.name, 'SCARD_E_UNSUPPORTED_FEATURE');
   t.match(unsupported.json.message, /not supported/);
   const badData = await c.req('POST', `/api/readers/${enc(readerA)}/control`, { code: 1, data: 'xyz' });
   t.equal(badData.status, 400);
-  t.match(badData.json.message, /^data: /);
+  t.match(badData.json.message, /data: not valid hex/);
   const badCode = await c.req('POST', `/api/readers/${enc(readerA)}/control`, { code: -1 });
   t.equal(badCode.status, 400);
   t.match(badCode.json.message, /code/);
@@ -353,21 +352,20 @@ t.test('config: view with secrets masked, invalid edit refused with the key path
 
   const bad = await c.req('PUT', '/api/config', { yaml: v.json.yaml.replace(/port: 0/, 'port: 70000') });
   t.equal(bad.status, 400);
-  t.ok(bad.json.problems.some((p: string) => p.startsWith('http.port:')), `problem names http.port: ${bad.json.problems}`);
-  t.match(bad.json.message, /http\.port/);
+  t.match(bad.json, { name: 'SCARD_E_INVALID_PARAMETER', message: /invalid configuration: http\.port: / });
   t.equal(await readFile(g.configFile, 'utf8'), before, 'refused edit leaves the file untouched');
 
   const unknownKey = await c.req('PUT', '/api/config', { yaml: v.json.yaml + 'mqtt2: {}\n' });
   t.equal(unknownKey.status, 400);
-  t.ok(unknownKey.json.problems.some((p: string) => /mqtt2|unknown key/.test(p)));
+  t.match(unknownKey.json.message, /mqtt2|unknown key/);
   const badYaml = await c.req('PUT', '/api/config', { yaml: 'http: [unclosed' });
   t.equal(badYaml.status, 400);
-  t.match(badYaml.json.problems[0], /line \d+/);
+  t.match(badYaml.json.message, /line \d+/);
 
   const good = await c.req('PUT', '/api/config', { yaml: v.json.yaml.replace(/gatewayId: gw-test/, 'gatewayId: gw-renamed') });
   t.equal(good.status, 200);
   t.same(good.json.changed, ['gatewayId']);
-  t.same(good.json.pending, ['gatewayId'], 'a gateway id change needs a daemon restart and says so');
+  t.same(good.json.restartNeeded, ['gatewayId'], 'a gateway id change needs a daemon restart and says so');
   t.match(await readFile(g.configFile, 'utf8'), /gatewayId: gw-renamed/);
 
   const secret = await c.req('PUT', '/api/config', { yaml: (await readFile(g.configFile, 'utf8')) + '# token: not-a-key\n' });
@@ -384,8 +382,8 @@ t.test('API tokens: bearer works without CSRF, revoked token refused', async (t)
   t.equal((await c.req('GET', '/api/readers', undefined, auth)).status, 200);
   const ins = await c.req('POST', `/api/readers/${enc(readerA)}/simulate/insert`, { card: 'iso7816' }, auth);
   t.equal(ins.status, 200, 'machines need no CSRF token');
-  const tx = await c.req('POST', '/api/transmit', { reader: readerA, apdu: '00A40000023F00' }, auth);
-  t.equal(tx.json.sw, '9000');
+  const tx = await c.req('POST', '/api/transmit', { reader: readerA, apdus: ['00A40000023F00'] }, auth);
+  t.equal(tx.json.responses[0].sw, '9000');
   t.equal((await c.req('GET', '/api/auth/session', undefined, auth)).json.name, 'door-controller');
   t.ok(await revokeToken(g.stateDir, 'door-controller'));
   t.equal((await c.req('GET', '/api/readers', undefined, auth)).status, 401, 'revocation applies at once');
@@ -433,7 +431,7 @@ t.test('config edit restarts the services it touches and names what waits for a 
   t.equal(r.status, 200, JSON.stringify(r.json));
   t.same(r.json.changed, ['control', 'drivers.sim']);
   t.same(r.json.restarted, ['control'], 'the control service was restarted');
-  t.same(r.json.pending, ['drivers.sim'], 'driver changes wait for a daemon restart');
+  t.same(r.json.restartNeeded, ['drivers.sim'], 'driver changes wait for a daemon restart');
   const { existsSync } = await import('node:fs');
   t.ok(existsSync(newSock), 'the restarted control service listens on the new socket');
   t.equal((await c.req('GET', '/api/readers')).status, 200, 'the HTTP API kept running');
@@ -532,6 +530,6 @@ t.test('config on the embedded default: shown, not editable, and the refusal say
   t.equal(v.json.file, null);
   t.equal(v.json.effective.gatewayId, 'gw-test');
   const put = await c.req('PUT', '/api/config', { yaml: 'gatewayId: x\n' });
-  t.equal(put.status, 409);
+  t.equal(put.status, 501);
   t.match(put.json.message, /--config/);
 });

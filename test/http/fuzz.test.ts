@@ -72,8 +72,8 @@ t.test(`random input never gets a 5xx (seed ${SEED})`, async (t) => {
     const res = await c.req('GET', `/api/events?${qs}`);
     t.ok(res.status === 200 || res.status === 400, `events?${qs} -> ${res.status}`);
   }
-  const ok = await c.req('POST', '/api/transmit', { reader, apdu: '00 A4 00 00 02 3F 00' });
-  t.equal(ok.json.sw, '9000', 'the gateway still answers');
+  const ok = await c.req('POST', '/api/transmit', { reader, apdus: ['00 A4 00 00 02 3F 00'] });
+  t.equal(ok.json.responses[0].sw, '9000', 'the gateway still answers');
   // Sessions opened by the fuzz loop are closed at logout; then nothing is left.
   await c.req('POST', '/api/auth/logout');
   await eventually(() => g.gw.core.diagnostics().handles === 0, 'card sessions closed at logout');

@@ -36,6 +36,8 @@ export interface HarnessOptions {
   noConfigFile?: boolean;
   /** Other registry services to run besides http (e.g. ['control'], ['mqtt']). */
   services?: string[];
+  /** SCARDGATE_* variables the configuration is resolved with (default none). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Until the registry lists the sim driver itself. */
@@ -62,7 +64,7 @@ export async function startTestGateway(opts: HarnessOptions = {}): Promise<TestG
   };
   const configFile = join(dir, 'scardgate.yaml');
   await writeFile(configFile, stringify(content));
-  const loaded = resolveConfig(content, configFile, { env: {} });
+  const loaded = resolveConfig(content, configFile, { env: opts.env ?? {} });
   if (!opts.noPassword) await setPassword(stateDir, PASSWORD);
   const ring = new LogRing(loaded.config.http.logLines);
   const log = createLogger({ level: 'debug', ring, destination: { write: () => true } as unknown as NodeJS.WritableStream });
@@ -73,9 +75,10 @@ export async function startTestGateway(opts: HarnessOptions = {}): Promise<TestG
     version: '0.0.0-test',
     logRing: ring,
     configFile: opts.noConfigFile ? undefined : configFile,
+    env: opts.env ?? {},
     drivers: DRIVERS.some((d) => d.name === 'sim') ? DRIVERS : [...DRIVERS, SIM_ENTRY],
     services: [
-      ...SERVICES.filter((s) => opts.services?.includes(s.name)),
+      ...SERVICES.filter((s) => opts.services?.includes(s.name) || s.name === 'events'),
       { name: 'http', enabled: () => true, load: async () => createHttpService },
     ],
   });

@@ -8,7 +8,7 @@ import { startTestGateway } from '../helpers/gateway.js';
 import { startMosquitto } from './mosquitto.js';
 import { Observer } from './client.js';
 import type { MqttService } from '../../src/api/mqtt/service.js';
-import { acquireGatewayEvents, releaseGatewayEvents } from '../../src/events/index.js';
+import type { GatewayEvents } from '../../src/events/pipeline.js';
 
 const ROOT = 'scardgate/test-gw';
 const TAPS = 1000;
@@ -79,8 +79,7 @@ t.test('1,000 taps during a 30 s broker outage all arrive, in order, no gap', { 
 
 t.test('the broker goes away while events are in flight: none is lost, none overtakes another', { timeout: 120000 }, async (t) => {
   const { m, gw, o, svc } = await setup(t, 'door-controller-2');
-  const events = await acquireGatewayEvents(gw.gateway.context);
-  t.teardown(() => releaseGatewayEvents(gw.core));
+  const events = gw.gateway.context.api.events() as GatewayEvents;
   const first = events.lastSeq() + 1;
   const N = 5000;
   for (let i = 0; i < N; i++) events.record('card.inserted', 'Simulated Contactless Reader 02 00', { n: i });

@@ -2,15 +2,19 @@ import t from 'tap';
 import { parseRequest } from '../../src/api/mqtt/requests.js';
 import { METHODS, topicSegment, isPublishableTopic, topicsFor } from '../../src/api/mqtt/topics.js';
 import { lcg } from '../helpers/prng.js';
+import { checkOperation, checkParams } from '../../src/gateway/validate.js';
+import { errorBody } from '../../src/gateway/errors.js';
+import { SCARD } from '../../src/pcsc/constants.js';
 
-t.test('valid requests get defaults; the transaction is picked out', async (t) => {
+t.test('the transaction is picked out; the parameters go to the gateway as sent', async (t) => {
   const r = parseRequest('transmit', Buffer.from('{"reader":"r","apdus":["00 84 00 00 08"],"transaction":"x"}'), 65536);
   t.ok(r.ok);
   if (r.ok) {
     t.equal(r.transaction, 'x');
-    t.equal(r.params.shareMode, 'shared');
-    t.equal(r.params.protocol, 'any');
+    t.same(r.params, { reader: 'r', apdus: ['00 84 00 00 08'] });
   }
+  const big = parseRequest('readers', Buffer.alloc(200, 0x20), 100);
+  t.match(big, { ok: false, error: { code: SCARD.E_INVALID_PARAMETER, name: 'SCARD_E_INVALID_PARAMETER', message: /payload is 200 bytes, over the 100-byte limit/ } });
   t.ok(parseRequest('readers', Buffer.alloc(0), 100).ok, 'an empty payload means no parameters');
 });
 
@@ -35,9 +39,17 @@ t.test('fuzz: random bytes and mutated valid requests never throw and always say
       for (let k = rnd(4); k > 0; k--) buf[rnd(buf.length)] = rnd(128);
     }
     const r = parseRequest(method, buf, 1024);
-    if (!r.ok) {
+    let error = r.ok ? undefined : r.error;
+    if (r.ok) {
+      try {
+        checkParams(checkOperation(r.method), r.params);
+      } catch (e) {
+        error = errorBody(e);
+      }
+    }
+    if (error) {
       errors++;
-      if (typeof r.error !== 'string' || r.error.length < 5) t.fail(`no explanation for ${method} ${buf.toString('hex')}`);
+      if (error.code !== SCARD.E_INVALID_PARAMETER || error.message.length < 30) t.fail(`no explanation for ${method} ${buf.toString('hex')}: ${JSON.stringify(error)}`);
     }
   }
   t.ok(errors > 0, `${errors} refused with a reason`);

@@ -38,7 +38,7 @@ t.test('request/response', async (t) => {
     t.equal(r.status, 'ok');
     t.equal(r.transaction, 'tx-1', 'transaction echoed');
     t.equal(r.data.readers.length, 4);
-    const id = r.data.readers.find((x: { reader: string }) => x.reader === contactless).readerId;
+    const id = r.data.readers.find((x: { name: string }) => x.name === contactless).id;
     const byId = await request(o, ROOT, 'reader/status', { reader: id });
     const byName = await request(o, ROOT, 'reader/status', { reader: contactless });
     t.same(byId.data, byName.data, 'a reader is found by name or by id');
@@ -101,17 +101,16 @@ t.test('request/response', async (t) => {
     t.equal(ctl.data.session, s);
     t.match(ctl.data.response, /^([0-9A-F]{2})*$/, 'the feature list, as hex');
     const otherCtl = await request(o, ROOT, 'session/control', { session: 'no-such-session', code: 0x42000000 + 3400 });
-    t.match(otherCtl.error, /no session/);
+    t.match(otherCtl.error, { name: 'SCARD_E_INVALID_HANDLE', message: /no session/ });
     const close = await request(o, ROOT, 'session/close', { session: s });
     t.equal(close.status, 'ok');
     const after = await request(o, ROOT, 'session/transmit', { session: s, apdus: ['00 84 00 00 08'] });
     t.equal(after.status, 'error');
-    t.match(after.error, /no session/);
-    t.equal(after.data.name, 'SCARD_E_INVALID_HANDLE');
+    t.match(after.error, { code: 0x80100003, name: 'SCARD_E_INVALID_HANDLE', message: /no session/ });
     const short = await request(o, ROOT, 'session/open', { reader: contactB, leaseMs: 200 });
     await new Promise((res) => setTimeout(res, 600));
     const expired = await request(o, ROOT, 'session/transmit', { session: short.data.session, apdus: ['00 84 00 00 08'] });
-    t.match(expired.error, /no session/);
+    t.match(expired.error.message, /no session/);
     t.equal(gw.core.reader(contactB)!.sharing, 0, 'the expired session released its handle');
   });
 
@@ -119,7 +118,7 @@ t.test('request/response', async (t) => {
     const fb = await request(o, ROOT, 'feedback', { reader: contactless, led: 'green', buzzer: { ms: 100 } });
     t.equal(fb.status, 'ok', JSON.stringify(fb));
     const ctl = await request(o, ROOT, 'control', { reader: contactless, code: 0x42000000 + 3400, data: '' });
-    t.ok(ctl.status === 'ok' || ctl.data.name, 'control answered (a result or a PC/SC error)');
+    t.ok(ctl.status === 'ok' || ctl.error.name, 'control answered (a result or a PC/SC error)');
     const rem = await request(o, ROOT, 'simulate/remove', { reader: empty });
     t.equal(rem.status, 'ok');
     const ins = await request(o, ROOT, 'simulate/insert', { reader: empty, card: { type: 'mifare-ultralight', uid: '04112233445566' } });
@@ -144,23 +143,23 @@ t.test('request/response', async (t) => {
     const { stdout } = await run('mosquitto_rr', ['-h', '127.0.0.1', '-p', String(m.port), '-t', `${ROOT}/request/reader/status`, '-e', 'rr/response', '-m', JSON.stringify({ reader: contactless }), '-W', '10']);
     const r = JSON.parse(stdout);
     t.equal(r.status, 'ok');
-    t.equal(r.data.reader, contactless);
+    t.equal(r.data.name, contactless);
     const bad = await run('mosquitto_rr', ['-h', '127.0.0.1', '-p', String(m.port), '-t', `${ROOT}/request/transmit`, '-e', 'rr/response', '-m', '{"reader":"x","apdus":["0G"]}', '-W', '10']);
-    t.match(JSON.parse(bad.stdout).error, /apdus\/0: not a valid APDU \(invalid hex character "G"/);
+    t.match(JSON.parse(bad.stdout).error.message, /apdus\.0: not a valid APDU \(invalid hex character "G"/);
   });
 
   t.test('bad requests get an error that names the problem; nothing else is disturbed', async (t) => {
     const cases: Array<[string, string, RegExp]> = [
       ['readers', '{"transaction": "a", ', /not valid JSON/],
-      ['no/such/method', '{}', /unknown method "no\/such\/method"/],
-      ['transmit', JSON.stringify({ reader: contactB, apdus: 'not-an-array' }), /\/apdus: must be array, got string/],
+      ['no/such/method', '{}', /unknown operation "no\/such\/method"/],
+      ['transmit', JSON.stringify({ reader: contactB, apdus: 'not-an-array' }), /apdus: must be array, got string/],
       ['transmit', JSON.stringify({ reader: contactB, apdus: ['00A4040'] }), /odd number of hex digits/],
       ['transmit', JSON.stringify({ reader: contactB, apdus: ['00A4'] }), /APDU too short/],
-      ['transmit', JSON.stringify({ reader: 5, apdus: ['0084000008'] }), /\/reader: must be string, got number/],
+      ['transmit', JSON.stringify({ reader: 5, apdus: ['0084000008'] }), /reader: must be string, got number/],
       ['transmit', JSON.stringify({ reader: 'Nope', apdus: ['0084000008'] }), /SCARD_E_UNKNOWN_READER|unknown reader|Nope/i],
       ['transmit', JSON.stringify({ apdus: ['0084000008'] }), /missing field "reader"/],
       ['transmit', JSON.stringify({ reader: contactB, apdus: ['0084000008'], bogus: 1 }), /unknown field "bogus"/],
-      ['feedback', JSON.stringify({ reader: contactless, led: 'purple' }), /\/led: must be one of/],
+      ['feedback', JSON.stringify({ reader: contactless, led: 'purple' }), /led: must be one of/],
       ['readers', '[1,2]', /must be a JSON object, got an array/],
       ['readers', JSON.stringify({ pad: 'x'.repeat(5000) }), /over the 4096-byte limit/],
       ['session/transmit', JSON.stringify({ session: 'nope', apdus: ['0084000008'] }), /no session "nope"/],
@@ -168,8 +167,9 @@ t.test('request/response', async (t) => {
     for (const [method, payload, re] of cases) {
       const r = await request(o, ROOT, method, payload);
       t.equal(r.status, 'error', `${method} ${payload.slice(0, 60)}`);
-      t.match(r.error, re, r.error);
-      t.same(Object.keys(r).sort(), ['data', 'error', 'status'], 'response shape');
+      t.match(r.error.message, re, r.error.message);
+      t.same(Object.keys(r).sort(), ['error', 'status'], 'response shape');
+      t.same(Object.keys(r.error).sort(), ['code', 'message', 'name'], 'the one error body');
     }
     const ok = await request(o, ROOT, 'readers', {});
     t.equal(ok.status, 'ok', 'still serving');

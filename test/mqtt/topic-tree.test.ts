@@ -59,14 +59,14 @@ for (const protocolVersion of [5, 4] as const) {
     t.type(i.outbox.depth, 'number');
     t.equal(i.outbox.policy, 'drop-oldest');
 
-    const readers = (await o.waitFor((x) => x.topic === `${ROOT}/readers`)).json().readers as Array<{ reader: string; readerId: string; state: string }>;
+    const readers = (await o.waitFor((x) => x.topic === `${ROOT}/readers`)).json().readers as Array<{ name: string; id: string; state: string }>;
     t.equal(readers.length, 4);
-    const contactless = readers.find((r) => r.reader.includes('Contactless'))!;
-    const empty = readers.find((r) => r.reader.includes('Empty'))!;
+    const contactless = readers.find((r) => r.name.includes('Contactless'))!;
+    const empty = readers.find((r) => r.name.includes('Empty'))!;
     t.equal(empty.state, 'empty');
-    for (const r of readers) t.match(r.readerId, /^[A-Za-z0-9._-]+$/, 'reader ids are topic-safe');
+    for (const r of readers) t.match(r.id, /^[A-Za-z0-9._-]+$/, 'reader ids are topic-safe');
 
-    const clState = await o.waitFor((x) => x.topic === `${ROOT}/reader/${contactless.readerId}/state`);
+    const clState = await o.waitFor((x) => x.topic === `${ROOT}/reader/${contactless.id}/state`);
     t.equal(clState.retain, true, 'reader state is retained');
     const cs = clState.json();
     t.equal(cs.state, 'present');
@@ -74,19 +74,19 @@ for (const protocolVersion of [5, 4] as const) {
     t.match(cs.atr, /^3B8F8001804F0CA0000003060300/, 'PC/SC part 3 contactless ATR');
     t.equal(cs.cardType, 'mifare-classic-1k');
     t.ok(!Number.isNaN(Date.parse(cs.since)));
-    const es = (await o.waitFor((x) => x.topic === `${ROOT}/reader/${empty.readerId}/state`)).json();
+    const es = (await o.waitFor((x) => x.topic === `${ROOT}/reader/${empty.id}/state`)).json();
     t.same([es.state, es.atr, es.uid], ['empty', null, null]);
 
     // A tap: removal then a new card.
     const mark = o.messages.length;
-    await gw.core.simulateRemove(contactless.reader);
-    await gw.core.simulateInsert(contactless.reader, { type: 'mifare-classic-1k', uid: '1EA68671' });
+    await gw.core.simulateRemove(contactless.name);
+    await gw.core.simulateInsert(contactless.name, { type: 'mifare-classic-1k', uid: '1EA68671' });
     const ins = await o.waitFor((x) => x.topic === `${ROOT}/events` && x.json().type === 'card.inserted', 10000, 'card.inserted');
     t.equal(ins.retain, false, 'events are not retained');
     t.equal(ins.packet.qos, 1, 'events are QoS 1');
     const ev = ins.json();
     t.equal(ev.gatewayId, 'test-gw');
-    t.equal(ev.reader, contactless.reader);
+    t.equal(ev.reader, contactless.name);
     t.ok(new Date(ev.time).toISOString() === ev.time, 'ISO 8601 time');
     t.equal(ev.data.uid, '1EA68671');
     t.match(ev.data.uidByteOrder, /UID0 first/);
@@ -103,7 +103,7 @@ for (const protocolVersion of [5, 4] as const) {
     t.equal(removed.length, 1);
     t.ok(removed[0].json().seq < ev.seq, 'removal numbered before the insertion');
     t.equal(removed[0].json().data.cardType, 'mifare-classic-1k', 'removal names the card that left');
-    const st = await o.waitFor((x) => x.topic === `${ROOT}/reader/${contactless.readerId}/state` && x.json().uid === '1EA68671');
+    const st = await o.waitFor((x) => x.topic === `${ROOT}/reader/${contactless.id}/state` && x.json().uid === '1EA68671');
     t.equal(st.json().state, 'present');
 
     // Reader added and removed at run time: events, readers list, retained state cleared.
@@ -113,7 +113,7 @@ for (const protocolVersion of [5, 4] as const) {
     const newName = ra.json().reader as string;
     t.match(newName, /^Door \+#\/ 3/);
     const lst = await o.waitFor((x) => x.topic === `${ROOT}/readers` && x.json().readers.length === 5);
-    const newId = lst.json().readers.find((r: { reader: string }) => r.reader === newName).readerId;
+    const newId = lst.json().readers.find((r: { name: string }) => r.name === newName).id;
     t.match(newId, /^Door_3_/, 'no +, # or / in the reader topic level');
     for (const x of o.messages) {
       t.notOk(/[+#]/.test(x.topic) || x.topic.split('/').some((l) => l === ''), `publishable topic ${x.topic}`);

@@ -3,8 +3,6 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Service, ServiceContext, ServiceFactory } from '../../daemon/service.js';
-import type { EventJournal } from '../../events/types.js';
-import { acquireGatewayEvents, releaseGatewayEvents } from '../../events/index.js';
 import { LogRing } from '../../log/index.js';
 import { buildHttpApp, type HttpApp } from './server.js';
 import { ensurePassword } from './auth/password.js';
@@ -25,7 +23,7 @@ export function announceInitialPassword(password: string, url: string, out: Node
 
 export function depsFromContext(ctx: ServiceContext): HttpDeps {
   return {
-    core: ctx.core,
+    api: ctx.api,
     config: ctx.config,
     log: ctx.log,
     gatewayId: ctx.gatewayId,
@@ -34,9 +32,7 @@ export function depsFromContext(ctx: ServiceContext): HttpDeps {
     stateDir: ctx.config.state.dir,
     logRing: ctx.logRing ?? new LogRing(ctx.config.http.logLines),
     diagnostics: () => ctx.diagnostics(),
-    configFile: ctx.configFile,
     webRoot: ctx.config.http.webRoot || undefined,
-    applyConfig: ctx.restartServices && (async (parts, config) => ctx.restartServices!(parts, config)),
   };
 }
 
@@ -44,25 +40,16 @@ export class HttpService implements Service {
   readonly name = 'http';
   private built?: HttpApp;
   private url?: string;
-  private journal?: EventJournal;
   constructor(
-    private readonly ctx: ServiceContext,
+    ctx: ServiceContext,
     private readonly deps: HttpDeps = depsFromContext(ctx),
-  ) {
-    this.deps.journal = () => this.journal;
-  }
+  ) {}
 
   async start(): Promise<void> {
     const { http } = this.deps.config;
     if (!http.enabled) {
       this.deps.log.info('HTTP API disabled (http.enabled: false)');
       return;
-    }
-    try {
-      this.journal = await acquireGatewayEvents(this.ctx);
-    } catch (err) {
-      // Readers, APDUs and config still work without history: /api/events answers 503 and says why.
-      this.deps.log.error({ err }, 'event journal unavailable to the HTTP API');
     }
     this.built = await buildHttpApp(this.deps);
     await this.built.app.listen({ host: http.host, port: http.port });
@@ -78,10 +65,6 @@ export class HttpService implements Service {
     const b = this.built;
     this.built = undefined;
     if (b) await b.app.close();
-    if (this.journal) {
-      this.journal = undefined;
-      await releaseGatewayEvents(this.ctx.core);
-    }
   }
 
   /** Where it listens (after start), e.g. http://127.0.0.1:8080/ */
@@ -93,7 +76,7 @@ export class HttpService implements Service {
     return {
       url: this.url ?? null,
       technicianSessions: this.built?.sessions.size ?? 0,
-      cardSessions: this.built?.cardSessions.list().length ?? 0,
+      cardSessions: this.deps.api.sessions.list().filter((s) => s.owner.startsWith('http:')).length,
     };
   }
 }

@@ -18,17 +18,15 @@ import { TokenVerifier } from './auth/tokens.js';
 import { registerAuth } from './auth/plugin.js';
 import { toHttpError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
-import { readerRoutes } from './routes/readers.js';
 import { eventRoutes } from './routes/events.js';
-import { transmitRoutes } from './routes/transmit.js';
-import { SessionManager } from '../../core/sessions.js';
+import { operationRoutes } from './routes/operations.js';
 import { systemRoutes } from './routes/system.js';
+import { HttpError } from './errors.js';
 import type { HttpDeps } from './deps.js';
 
 export interface HttpApp {
   app: FastifyInstance;
   sessions: SessionStore;
-  cardSessions: SessionManager;
   https: boolean;
 }
 
@@ -93,16 +91,16 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
 
   const sessions = new SessionStore(http.sessionIdleMinutes * 60_000);
   const tokens = new TokenVerifier(deps.stateDir);
-  const cardSessions = new SessionManager(deps.core, { maxSessions: 16 });
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toHttpError(err);
-    if (status >= 500) req.log.error({ err, url: req.url }, 'HTTP request failed');
+    if (status >= 500 && status !== 501 && status !== 503) req.log.error({ err, url: req.url }, 'HTTP request failed');
     else req.log.debug({ status, msg: body.message, url: req.url }, 'HTTP request refused');
     reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+    const { status, body } = toHttpError(new HttpError(404, `no route ${req.method} ${req.url.split('?')[0]}`));
+    reply.code(status).send(body);
   });
   app.addHook('onSend', async (_req, reply, payload) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
@@ -117,20 +115,16 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   await app.register(fastifyCookie);
   await app.register(fastifyRateLimit, {
     global: false,
-    errorResponseBuilder: (_req, ctx) => ({
-      statusCode: 429,
-      error: 'Too Many Requests',
-      message: `too many login attempts: try again in ${Math.ceil(ctx.ttl / 1000)} s`,
-    }),
+    // Thrown to the error handler: the one error body, with status 429.
+    errorResponseBuilder: (_req, ctx) => new HttpError(429, `too many login attempts: try again in ${Math.ceil(ctx.ttl / 1000)} s`),
   });
   await app.register(fastifyCompress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
   registerAuth(app, sessions, tokens);
 
   authRoutes(app, deps, sessions, tls !== undefined);
-  readerRoutes(app, deps);
+  operationRoutes(app, deps.api, sessions);
   eventRoutes(app, deps, sessions);
-  transmitRoutes(app, deps, cardSessions, sessions);
   systemRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? defaultWebRoot();
@@ -154,8 +148,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   }
 
   app.addHook('onClose', async () => {
-    await cardSessions.closeAll();
     sessions.endAll();
   });
-  return { app, sessions, cardSessions, https: tls !== undefined };
+  return { app, sessions, https: tls !== undefined };
 }

@@ -1,24 +1,26 @@
 /**
  * The MQTT frontend: availability (last will), retained gateway info, readers
  * list and per-reader state, events from the durable outbox (QoS 1, in order,
- * acknowledged back into the outbox), and request/response commands.
+ * acknowledged back into the outbox), and request/response over the gateway's
+ * operations (src/gateway). Callers over MQTT hold the read and transmit
+ * scopes: configuration, tokens and diagnostics are not reachable from a broker.
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient, type IPublishPacket, type IConnackPacket } from 'mqtt';
 import { Value } from '@sinclair/typebox/value';
 import type { Logger } from 'pino';
-import type { ReaderSnapshot } from '../../core/api.js';
 import type { Service, ServiceContext } from '../../daemon/service.js';
-import { toPcscError, isPcscError } from '../../pcsc/error.js';
-import { acquireGatewayEvents, releaseGatewayEvents } from '../../events/index.js';
 import type { GatewayEvents } from '../../events/pipeline.js';
-import type { GatewayEvent } from '../../events/types.js';
+import type { Scope } from '../../gateway/catalog.js';
+import { errorBody } from '../../gateway/errors.js';
+import type { Reader } from '../../gateway/readers.js';
 import { MqttConfig, type MqttConfigT } from './config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
-import { ReaderDirectory } from './reader-states.js';
-import { Commands } from './commands.js';
 import { parseRequest } from './requests.js';
 import { haTagConfigTopic, isPublishableTopic, topicsFor, type GatewayInfo, type GatewayTopics, type Response } from './topics.js';
+
+/** What a request over MQTT may do (the broker's ACL decides who may publish requests at all). */
+const MQTT_CALLER = { owner: 'mqtt', scopes: ['read', 'transmit'] as Scope[], label: 'mqtt' };
 
 /** How long after connecting we wait for our own retained availability to come back before deciding the broker keeps none. */
 const RETAIN_PROBE_MS = 2000;
@@ -46,8 +48,6 @@ export class MqttService implements Service {
   private client?: MqttClient;
   private broker?: EmbeddedBroker;
   private events?: GatewayEvents;
-  private commands?: Commands;
-  private readonly readers = new ReaderDirectory();
   private url = '';
   private protocolVersion: 4 | 5 = 5;
   private connected = false;
@@ -65,7 +65,7 @@ export class MqttService implements Service {
   private refusedConnects = 0;
   private backoffMs: number;
   private lastState = new Map<string, string>();
-  private coreListeners: Array<[string, (...a: any[]) => void]> = [];
+  private lastReaders = '';
   private counters = { requests: 0, requestErrors: 0, published: 0, connects: 0, connectionErrors: 0 };
   private lastError = '';
 
@@ -81,7 +81,8 @@ export class MqttService implements Service {
     for (const t of [this.topics.availability, this.topics.events, this.topics.readerState('x')]) {
       if (!isPublishableTopic(t)) throw new Error(`mqtt.baseTopic / gatewayId make an invalid topic "${t}" (empty level, + or #)`);
     }
-    this.events = await acquireGatewayEvents(this.ctx);
+    this.events = this.ctx.api.events() as GatewayEvents | undefined;
+    if (!this.events) throw new Error('the events service is not running: MQTT publishes from its outbox');
     try {
       await this.startClient(this.events);
     } catch (e) {
@@ -93,14 +94,6 @@ export class MqttService implements Service {
 
   private async startClient(events: GatewayEvents): Promise<void> {
     const cfg = this.cfg;
-    this.commands = new Commands({
-      core: this.ctx.core,
-      events,
-      readers: this.readers,
-      maxSessions: cfg.maxSessions,
-      maxLeaseMs: cfg.maxLeaseMs,
-      info: () => this.info(),
-    });
     this.url = cfg.url;
     this.protocolVersion = cfg.protocolVersion;
     if (!this.url || this.url === 'embedded') {
@@ -117,9 +110,10 @@ export class MqttService implements Service {
         this.log.warn({ url: this.url }, 'a broker already listens where the built-in one would; publishing to it instead');
       }
     }
-    this.watchCore();
+    this.ctx.api.contributeInfo('broker', () => this.broker_());
+    this.ctx.api.on('reader', this.onReader);
+    this.ctx.api.on('reader-removed', this.onReaderRemoved);
     events.outbox.on('recorded', this.onRecorded);
-    events.on('event', this.onEvent);
     this.connect();
     if (cfg.infoIntervalS > 0) {
       this.infoTimer = setInterval(() => this.periodic(), cfg.infoIntervalS * 1000);
@@ -271,10 +265,12 @@ export class MqttService implements Service {
   private publishAllState(): void {
     this.publishRetained(this.topics.availability, 'online');
     this.publishRetained(this.topics.info, this.info());
-    this.publishReaders();
+    this.lastReaders = '';
     this.lastState.clear();
-    for (const r of this.ctx.core.readers()) this.publishReaderState(r);
-    if (this.cfg.homeassistant.enabled) for (const r of this.ctx.core.readers()) this.publishHaTag(r);
+    const { readers } = this.ctx.api.readers();
+    this.publishReaders();
+    for (const r of readers) this.publishReaderState(r);
+    if (this.cfg.homeassistant.enabled) for (const r of readers) this.publishHaTag(r);
   }
 
   private periodic(): void {
@@ -283,22 +279,25 @@ export class MqttService implements Service {
     else this.publishRetained(this.topics.info, this.info());
   }
 
+  /** The retained readers list: the answer to request/readers, re-published when it changes. */
   private publishReaders(): void {
-    this.publishRetained(this.topics.readers, this.readers.list(this.ctx.core.readers()));
+    const body = JSON.stringify(this.ctx.api.readers());
+    if (body === this.lastReaders) return;
+    this.lastReaders = body;
+    this.publishRetained(this.topics.readers, body);
   }
 
-  private publishReaderState(r: ReaderSnapshot): void {
-    const st = this.readers.state(r);
-    const body = JSON.stringify(st);
+  private publishReaderState(r: Reader): void {
+    const body = JSON.stringify(r);
     if (this.lastState.get(r.name) === body) return;
     this.lastState.set(r.name, body);
-    this.publishRetained(this.topics.readerState(st.readerId), body);
+    this.publishRetained(this.topics.readerState(r.id), body);
   }
 
-  private publishHaTag(r: ReaderSnapshot): void {
+  private publishHaTag(r: Reader): void {
     // Tag scans need a UID: contactless readers only.
     if (!r.capabilities.contactless) return;
-    const id = this.readers.idOf(r.name);
+    const id = r.id;
     const gw = this.ctx.gatewayId;
     this.publishRetained(haTagConfigTopic(this.cfg.homeassistant.discoveryPrefix, gw, id), {
       topic: this.topics.events,
@@ -315,45 +314,27 @@ export class MqttService implements Service {
     });
   }
 
-  private watchCore(): void {
-    const core = this.ctx.core;
-    const on = (name: string, fn: (...a: any[]) => void): void => {
-      core.on(name as 'reader-added', fn);
-      this.coreListeners.push([name, fn]);
-    };
-    on('reader-added', (r: ReaderSnapshot) => {
-      this.readers.idOf(r.name);
-      this.publishReaders();
-      this.publishReaderState(r);
+  /** A reader appeared or changed (rendered by the gateway, UID learnt from events included). */
+  private readonly onReader = (r: Reader): void => {
+    const known = this.lastState.has(r.name);
+    this.publishReaderState(r);
+    this.publishReaders();
+    if (!known) {
       if (this.cfg.homeassistant.enabled) this.publishHaTag(r);
       this.publishRetained(this.topics.info, this.info());
-    });
-    on('reader-removed', (r: ReaderSnapshot) => {
-      const id = this.readers.idOf(r.name);
-      // An empty retained payload deletes the retained state of a reader that is gone.
-      this.publish(this.topics.readerState(id), '', { qos: 1, retain: true });
-      if (this.cfg.homeassistant.enabled) this.publish(haTagConfigTopic(this.cfg.homeassistant.discoveryPrefix, this.ctx.gatewayId, id), '', { qos: 1, retain: true });
-      this.lastState.delete(r.name);
-      this.readers.forget(r.name);
-      this.publishReaders();
-      this.publishRetained(this.topics.info, this.info());
-    });
-    on('reader-state', (r: ReaderSnapshot) => {
-      if (!this.ctx.core.reader(r.name)) return;
-      this.publishReaderState(r);
-    });
-  }
-
-  private readonly onRecorded = (): void => this.pump();
-
-  private readonly onEvent = (ev: GatewayEvent): void => {
-    if (ev.type === 'card.inserted' || ev.type === 'card.removed') {
-      const uid = ev.type === 'card.inserted' && typeof ev.data.uid === 'string' ? ev.data.uid : undefined;
-      this.readers.learnUid(ev.reader, uid);
-      const r = this.ctx.core.reader(ev.reader);
-      if (r) this.publishReaderState(r);
     }
   };
+
+  private readonly onReaderRemoved = (r: { name: string; id: string }): void => {
+    // An empty retained payload deletes the retained state of a reader that is gone.
+    this.publish(this.topics.readerState(r.id), '', { qos: 1, retain: true });
+    if (this.cfg.homeassistant.enabled) this.publish(haTagConfigTopic(this.cfg.homeassistant.discoveryPrefix, this.ctx.gatewayId, r.id), '', { qos: 1, retain: true });
+    this.lastState.delete(r.name);
+    this.publishReaders();
+    this.publishRetained(this.topics.info, this.info());
+  };
+
+  private readonly onRecorded = (): void => this.pump();
 
   /** Hand recorded events to the client in order, at most `inflight` unacknowledged; acknowledged ones leave the outbox. */
   private pump(): void {
@@ -397,20 +378,17 @@ export class MqttService implements Service {
     const parsed = parseRequest(method, payload, this.cfg.maxRequestBytes);
     let resp: Response;
     if (!parsed.ok) {
-      resp = { status: 'error', data: {}, error: parsed.error };
+      resp = { status: 'error', error: parsed.error };
     } else {
       try {
-        const { transaction: _t, ...params } = parsed.params;
-        const data = await this.commands!.run(parsed.method, params as never);
-        resp = { status: 'ok', data };
+        resp = { status: 'ok', data: await this.ctx.api.call(parsed.method, parsed.params, MQTT_CALLER) };
       } catch (e) {
-        const err = toPcscError(e);
-        resp = { status: 'error', data: isPcscError(e) || err.code ? { code: err.code, name: err.codeName } : {}, error: err.message };
+        resp = { status: 'error', error: errorBody(e) };
       }
     }
     if (resp.status === 'error') {
       this.counters.requestErrors++;
-      this.log.debug({ method, error: resp.error }, 'request refused');
+      this.log.debug({ method, error: resp.error.message }, 'request refused');
     }
     const transaction = parsed.transaction;
     if (transaction !== undefined) resp.transaction = transaction;
@@ -425,26 +403,15 @@ export class MqttService implements Service {
     this.publish(topic, JSON.stringify(resp), opts, true);
   }
 
-  info(): GatewayInfo {
-    const st = this.events?.outbox.stats();
-    return {
-      gatewayId: this.ctx.gatewayId,
-      version: this.ctx.version,
-      startedAt: this.ctx.startedAt.toISOString(),
-      uptimeS: Math.round((Date.now() - this.ctx.startedAt.getTime()) / 1000),
-      readers: this.ctx.core.readers().length,
-      broker: { url: safeUrl(this.url), connected: this.connected, protocolVersion: this.protocolVersion, retainAvailable: this.retainKept },
-      outbox: {
-        depth: st?.depth ?? 0,
-        lastSeq: st?.lastSeq ?? 0,
-        ackSeq: st?.ackSeq ?? 0,
-        dropped: st?.dropped ?? 0,
-        refused: st?.refused ?? 0,
-        diskBytes: st?.diskBytes ?? 0,
-        policy: st?.policy ?? '',
-      },
-      time: new Date().toISOString(),
-    };
+  /** The retained info: the gateway's, with this frontend's broker and the outbox it publishes from. */
+  info(): GatewayInfo & Required<Pick<GatewayInfo, 'broker'>> & { outbox: NonNullable<GatewayInfo['outbox']> } {
+    const i = this.ctx.api.info();
+    return { ...i, broker: i.broker ?? this.broker_(), outbox: i.outbox ?? { depth: 0, lastSeq: 0, ackSeq: 0, dropped: 0, refused: 0, diskBytes: 0, policy: '' } };
+  }
+
+  /** This frontend's part of the gateway info. */
+  private broker_(): NonNullable<GatewayInfo['broker']> {
+    return { url: safeUrl(this.url), connected: this.connected, protocolVersion: this.protocolVersion, retainAvailable: this.retainKept };
   }
 
   async stop(): Promise<void> {
@@ -452,11 +419,11 @@ export class MqttService implements Service {
     this.stopping = true;
     clearInterval(this.infoTimer);
     clearTimeout(this.probeTimer);
-    for (const [name, fn] of this.coreListeners) this.ctx.core.off(name as 'reader-added', fn);
-    this.coreListeners = [];
+    this.ctx.api.off('reader', this.onReader);
+    this.ctx.api.off('reader-removed', this.onReaderRemoved);
+    this.ctx.api.contributeInfo('broker', undefined);
     this.events?.outbox.off('recorded', this.onRecorded);
-    this.events?.off('event', this.onEvent);
-    await this.commands?.closeAll();
+    for (const s of this.ctx.api.sessions.list(MQTT_CALLER.owner)) await this.ctx.api.sessions.close(MQTT_CALLER.owner, s.id).catch(() => undefined);
     const client = this.client;
     if (client) {
       // Let in-flight events be acknowledged (bounded), then say offline ourselves: a clean shutdown is not a crash.
@@ -478,7 +445,6 @@ export class MqttService implements Service {
     }
     this.connected = false;
     await this.broker?.close();
-    if (this.events) await releaseGatewayEvents(this.ctx.core);
     this.events = undefined;
   }
 
@@ -489,7 +455,7 @@ export class MqttService implements Service {
       protocolVersion: this.protocolVersion,
       retainAvailable: this.retainKept,
       inflight: this.inflight,
-      sessions: this.commands?.openSessions() ?? 0,
+      sessions: this.ctx.api.sessions.list(MQTT_CALLER.owner).length,
       embeddedBroker: this.broker ? `${this.broker.host}:${this.broker.port}` : null,
       ...this.counters,
       outbox: this.events?.outbox.stats(),

@@ -1,5 +1,5 @@
 /** Calls to the gateway's API: CSRF header on writes, one place that notices an expired session. */
-import type { ReaderJson } from '../../api/http/json.js';
+import type { Reader as GatewayReader } from '../../gateway/readers.js';
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -45,7 +45,10 @@ export async function api<T = Record<string, unknown>>(method: string, path: str
 }
 
 /** A reader as the API sends it: the server's own definition (a type-only import, nothing of it is bundled). */
-export type Reader = ReaderJson;
+export type Reader = GatewayReader;
+
+/** A card is in the reader (answering or mute). */
+export const hasCard = (r: Reader): boolean => r.state === 'present' || r.state === 'mute';
 
 export interface GatewayEvent {
   seq: number;

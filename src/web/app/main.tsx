@@ -123,6 +123,8 @@ function App() {
 
   const logout = async () => {
     await api('POST', '/api/auth/logout').catch(() => undefined);
+    // The APDU history stays with the login that made it, not with the browser.
+    localStorage.removeItem('scardgate.apdu.history');
     setExpired(false);
     setAuth('out');
     setReaders(undefined);

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CSRF_HEADER, SESSION_COOKIE, csrfMatches, type Session, type SessionStore } from './sessions.js';
 import type { TokenRecord, TokenVerifier } from './tokens.js';
-import { reason } from '../errors.js';
+import { HttpError, toHttpError } from '../errors.js';
 
 export type Principal = { kind: 'session'; session: Session } | { kind: 'token'; token: TokenRecord };
 
@@ -23,7 +23,8 @@ declare module 'fastify' {
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 function deny(reply: FastifyReply, status: 401 | 403, message: string): FastifyReply {
-  return reply.code(status).send({ statusCode: status, error: reason(status), message });
+  const { body } = toHttpError(new HttpError(status, message));
+  return reply.code(status).send(body);
 }
 
 /** The Origin of a browser request must be this server (cross-site WebSocket hijacking, CSRF belt and braces). */

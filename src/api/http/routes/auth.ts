@@ -4,6 +4,7 @@ import { LoginBody } from '../schemas.js';
 import { SESSION_COOKIE, type SessionStore } from '../auth/sessions.js';
 import { verifyPassword } from '../auth/password.js';
 import type { HttpDeps } from '../deps.js';
+import { HttpError } from '../errors.js';
 
 export function authRoutes(app: FastifyInstance, deps: HttpDeps, sessions: SessionStore, secure: boolean): void {
   const cookieOpts = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
@@ -17,7 +18,7 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Sessi
     async (req, reply) => {
       if (!(await verifyPassword(deps.stateDir, req.body.password))) {
         deps.log.warn({ ip: req.ip }, 'web login refused: wrong password');
-        return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'wrong password' });
+        throw new HttpError(401, 'wrong password');
       }
       const s = sessions.create();
       deps.log.info({ ip: req.ip }, 'web login');

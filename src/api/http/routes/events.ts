@@ -1,15 +1,13 @@
 /**
- * Event history (paged from the EventJournal) and the live channel: one
- * WebSocket carrying reader table changes straight from the core (fast: no
- * disk on the way) and journal events once recorded.
+ * The live channel: one WebSocket carrying reader changes as the gateway
+ * renders them (straight from the core: no disk on the way) and journal
+ * events once recorded. (History is the `events` operation: operations.ts.)
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { ReaderSnapshot } from '../../../core/api.js';
 import type { GatewayEvent } from '../../../events/types.js';
-import { EventsQuery } from '../schemas.js';
-import { readerJson } from '../json.js';
-import { HttpError } from '../errors.js';
+import type { Reader } from '../../../gateway/readers.js';
 import type { HttpDeps } from '../deps.js';
 import type { SessionStore } from '../auth/sessions.js';
 
@@ -20,25 +18,7 @@ const MAX_BUFFERED = 1 << 20;
 const HEARTBEAT_MS = 30_000;
 
 export function eventRoutes(app: FastifyInstance, deps: HttpDeps, sessions: SessionStore): void {
-  const { core } = deps;
-
-  app.get<{ Querystring: EventsQuery }>('/api/events', { schema: { querystring: EventsQuery } }, async (req) => {
-    const journal = deps.journal?.();
-    if (!journal) throw new HttpError(503, 'event journal not running (see diagnostics)');
-    const limit = req.query.limit ?? 100;
-    const events = journal.history({ afterSeq: req.query.after ?? 0, limit });
-    return { events, lastSeq: journal.lastSeq(), more: events.length === limit && events[events.length - 1].seq < journal.lastSeq() };
-  });
-
-  /** The newest `limit` events (the UI's first page). */
-  app.get<{ Querystring: EventsQuery }>('/api/events/recent', { schema: { querystring: EventsQuery } }, async (req) => {
-    const journal = deps.journal?.();
-    if (!journal) throw new HttpError(503, 'event journal not running (see diagnostics)');
-    const limit = req.query.limit ?? 100;
-    const last = journal.lastSeq();
-    const events = journal.history({ afterSeq: Math.max(0, last - limit), limit });
-    return { events, lastSeq: last };
-  });
+  const { api } = deps;
 
   app.get('/api/live', { websocket: true }, (socket: WebSocket, req) => {
     const send = (msg: unknown): void => {
@@ -49,19 +29,18 @@ export function eventRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Sess
       }
       socket.send(JSON.stringify(msg));
     };
-    const onReader = (r: ReaderSnapshot): void => send({ t: 'reader', reader: readerJson(r) });
-    const onRemoved = (r: ReaderSnapshot): void => send({ t: 'reader-removed', name: r.name });
+    const onReader = (r: Reader): void => send({ t: 'reader', reader: r });
+    const onRemoved = (r: { name: string }): void => send({ t: 'reader-removed', name: r.name });
     const onError = (r: ReaderSnapshot, e: Error): void => send({ t: 'reader-error', name: r.name, message: e.message });
     const onEvent = (ev: GatewayEvent): void => send({ t: 'event', event: ev });
-    const journal = deps.journal?.();
+    const journal = api.events();
     const sessionId = req.principal?.kind === 'session' ? req.principal.session.id : undefined;
     const onEnded = (id: string): void => {
       if (id === sessionId) socket.close(WS_SESSION_ENDED, 'session ended');
     };
-    core.on('reader-state', onReader);
-    core.on('reader-added', onReader);
-    core.on('reader-removed', onRemoved);
-    core.on('reader-error', onError);
+    api.on('reader', onReader);
+    api.on('reader-removed', onRemoved);
+    api.core.on('reader-error', onError);
     journal?.on('event', onEvent);
     sessions.on('ended', onEnded);
     // A phone that walked away never says goodbye: ping, and drop it if two pings go unanswered.
@@ -75,10 +54,9 @@ export function eventRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Sess
     heartbeat.unref();
     socket.on('close', () => {
       clearInterval(heartbeat);
-      core.off('reader-state', onReader);
-      core.off('reader-added', onReader);
-      core.off('reader-removed', onRemoved);
-      core.off('reader-error', onError);
+      api.off('reader', onReader);
+      api.off('reader-removed', onRemoved);
+      api.core.off('reader-error', onError);
       journal?.off('event', onEvent);
       sessions.off('ended', onEnded);
       deps.logRing.off('line', onLine);
@@ -98,6 +76,6 @@ export function eventRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Sess
           return;
       }
     });
-    send({ t: 'hello', readers: core.readers().map(readerJson), lastSeq: journal?.lastSeq() ?? null, journal: journal !== undefined });
+    send({ t: 'hello', readers: api.readers().readers, lastSeq: journal?.lastSeq() ?? null, journal: journal !== undefined });
   });
 }

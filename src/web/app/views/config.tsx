@@ -4,7 +4,7 @@ import { api, ApiError } from '../api.js';
 
 interface ConfigKey { path: string; type: string; default?: unknown; description: string }
 interface ConfigView { file: string | null; editable: boolean; yaml: string; effective: unknown; keys: ConfigKey[] }
-interface SaveResult { changed: string[]; restarted: string[]; pending: string[]; failed?: Array<{ part: string; error: string }> }
+interface SaveResult { changed: string[]; applied: string[]; restarted: string[]; restartNeeded: string[]; shadowed: Array<{ key: string; env: string }>; failed?: Array<{ part: string; error: string }> }
 
 export function ConfigEditor() {
   const [view, setView] = useState<ConfigView | undefined>(undefined);
@@ -62,8 +62,10 @@ export function ConfigEditor() {
       {saved && (
         <p class="ok" id="config-saved">
           Saved. {saved.changed.length === 0 ? 'Nothing changed.' : `Changed: ${saved.changed.join(', ')}.`}
+          {saved.applied.length > 0 && ` Applied: ${saved.applied.join(', ')}.`}
           {saved.restarted.length > 0 && ` Restarted: ${saved.restarted.join(', ')}.`}
-          {saved.pending.length > 0 && ` Takes effect after a gateway restart: ${saved.pending.join(', ')}.`}
+          {saved.restartNeeded.length > 0 && ` Takes effect after a gateway restart: ${saved.restartNeeded.join(', ')}.`}
+          {saved.shadowed.map((s) => ` ${s.key} is set by the environment variable ${s.env}: the file's value is not in effect.`)}
           {saved.failed?.map((f) => ` ${f.part} failed to restart: ${f.error}.`)}
         </p>
       )}

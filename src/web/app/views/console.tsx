@@ -1,20 +1,31 @@
 /** APDU console: hex checked as typed (the project's one hex parser), status word decoded, history, copy. */
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Reader } from '../api.js';
+import { api, ApiError, hasCard, type Reader } from '../api.js';
 import { parseHex } from '../../../iso7816/hex.js';
-import { decodeSw } from '../../../iso7816/status-words.js';
+import { renderApdu } from '../../../log/redact.js';
+import type { Exchange as GatewayExchange } from '../../../gateway/apdu.js';
 
+/** One line of history, as kept in localStorage: the command as the gateway shows it (PIN bytes redacted), never as typed. */
 interface Exchange {
   reader: string;
   command: string;
   response?: string;
   sw?: string;
   swText?: string;
-  swKind?: string;
+  ok?: boolean;
   error?: string;
   ms?: number;
   at: string;
 }
+
+/** The typed command as it may be kept: secret-bearing data redacted, like the gateway's answers and logs. */
+const redacted = (text: string): string => {
+  try {
+    return renderApdu(parseHex(text));
+  } catch {
+    return text;
+  }
+};
 
 const HISTORY_KEY = 'scardgate.apdu.history';
 const MAX_HISTORY = 50;
@@ -29,6 +40,8 @@ function checkHex(text: string): { ok: true; bytes: number } | { ok: false; mess
     return { ok: false, message: (e as Error).message };
   }
 }
+
+const swClass = (x: Exchange): string => (x.ok ? 'success' : x.sw?.startsWith('62') || x.sw?.startsWith('63') ? 'warning' : 'error');
 
 function loadHistory(): Exchange[] {
   try {
@@ -53,7 +66,7 @@ async function copy(text: string): Promise<void> {
 }
 
 export function Console({ readers, initialReader }: { readers: Reader[]; initialReader: string }) {
-  const withCard = readers.filter((r) => r.cardPresent);
+  const withCard = readers.filter(hasCard);
   const [reader, setReader] = useState(initialReader || withCard[0]?.name || readers[0]?.name || '');
   const [apdu, setApdu] = useState('00 A4 04 00 00');
   const [busy, setBusy] = useState(false);
@@ -76,21 +89,24 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
     setBusy(true);
     const at = new Date().toISOString();
     try {
-      let r: Exchange;
+      let x: GatewayExchange;
+      const t0 = performance.now();
       if (keep) {
         let id = session;
         if (!id) {
-          id = (await api<{ id: string }>('POST', '/api/sessions', { reader })).id;
+          // A browser tab left open must not hold a card for long; every APDU renews the lease.
+          id = (await api<{ session: string }>('POST', '/api/sessions', { reader, leaseMs: 120000 })).session;
           setSession(id);
         }
-        r = await api<Exchange>('POST', `/api/sessions/${id}/transmit`, { apdu });
+        x = (await api<{ responses: GatewayExchange[] }>('POST', `/api/sessions/${id}/transmit`, { apdus: [apdu] })).responses[0];
       } else {
-        r = await api<Exchange>('POST', '/api/transmit', { reader, apdu });
+        x = (await api<{ responses: GatewayExchange[] }>('POST', '/api/transmit', { reader, apdus: [apdu] })).responses[0];
       }
-      setHistory((h) => [{ ...r, at }, ...h].slice(0, MAX_HISTORY));
+      const ms = performance.now() - t0;
+      setHistory((h) => [{ reader, command: x.apdu, response: x.response, sw: x.sw, swText: x.swText, ok: x.ok, ms, at }, ...h].slice(0, MAX_HISTORY));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && keep) setSession(undefined);
-      setHistory((h) => [{ reader, command: apdu, error: (err as Error).message, at }, ...h].slice(0, MAX_HISTORY));
+      setHistory((h) => [{ reader, command: redacted(apdu), error: (err as Error).message, at }, ...h].slice(0, MAX_HISTORY));
     } finally {
       setBusy(false);
     }
@@ -106,7 +122,7 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
           <select value={reader} onChange={(e) => { setReader(e.currentTarget.value); setSession(undefined); }} id="apdu-reader">
             {readers.map((r) => (
               <option value={r.name}>
-                {r.name} {r.cardPresent ? '' : '(no card)'}
+                {r.name} {hasCard(r) ? '' : '(no card)'}
               </option>
             ))}
           </select>
@@ -142,7 +158,7 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
           ) : (
             <>
               <p>
-                <span class={`sw ${last.swKind}`} id="apdu-sw">{last.sw}</span> <span id="apdu-sw-text">{last.swText ?? (last.sw ? decodeSw(parseInt(last.sw, 16)).text : '')}</span>
+                <span class={`sw ${swClass(last)}`} id="apdu-sw">{last.sw}</span> <span id="apdu-sw-text">{last.swText ?? ''}</span>
                 <span class="muted small"> · {last.ms?.toFixed(1)} ms</span>
               </p>
               <pre class="mono" id="apdu-response">{last.response || '(empty)'}</pre>
@@ -159,7 +175,7 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
               <li>
                 <button class="link mono" title="reuse this command" onClick={() => setApdu(h.command)}>{h.command}</button>
                 {' → '}
-                {h.error ? <span class="error">{h.error}</span> : <span class={`sw ${h.swKind}`}>{h.sw}</span>}
+                {h.error ? <span class="error">{h.error}</span> : <span class={`sw ${swClass(h)}`}>{h.sw}</span>}
                 <button class="link" onClick={() => copy(`${h.command}\n${h.response ?? h.error ?? ''}`)}>copy</button>
               </li>
             ))}

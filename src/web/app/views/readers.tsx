@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Reader } from '../api.js';
+import { api, hasCard, type Reader } from '../api.js';
 
 function stateOf(r: Reader): [string, string] {
-  if (!r.available) return ['unavailable', 'Reader unavailable'];
-  if (r.mute) return ['error', 'Card mute'];
-  if (r.cardPresent) return ['present', 'Card present'];
+  if (r.state === 'unavailable') return ['unavailable', 'Reader unavailable'];
+  if (r.state === 'mute') return ['error', 'Card mute'];
+  if (r.state === 'present') return ['present', 'Card present'];
   return ['empty', 'No card'];
 }
 
@@ -56,20 +56,20 @@ export function Readers({ readers, errors, onConsole }: { readers: Reader[] | un
               <dl>
                 <dt>Driver</dt>
                 <dd>{r.driver}</dd>
-                {r.cardPresent && (
+                {hasCard(r) && (
                   <>
                     <dt>ATR</dt>
-                    <dd class="mono atr">{r.atr || '—'}</dd>
-                    {r.card?.uid && (
+                    <dd class="mono atr">{r.atr ? r.atr.replace(/(..)(?=.)/g, '$1 ') : '—'}</dd>
+                    {r.uid && (
                       <>
                         <dt>UID</dt>
-                        <dd class="mono uid">{r.card.uid}</dd>
+                        <dd class="mono uid">{r.uid}</dd>
                       </>
                     )}
-                    {r.card?.type && (
+                    {r.cardType && (
                       <>
                         <dt>Type</dt>
-                        <dd>{r.card.type}</dd>
+                        <dd>{r.cardType}</dd>
                       </>
                     )}
                     {r.protocol && (
@@ -91,14 +91,14 @@ export function Readers({ readers, errors, onConsole }: { readers: Reader[] | un
                 </p>
               )}
               <div class="actions">
-                {r.cardPresent && <button onClick={() => onConsole(r.name)}>APDU console</button>}
+                {hasCard(r) && <button onClick={() => onConsole(r.name)}>APDU console</button>}
                 {r.capabilities.feedback && (
                   <button class="link" title="blink the LED and sound the buzzer: which reader is this?" onClick={() => beep(r)}>
                     Identify
                   </button>
                 )}
                 {r.capabilities.simulate &&
-                  (r.cardPresent ? (
+                  (hasCard(r) ? (
                     <button class="sim-remove" onClick={() => sim(r, 'remove')}>
                       Remove simulated card
                     </button>
