@@ -13,6 +13,7 @@ export const CSRF_HEADER = 'x-csrf-token';
 export interface Session {
   id: string;
   csrf: string;
+  /** performance.now() (monotonic): an NTP jump neither logs everyone out nor keeps idle sessions alive. */
   created: number;
   lastSeen: number;
 }
@@ -32,7 +33,7 @@ export class SessionStore extends EventEmitter<{ ended: [id: string] }> {
       const oldest = [...this.sessions.values()].sort((a, b) => a.lastSeen - b.lastSeen)[0];
       this.end(oldest.id);
     }
-    const now = Date.now();
+    const now = performance.now();
     const s: Session = { id: randomBytes(32).toString('base64url'), csrf: randomBytes(32).toString('base64url'), created: now, lastSeen: now };
     this.sessions.set(s.id, s);
     return s;
@@ -43,7 +44,7 @@ export class SessionStore extends EventEmitter<{ ended: [id: string] }> {
     if (!id) return undefined;
     const s = this.sessions.get(id);
     if (!s) return undefined;
-    const now = Date.now();
+    const now = performance.now();
     if (now - s.lastSeen > this.idleMs) {
       this.end(id);
       return undefined;
@@ -65,7 +66,7 @@ export class SessionStore extends EventEmitter<{ ended: [id: string] }> {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const s of [...this.sessions.values()]) if (now - s.lastSeen > this.idleMs) this.end(s.id);
   }
 }
