@@ -7,7 +7,11 @@
  * <what>` (plus the last error the condition threw, if any). The pause between checks lives here, in one
  * place: the eslint rule on test/** forbids `await new Promise((r) => setTimeout(r, N))` everywhere else.
  */
-import type { EventEmitter } from 'node:events';
+/** Anything with on/off: node's EventEmitter, mqtt.js clients, sockets. */
+export interface Emitter {
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
 
 export class WaitTimeout extends Error {
   constructor(
@@ -49,7 +53,7 @@ export async function waitFor<T>(
  * argument; rejects naming `what` after `ms`. Register it before the action that causes the event.
  */
 export function waitForEvent<T = unknown>(
-  emitter: EventEmitter,
+  emitter: Emitter,
   event: string,
   what: string,
   ms = 10000,
