@@ -129,3 +129,55 @@ export function parseReaderFile(text: string, key = 'libccid'): ParsedReaderFile
     warnings,
   };
 }
+
+const h = (n: number, w: number): string => `0x${n.toString(16).toUpperCase().padStart(w, '0')}`;
+const ver = (b: number): string => `${(b >> 8).toString(16)}.${(b & 0xff).toString(16).padStart(2, '0')}`;
+
+/** A profile printed in the parse-output layout (emulator CLI `describe`; round-trip tests). */
+export function formatParseOutput(p: ReaderProfile): string {
+  const out: string[] = [];
+  p.interfaces.forEach((i, n) => {
+    const d = i.descriptor;
+    out.push(
+      ` idVendor: ${h(p.vendorId, 4)}`,
+      `  iManufacturer: ${p.manufacturer}`,
+      ` idProduct: ${h(p.productId, 4)}`,
+      `  iProduct: ${p.product}`,
+      ` bcdDevice: ${ver(p.bcdDevice)} (firmware release?)`,
+      ` bLength: 9`,
+      ` bDescriptorType: 4`,
+      ` bInterfaceNumber: ${n}`,
+      ` bAlternateSetting: 0`,
+      ` bNumEndpoints: ${i.interrupt ? 3 : 2}`,
+      i.interrupt ? '  bulk-IN, bulk-OUT and Interrupt-IN' : '  bulk-IN and bulk-OUT',
+      ` bInterfaceClass: ${h(i.interfaceClass ?? 0x0b, 2)}`,
+      ` bInterfaceSubClass: 0`,
+      ` bInterfaceProtocol: 0`,
+      ` iInterface: ${i.name ?? '?'}`,
+      ` CCID Class Descriptor`,
+      `  bLength: 0x36`,
+      `  bDescriptorType: ${h(d.descriptorType, 2)}`,
+      `  bcdCCID: ${ver(d.bcdCcid)}`,
+      `  bMaxSlotIndex: ${h(d.maxSlotIndex, 2)}`,
+      `  bVoltageSupport: ${h(d.voltageSupport, 2)}`,
+      `  dwProtocols: ${h(d.protocols >>> 16, 4)} ${h(d.protocols & 0xffff, 4)}`,
+      `  dwDefaultClock: ${(d.defaultClockKhz / 1000).toFixed(3)} MHz`,
+      `  dwMaximumClock: ${(d.maximumClockKhz / 1000).toFixed(3)} MHz`,
+      `  bNumClockSupported: ${d.numClockSupported}`,
+      `  dwDataRate: ${d.dataRate} bps`,
+      `  dwMaxDataRate: ${d.maxDataRate} bps`,
+      `  bNumDataRatesSupported: ${d.numDataRatesSupported}`,
+      `  dwMaxIFSD: ${d.maxIfsd}`,
+      `  dwSynchProtocols: ${h(d.synchProtocols, 8)}`,
+      `  dwMechanical: ${h(d.mechanical, 8)}`,
+      `  dwFeatures: ${h(d.features, 8)}`,
+      `  dwMaxCCIDMessageLength: ${d.maxMessageLength} bytes`,
+      `  bClassGetResponse: ${d.classGetResponse === 0xff ? 'echo' : h(d.classGetResponse, 2)}`,
+      `  bClassEnvelope: ${d.classEnvelope === 0xff ? 'echo' : h(d.classEnvelope, 2)}`,
+      `  wLcdLayout: ${h(d.lcdLayout, 4)}`,
+      `  bPINSupport: ${h(d.pinSupport, 2)}`,
+      `  bMaxCCIDBusySlots: ${d.maxBusySlots}`,
+    );
+  });
+  return out.join('\n') + '\n';
+}
