@@ -287,8 +287,10 @@ export class EmulatedCcidDevice {
       }
       push(msg);
     };
-    // The firmware runs after the transfer completes, as a reader's would.
-    queueMicrotask(() => void e.fn.handle(Buffer.from(data), reply));
+    // The firmware runs after the transfer completes, on a later turn of the event loop, as a
+    // completion from the USB stack would arrive (never within the caller's microtasks).
+    const cmd = Buffer.from(data);
+    setImmediate(() => void e.fn.handle(cmd, reply));
   }
 
   async control(h: EmulatedHandle, setup: ControlSetup, data: Buffer | number): Promise<Buffer> {
