@@ -4,7 +4,8 @@ NODE ?= node
 NPM ?= npm
 # Debian packages the tests talk to (real parts, not mocks).
 DEB_PACKAGES := mosquitto mosquitto-clients python3-jinja2 socat pcscd pcsc-tools opensc python3-pyscard \
-  python3-virtualsmartcard python3-pycryptodome vsmartcard-vpicc vsmartcard-vpcd libpcsclite-dev chromium gcc make systemd
+  python3-virtualsmartcard python3-pycryptodome vsmartcard-vpicc vsmartcard-vpcd libpcsclite-dev chromium gcc make systemd \
+  dpkg-dev
 
 .PHONY: all deps npm-deps deb-deps check-node build lint typecheck test run clean docs-config
 
@@ -190,3 +191,12 @@ bench-pcsc: npm-deps
 .PHONY: fuzz
 fuzz: npm-deps
 	npx tsx bench/fuzz/run.ts
+
+# USB CCID (drivers/ccid, emulators/ccid): every descriptor of libccid's readers/ folder through our parser
+# (Debian's ccid source package fetched at run time, or LIBCCID_READERS=<dir>), and the CCID benchmark.
+.PHONY: test-ccid-libccid bench-ccid
+test-ccid-libccid:
+	npx tsx test/ccid/libccid-corpus.ts
+
+bench-ccid:
+	npx tsx bench/ccid/run.ts
