@@ -182,4 +182,4 @@ bench-http: npm-deps
 
 .PHONY: bench-pcsc
 bench-pcsc: npm-deps
-	npx tsx bench/pcsc/run.ts
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/run.ts
