@@ -110,7 +110,11 @@ export class PcscConnection {
     const core = this.host.core;
     for (const ctx of this.contexts) {
       this.host.contextClosed(ctx);
-      core.releaseContext(ctx).catch(() => undefined);
+      try {
+        if (!core.releaseContextNow(ctx)) core.releaseContext(ctx).catch(() => undefined);
+      } catch {
+        // already released
+      }
     }
     this.contexts.clear();
     this.handles.clear();
@@ -260,14 +264,11 @@ export class PcscConnection {
         return this.transmit(req);
       case CMD.CONTROL:
         return this.control(req);
-      case CMD.STATUS:
+      case CMD.STATUS: {
         // Only rv travels: the client reads name, state, protocol and ATR from the table.
         if (!this.ownsHandle(req.hCard)) return this.send(encodePairReply(req.hCard, SCARD.E_INVALID_HANDLE));
-        return this.wait(
-          this.host.core.status(req.hCard),
-          () => this.send(encodePairReply(req.hCard, SCARD.S_SUCCESS)),
-          (rv) => this.send(encodePairReply(req.hCard, rv)),
-        );
+        return this.send(encodePairReply(req.hCard, this.host.core.statusNow(req.hCard)));
+      }
       case CMD.CANCEL:
         this.send(encodePairReply(req.hContext, this.host.cancel(req.hContext)));
         return;
@@ -307,8 +308,14 @@ export class PcscConnection {
     this.host.contextClosed(req.hContext);
     // Every handle of the connection belongs to the context being released when there was only one.
     if (this.contexts.size === 0) this.handles.clear();
+    const core = this.host.core;
+    try {
+      if (core.releaseContextNow(req.hContext)) return this.send(encodePairReply(req.hContext, SCARD.S_SUCCESS));
+    } catch (e) {
+      return this.send(encodePairReply(req.hContext, codeOf(e)));
+    }
     this.wait(
-      this.host.core.releaseContext(req.hContext),
+      core.releaseContext(req.hContext),
       () => this.send(encodePairReply(req.hContext, SCARD.S_SUCCESS)),
       (rv) => this.send(encodePairReply(req.hContext, rv)),
     );
@@ -318,8 +325,19 @@ export class PcscConnection {
     // pcscd: a context that is not this connection's makes the connect fail with INVALID_VALUE.
     if (!this.contexts.has(req.hContext)) return this.send(encodeConnectReply(req, 0, 0, SCARD.E_INVALID_VALUE));
     if (this.handles.size >= LIMITS.MAX_CONTEXT_CARD_HANDLES) return this.send(encodeConnectReply(req, 0, 0, SCARD.E_NO_MEMORY));
+    const core = this.host.core;
+    try {
+      const now = core.connectNow(req.hContext, req.reader, req.shareMode, req.preferredProtocols);
+      if (now) {
+        this.handles.add(now.handle);
+        return this.send(encodeConnectReply(req, now.handle, now.protocol, SCARD.S_SUCCESS));
+      }
+    } catch (e) {
+      const rv = codeOf(e);
+      return this.send(encodeConnectReply(req, 0, this.failedConnectProtocol(req, rv), rv));
+    }
     this.wait(
-      this.host.core.connect(req.hContext, req.reader, req.shareMode, req.preferredProtocols),
+      core.connect(req.hContext, req.reader, req.shareMode, req.preferredProtocols),
       (r) => {
         this.handles.add(r.handle);
         this.send(encodeConnectReply(req, r.handle, r.protocol, SCARD.S_SUCCESS));
@@ -350,8 +368,17 @@ export class PcscConnection {
 
   private disconnect(req: Req<typeof CMD.DISCONNECT>): void {
     if (!this.ownsHandle(req.hCard)) return this.send(encodeDispositionReply(req.hCard, req.disposition, SCARD.E_INVALID_HANDLE));
+    const core = this.host.core;
+    try {
+      if (core.disconnectNow(req.hCard, req.disposition)) {
+        this.handles.delete(req.hCard);
+        return this.send(encodeDispositionReply(req.hCard, req.disposition, SCARD.S_SUCCESS));
+      }
+    } catch (e) {
+      return this.send(encodeDispositionReply(req.hCard, req.disposition, codeOf(e)));
+    }
     this.wait(
-      this.host.core.disconnect(req.hCard, req.disposition),
+      core.disconnect(req.hCard, req.disposition),
       () => {
         this.handles.delete(req.hCard);
         this.send(encodeDispositionReply(req.hCard, req.disposition, SCARD.S_SUCCESS));
