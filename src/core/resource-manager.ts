@@ -69,6 +69,8 @@ interface DriverEntry {
 }
 
 const invalidHandle = (id: number): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, `no card handle ${id}`);
+const releasedError = (): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, 'the context was released');
+const disconnectedError = (): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, 'the handle was disconnected');
 const invalidContext = (id: number): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, `no context ${id}`);
 
 export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCore {
@@ -455,7 +457,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     if (cleanup) {
       disposition = this.cleanupDisposition(h);
       h.closed = true;
-      r.queue.drop((o) => o === h.id, new PcscError(SCARD.E_INVALID_HANDLE, 'the context was released'));
+      r.queue.drop(h.id, releasedError);
     }
     if (disposition !== DISPOSITION.LEAVE && this.cardActionable(h)) {
       try {
@@ -483,7 +485,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     }
     h.ctx.handles.delete(h);
     if (!r.handles.delete(h) || h.readerGone) return;
-    r.queue.drop((o) => o === h.id, new PcscError(SCARD.E_INVALID_HANDLE, 'the handle was disconnected'));
+    r.queue.drop(h.id, disconnectedError);
     r.lock.releaseAll(h.id);
     r.setSharing(h.share === SHARE.EXCLUSIVE ? 0 : Math.max(0, r.sharing - 1));
     r.queue.pump();
