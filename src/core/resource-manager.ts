@@ -392,7 +392,17 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         throw new PcscError(SCARD.E_SHARING_VIOLATION, `reader "${r.name}" has other handles`);
       }
       try {
-        if (initialization !== DISPOSITION.LEAVE) await r.resetCard(initialization === DISPOSITION.UNPOWER ? 'cold' : 'warm');
+        if (initialization !== DISPOSITION.LEAVE) {
+          // pcscd flags every handle on the reader RESET before it tries, the caller's and removed ones too;
+          // only a successful reconnect clears the caller's flag (docs/pcsc.md §4).
+          if (!r.present) {
+            for (const x of r.handles) x.event = HANDLE_EVENT.RESET;
+            throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${r.name}"`);
+          }
+          await r.resetCard(initialization === DISPOSITION.UNPOWER ? 'cold' : 'warm');
+        }
+        // pcscd: even a DIRECT reconnect needs a card (SCARD_E_NO_SMARTCARD).
+        if (!r.present) throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${r.name}"`);
         const protocol = shareMode === SHARE.DIRECT ? r.protocol : await r.prepareCard(preferred);
         checkReader(h);
         this.changeShare(h, shareMode);

@@ -12,7 +12,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ContextId, HandleId, ScardCore } from '../../core/api.js';
-import { LIMITS, SCARD, SHARE } from '../../pcsc/constants.js';
+import { LIMITS, PROTOCOL, SCARD, SHARE } from '../../pcsc/constants.js';
 import { toPcscError } from '../../pcsc/error.js';
 import {
   CMD,
@@ -358,11 +358,13 @@ export class PcscConnection {
   }
 
   private reconnect(req: Req<typeof CMD.RECONNECT>): void {
-    if (!this.ownsHandle(req.hCard)) return this.send(encodeReconnectReply(req, req.activeProtocol, SCARD.E_INVALID_HANDLE));
+    // A failed reconnect hands back SCARD_PROTOCOL_UNDEFINED, as pcscd does (the client library sends the
+    // caller's variable in the request and copies the reply's value out whatever the result; docs/pcsc.md §3).
+    if (!this.ownsHandle(req.hCard)) return this.send(encodeReconnectReply(req, PROTOCOL.UNDEFINED, SCARD.E_INVALID_HANDLE));
     this.wait(
       this.host.core.reconnect(req.hCard, req.shareMode, req.preferredProtocols, req.initialization),
       (r) => this.send(encodeReconnectReply(req, r.protocol, SCARD.S_SUCCESS)),
-      (rv) => this.send(encodeReconnectReply(req, req.activeProtocol, rv)),
+      (rv) => this.send(encodeReconnectReply(req, PROTOCOL.UNDEFINED, rv)),
     );
   }
 
