@@ -77,6 +77,11 @@ export class PcscConnection {
   /** TRANSMIT/CONTROL replies are built here when the previous reply has left the process. */
   private replyBuf: Buffer | null = null;
   private cur: Request | null = null;
+  // Stall detection, advanced by the server's sweep (nothing on the per-message path but the request count).
+  private halfMs = 0;
+  private requestsMark = -1;
+  private writeStallMs = 0;
+  private queuedMark = 0;
 
   constructor(
     readonly socket: Socket,
@@ -99,6 +104,28 @@ export class PcscConnection {
     this.registered = false;
     this.socket.write(rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv));
     return true;
+  }
+
+  /**
+   * Called every `tickMs` by the server: the reason to cut this client off, or
+   * null. Mid-request (or silent since connecting) with no complete request for
+   * `halfMessageMs`; replies left unread with no progress for `writeStallMs`.
+   */
+  tick(tickMs: number, limits: { halfMessageMs: number; writeStallMs: number }): string | null {
+    if (this.isClosed) return null;
+    const midRequest = !this.busy && (this.decoder.pending > 0 || this.requests === 0);
+    if (midRequest && this.requests === this.requestsMark) {
+      this.halfMs += tickMs;
+      if (this.halfMs >= limits.halfMessageMs) return `no complete request for ${limits.halfMessageMs} ms`;
+    } else this.halfMs = 0;
+    this.requestsMark = this.requests;
+    const queued = this.socket.writableLength;
+    if (queued > 0 && queued >= this.queuedMark) {
+      this.writeStallMs += tickMs;
+      if (this.writeStallMs >= limits.writeStallMs) return `replies unread for ${limits.writeStallMs} ms`;
+    } else this.writeStallMs = 0;
+    this.queuedMark = queued;
+    return null;
   }
 
   /** Closes the connection: its contexts are released (handles disconnected, held transactions reset). */
