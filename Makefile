@@ -183,7 +183,7 @@ bench-http: npm-deps
 
 .PHONY: bench-pcsc
 bench-pcsc: npm-deps
-	npx tsx bench/pcsc/run.ts
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/run.ts
 
 # Fuzzing (issue 16): every parser of outside bytes (test/fuzz/targets.ts) with fast-check, each in its own process
 # (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 120 per parser), FUZZ_TARGETS.
