@@ -200,3 +200,15 @@ test-ccid-libccid:
 
 bench-ccid:
 	npx tsx bench/ccid/run.ts
+
+# A fleet of gateways on a bridged Mosquitto pair (site -> central), both brokers restarted (issue 16):
+# FLEET_N (default 200), FLEET_TAP_MS, FLEET_OUTAGE_S. Ends with one JSON line.
+.PHONY: bench-fleet
+bench-fleet: npm-deps
+	npx tsx bench/fleet/run.ts
+
+# Hostile clients (issue 16): an MQTT request flood against a well-behaved client's latency and the gateway's memory.
+# N requests x ROUNDS, IDLE_MS idle afterwards. Ends with one JSON line.
+.PHONY: bench-hostile
+bench-hostile: npm-deps
+	npx tsx bench/hostile/mqtt-flood.ts

@@ -135,15 +135,19 @@ async function main(): Promise<void> {
   // Taps: every gateway on its own timer, insert and remove alternately.
   let tapping = true;
   let taps = 0;
+  const tapErrors = new Map<string, number>();
   const readerName = members[0].gw.core.readers()[0].name;
   const tapLoops = members.map(async (m, i) => {
     let n = 0;
     await sleep(Math.random() * TAP_MS);
     while (tapping) {
-      const uid = `04${i.toString(16).padStart(4, '0')}${(n++ & 0xffff).toString(16).padStart(4, '0')}`.toUpperCase();
+      // A 7-byte UID: 04, the gateway, the tap count.
+      const uid = `04${i.toString(16).padStart(6, '0')}${(n++ & 0xffffff).toString(16).padStart(6, '0')}`.toUpperCase();
       await m.gw.core.simulateRemove(readerName).catch(() => undefined);
-      await m.gw.core.simulateInsert(readerName, { type: 'mifare-classic-1k', uid }).catch(() => undefined);
-      taps++;
+      await m.gw.core.simulateInsert(readerName, { type: 'mifare-classic-1k', uid }).then(
+        () => taps++,
+        (e: Error) => tapErrors.set(e.message, (tapErrors.get(e.message) ?? 0) + 1),
+      );
       await sleep(TAP_MS * (0.5 + Math.random()));
     }
   });
@@ -217,6 +221,7 @@ async function main(): Promise<void> {
     tapIntervalMs: TAP_MS,
     outageS: OUTAGE_S,
     taps,
+    tapErrors: Object.fromEntries(tapErrors),
     siteRestartAllBackS: Math.round(siteBackMs / 100) / 10,
     siteRestartBrokerConnectsPeakPerS: siteAttempts.peak,
     siteRestartBrokerConnectsSpreadS: siteAttempts.seconds,

@@ -20,6 +20,8 @@ import { ReaderDirectory } from './reader-states.js';
 import { Commands } from './commands.js';
 import { parseRequest } from './requests.js';
 import { Backoff } from './backoff.js';
+import { RequestGate } from './request-gate.js';
+import { trimHeapSoon } from '../../daemon/heap-trim.js';
 import { haTagConfigTopic, haTagConfigWildcard, isPublishableTopic, topicsFor, type GatewayInfo, type GatewayTopics, type Response } from './topics.js';
 
 /** How long after connecting we wait for our own retained availability to come back before deciding the broker keeps none. */
@@ -39,6 +41,9 @@ export function safeUrl(url: string): string {
     return url.replace(/\/\/[^@/]*@/, '//***@');
   }
 }
+
+/** Requests pending at once that make a burst worth a heap trim afterwards. */
+const BURST_REQUESTS = 200;
 
 /** Errors of reaching the broker at all (no MQTT conversation took place). */
 const TRANSPORT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
@@ -74,6 +79,7 @@ export class MqttService implements Service {
   /** The current attempt failed before any broker could answer (refused, unreachable): says nothing about retain. */
   private transportFailed = false;
   private readonly backoff: Backoff;
+  private readonly gate: RequestGate;
   private lastState = new Map<string, string>();
   private coreListeners: Array<[string, (...a: any[]) => void]> = [];
   private counters = { requests: 0, requestErrors: 0, published: 0, connects: 0, connectionErrors: 0 };
@@ -82,6 +88,7 @@ export class MqttService implements Service {
   constructor(private readonly ctx: ServiceContext) {
     this.cfg = mqttConfigOf(ctx.config);
     this.log = ctx.log.child({ module: 'mqtt' });
+    this.gate = new RequestGate(this.cfg.maxConcurrentRequests, this.cfg.maxQueuedRequests);
     this.backoff = new Backoff(this.cfg.reconnectMinMs, Math.max(this.cfg.reconnectMinMs, this.cfg.reconnectMaxMs));
   }
 
@@ -468,14 +475,20 @@ export class MqttService implements Service {
     }
     const prefix = this.topics.request('');
     if (!topic.startsWith(prefix)) return;
-    void this.onRequest(topic.slice(prefix.length), payload, packet);
+    const method = topic.slice(prefix.length);
+    if (!this.gate.submit(() => this.onRequest(method, payload, packet))) void this.onRequest(method, payload, packet, true);
+    // A burst: once it is over, let V8 give its garbage back (src/daemon/heap-trim.ts).
+    if (this.gate.pending >= BURST_REQUESTS) trimHeapSoon();
   }
 
-  private async onRequest(method: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+  /** `busy`: refused unread because too many requests are waiting (src/api/mqtt/request-gate.ts). */
+  private async onRequest(method: string, payload: Buffer, packet: IPublishPacket, busy = false): Promise<void> {
     this.counters.requests++;
     const parsed = parseRequest(method, payload, this.cfg.maxRequestBytes);
     let resp: Response;
-    if (parsed.ok && packet.retain) {
+    if (busy) {
+      resp = { status: 'error', data: {}, error: `busy: ${this.cfg.maxQueuedRequests} requests already waiting (mqtt.maxQueuedRequests); try again later` };
+    } else if (parsed.ok && packet.retain) {
       // A retained request is stored by the broker and handed to us again at every (re)subscribe: it would run at every restart.
       resp = { status: 'error', data: {}, error: 'request published with the retain flag refused (it would run again at every restart); publish requests without retain' };
     } else if (!parsed.ok) {
@@ -573,6 +586,9 @@ export class MqttService implements Service {
       retainAvailable: this.retainKept,
       inflight: this.inflight,
       sessions: this.commands?.openSessions() ?? 0,
+      requestsPending: this.gate.pending,
+      requestsBusy: this.gate.refused,
+      requestsPeakWaiting: this.gate.peakWaiting,
       embeddedBroker: this.broker ? `${this.broker.host}:${this.broker.port}` : null,
       ...this.counters,
       outbox: this.events?.outbox.stats(),
