@@ -64,7 +64,7 @@ export function registerAuth(app: FastifyInstance, sessions: SessionStore, token
       }
       return;
     }
-    const session = sessions.get(req.cookies[SESSION_COOKIE]);
+    const session = await sessions.check(req.cookies[SESSION_COOKIE]);
     if (!session) {
       const had = req.cookies[SESSION_COOKIE] !== undefined;
       return deny(reply, 401, had ? 'session expired: log in again' : 'authentication required: log in or send an API token');
