@@ -183,3 +183,8 @@ bench-http: npm-deps
 .PHONY: bench-pcsc
 bench-pcsc: npm-deps
 	npx tsx bench/pcsc/run.ts
+
+# OSDP: card tap -> osdp_RAW latency at 9600/115200 against the wire-time bound; secure polls/s per PD.
+.PHONY: bench-osdp
+bench-osdp: npm-deps
+	npx tsx bench/osdp/run.ts

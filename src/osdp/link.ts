@@ -88,6 +88,8 @@ export interface MemoryLinkOptions {
   random?: () => number;
   /** Nominal speed (the CP sizes its reply timeout from it). */
   baudRate?: number;
+  /** Deliver bytes after their wire time at baudRate (10 bit times a byte), one after the other, as a real line would. */
+  pace?: boolean;
 }
 
 class MemoryEnd extends EventEmitter<ByteLinkEvents> implements ByteLink {
@@ -114,10 +116,20 @@ class MemoryEnd extends EventEmitter<ByteLinkEvents> implements ByteLink {
       }
     }
     const peer = this.peer;
-    setImmediate(() => {
+    const deliver = (): void => {
       if (!peer.closed) peer.emit('data', out);
-    });
+    };
+    if (!this.o.pace) {
+      setImmediate(deliver);
+      return;
+    }
+    const now = performance.now();
+    const start = Math.max(now, this.busyUntil);
+    this.busyUntil = start + (out.length * 10 * 1000) / this.baudRate;
+    setTimeout(deliver, Math.max(0, this.busyUntil - now));
   }
+
+  private busyUntil = 0;
 
   async setBaudRate(baud: number): Promise<void> {
     this.baudRate = baud;
@@ -135,4 +147,27 @@ export function memoryLinkPair(o: MemoryLinkOptions = {}): [ByteLink & { corrupt
   a.peer = b;
   b.peer = a;
   return [a, b];
+}
+
+/** serialport's interface over one end of a memory pair (so code that opens a port by path can run on it). */
+export function memorySerialPort(end: ByteLink): SerialPortLike {
+  const port = new EventEmitter() as SerialPortLike & { isOpen: boolean };
+  port.isOpen = false;
+  end.on('data', (d) => port.emit('data', d));
+  port.open = (cb) => {
+    port.isOpen = true;
+    cb(null);
+  };
+  port.write = (b) => {
+    end.write(b);
+    return true;
+  };
+  port.update = (o, cb) => {
+    void end.setBaudRate(o.baudRate).then(() => cb(null));
+  };
+  port.close = (cb) => {
+    port.isOpen = false;
+    cb(null);
+  };
+  return port;
 }
