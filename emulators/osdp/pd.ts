@@ -23,6 +23,8 @@ export interface PdFaults {
   wrongMac?: number;
   /** Every reply this late (ms). */
   slowMs?: number;
+  /** Probability that a byte is damaged, in both directions (line noise). */
+  corruptRate?: number;
   random?: () => number;
 }
 
@@ -46,7 +48,7 @@ export class EmulatedPd {
   power = false;
   installedKey?: Buffer;
   comsets: Array<{ address: number; baudRate: number }> = [];
-  readonly injected = { badCrc: 0, drop: 0, wrongMac: 0 };
+  readonly injected = { badCrc: 0, drop: 0, wrongMac: 0, corruptedBytes: 0 };
 
   constructor(
     readonly link: ByteLink,
@@ -94,7 +96,19 @@ export class EmulatedPd {
     this.engine = new PdEngine(opts);
     const f = o.faults ?? {};
     const rnd = f.random ?? Math.random;
+    const noise = (b: Buffer): Buffer => {
+      if (!f.corruptRate) return b;
+      const out = Buffer.from(b);
+      for (let i = 0; i < out.length; i++) {
+        if (rnd() < f.corruptRate) {
+          out[i] ^= 1 + Math.floor(rnd() * 255);
+          this.injected.corruptedBytes++;
+        }
+      }
+      return out;
+    };
     this.port = new PdPort(link, [this.engine], {
+      incoming: noise,
       outgoing: (bytes) => {
         if (f.drop && rnd() < f.drop) {
           this.injected.drop++;
@@ -112,7 +126,7 @@ export class EmulatedPd {
           out[out.length - 1] ^= 0x5a;
           this.injected.badCrc++;
         }
-        return { bytes: out, delayMs: f.slowMs };
+        return { bytes: noise(out), delayMs: f.slowMs };
       },
     });
   }

@@ -16,6 +16,8 @@ export interface PdPortOptions {
   log?: Logger;
   /** Replace, delay or drop a reply (the emulator's fault injection). */
   outgoing?: (bytes: Buffer, pd: PdEngine) => { bytes?: Buffer; delayMs?: number };
+  /** Alter bytes as they arrive (the emulator's line noise). */
+  incoming?: (bytes: Buffer) => Buffer;
 }
 
 export interface PdPortEvents {
@@ -40,7 +42,7 @@ export class PdPort extends EventEmitter<PdPortEvents> {
       this.stats.discarded++;
       this.emit('discard', reason);
     });
-    link.on('data', (b) => this.framer.push(b));
+    link.on('data', (b) => this.framer.push(o.incoming ? o.incoming(b) : b));
   }
 
   private onPacket(d: Decoded): void {

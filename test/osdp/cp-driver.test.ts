@@ -14,6 +14,7 @@ import { openSerialLink } from '../../src/osdp/link.js';
 import { EmulatedPd } from '../../emulators/osdp/pd.js';
 import { ptyPair } from './pty.js';
 import { KEY, waitFor } from './helpers.js';
+import { rng } from '../helpers/prng.js';
 
 const ROOT = 'scardgate/test-gw';
 
@@ -84,4 +85,57 @@ t.test('OSDP reader -> gateway reader -> MQTT card events; feedback; offline and
   pd.tap(Buffer.from('11223344', 'hex'), 'wiegand34');
   const back = await o.waitFor((x) => x.json().type === 'card.inserted' && x.json().data.credential?.bits === 34, 10000, 'a read after the return');
   t.match(back.json().data.credential, { format: 'wiegand34', facility: 0x4433, card: 0x2211 });
+});
+
+t.test('1 % corrupted bytes on a pty line for 1,000 polls: no wrong card, the reader recovers', async (t) => {
+  const pty = await ptyPair();
+  t.teardown(() => pty.stop());
+  const link = await openSerialLink(pty.b, 115200);
+  t.teardown(() => link.close());
+  const faults = { corruptRate: 0.01, random: rng(77) };
+  const pd = new EmulatedPd(link, { address: 3, scbk: KEY, installMode: false, faults });
+  const gw = await startTestGateway({
+    logLevel: 'warn',
+    config: {
+      events: { debounceMs: 0 },
+      drivers: {
+        sim: { readers: [] },
+        osdp: { buses: [{ path: pty.a, baudRate: 115200, pollIntervalMs: 5, replyTimeoutMs: 50, offlineAfterMs: 1000, reconnectMs: 50, readers: [{ address: 3, name: 'Noisy Door', scbk: KEY.toString('hex'), cardHoldMs: 50 }] }] },
+      },
+    },
+  });
+  t.teardown(() => gw.stop());
+  const cards: Array<Record<string, unknown>> = [];
+  gw.core.on('card-inserted', (r) => cards.push(r.card?.credential as Record<string, unknown>));
+  const diag = () => (gw.gateway.drivers.find((d) => d.name === 'osdp')!.diagnostics!() as { buses: Array<{ pds: Array<{ polls: number; online: boolean }> }> }).buses[0].pds[0];
+  await waitFor(() => diag().online, 'reader online through the noise', 30000);
+  const uids = ['04a1b2c3', '11223344', 'deadbeef'];
+  const want = new Map([
+    [0xa104, 0xb2],
+    [0x2211, 0x33],
+    [0xadde, 0xbe],
+  ]);
+  let next = diag().polls + 100;
+  let tapped = 0;
+  await waitFor(
+    () => {
+      const p = diag().polls;
+      if (p >= next && pd.engine.pendingEvents() === 0) {
+        pd.tap(Buffer.from(uids[tapped++ % uids.length], 'hex'), 'wiegand26');
+        next = p + 100;
+      }
+      return p >= 1000;
+    },
+    '1,000 polls',
+    120000,
+  );
+  t.ok(pd.injected.corruptedBytes > 50, `${pd.injected.corruptedBytes} bytes corrupted`);
+  for (const c of cards) t.ok(c?.parityOk === true && want.get(c.card as number) === c.facility, `delivered card ${JSON.stringify(c)} is a tapped one`);
+  t.ok(cards.length > 0, `${cards.length} reads of ${tapped} taps delivered during the noise`);
+  faults.corruptRate = 0;
+  const p0 = diag().polls;
+  await waitFor(() => diag().online && diag().polls > p0 + 50, 'reader online and polled on a clean line', 30000);
+  const before = cards.length;
+  pd.tap(Buffer.from('04a1b2c3', 'hex'), 'wiegand26');
+  await waitFor(() => cards.length > before, 'a read on the clean line');
 });
