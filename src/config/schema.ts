@@ -9,6 +9,7 @@ import { VpcdConfig } from '../../drivers/vpcd/config.js';
 import { Pn532Config } from '../../drivers/pn532/config.js';
 import { OsdpCpConfig } from '../../drivers/osdp/config.js';
 import { OsdpConfig } from '../api/osdp/config.js';
+import { CcidConfig } from '../../drivers/ccid/config.js';
 import { PcscConfig } from '../api/pcsc/config.js';
 import { MqttConfig } from '../api/mqtt/config.js';
 import { EventsConfig } from '../events/config.js';
@@ -39,6 +40,7 @@ export const ConfigSchema = Type.Object(
         vpcd: VpcdConfig,
         pn532: Pn532Config,
         osdp: OsdpCpConfig,
+        ccid: CcidConfig,
       },
       { additionalProperties: false, default: {} },
     ),
