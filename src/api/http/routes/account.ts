@@ -1,0 +1,92 @@
+/**
+ * The technician's account from the web UI: change the password (every other
+ * login ends), sign out everywhere, and the machines' API tokens (list,
+ * create: shown once, revoke). Logged-in technicians only: a machine's token
+ * cannot mint or revoke tokens, nor change the password.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { SESSION_COOKIE, type SessionStore } from '../auth/sessions.js';
+import { checkPasswordStrength, setPassword, verifyPassword } from '../auth/password.js';
+import { createToken, readTokens, revokeToken } from '../auth/tokens.js';
+import { HttpError } from '../errors.js';
+import type { HttpDeps } from '../deps.js';
+
+const PasswordBody = Type.Object(
+  { current: Type.String({ minLength: 1, maxLength: 1024 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { additionalProperties: false },
+);
+const TokenBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+const TokenParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+function technician(req: FastifyRequest): void {
+  if (req.principal?.kind !== 'session') throw new HttpError(403, 'only a logged-in technician can do this (not an API token)');
+}
+
+export function accountRoutes(app: FastifyInstance, deps: HttpDeps, sessions: SessionStore, secure: boolean): void {
+  const cookieOpts = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
+
+  app.post<{ Body: Static<typeof PasswordBody> }>(
+    '/api/account/password',
+    { schema: { body: PasswordBody }, config: { rateLimit: { max: deps.config.http.loginAttemptsPerMinute, timeWindow: 60_000 } } },
+    async (req, reply) => {
+      technician(req);
+      if (!(await verifyPassword(deps.stateDir, req.body.current))) throw new HttpError(403, 'current password: wrong password');
+      const weak = checkPasswordStrength(req.body.password);
+      if (weak) throw new HttpError(400, `new password: ${weak}`);
+      if (req.body.password === req.body.current) throw new HttpError(400, 'new password: same as the current one');
+      await setPassword(deps.stateDir, req.body.password);
+      // Every login ends (other browsers, a stolen cookie); this browser continues on a fresh session.
+      const before = sessions.size;
+      sessions.endAll();
+      const s = sessions.create();
+      reply.setCookie(SESSION_COOKIE, s.id, cookieOpts);
+      deps.log.info({ ip: req.ip, endedSessions: before }, 'web password changed; every session ended');
+      return { changed: true, endedSessions: Math.max(0, before - 1), csrfToken: s.csrf };
+    },
+  );
+
+  app.post('/api/account/signout-everywhere', async (req, reply) => {
+    technician(req);
+    const n = sessions.size;
+    sessions.endAll();
+    reply.clearCookie(SESSION_COOKIE, cookieOpts);
+    deps.log.info({ ip: req.ip, endedSessions: n }, 'web sign-out everywhere');
+    return { endedSessions: n };
+  });
+
+  app.get('/api/account/tokens', async (req) => {
+    technician(req);
+    const tokens = await readTokens(deps.stateDir);
+    return {
+      tokens: tokens.map((t) => {
+        const scopes = (t as { scopes?: unknown }).scopes;
+        return { id: t.id, name: t.name, created: t.created, scopes: Array.isArray(scopes) ? scopes : null };
+      }),
+    };
+  });
+
+  app.post<{ Body: Static<typeof TokenBody> }>('/api/account/tokens', { schema: { body: TokenBody } }, async (req, reply) => {
+    technician(req);
+    let made;
+    try {
+      made = await createToken(deps.stateDir, req.body.name);
+    } catch (e) {
+      throw new HttpError(400, `name: ${(e as Error).message}`);
+    }
+    deps.log.info({ token: made.record.name, id: made.record.id }, 'API token created from the web UI');
+    reply.code(201);
+    const scopes = (made.record as { scopes?: unknown }).scopes;
+    return { token: made.token, id: made.record.id, name: made.record.name, created: made.record.created, scopes: Array.isArray(scopes) ? scopes : null };
+  });
+
+  app.delete<{ Params: Static<typeof TokenParams> }>('/api/account/tokens/:id', { schema: { params: TokenParams } }, async (req) => {
+    technician(req);
+    if (!(await revokeToken(deps.stateDir, req.params.id))) throw new HttpError(404, `no token "${req.params.id}"`);
+    deps.log.info({ token: req.params.id }, 'API token revoked from the web UI');
+    return { revoked: true };
+  });
+}
