@@ -24,7 +24,8 @@ export function Line({ values, label, title, unit = '' }: { values: number[]; la
     <svg class="chart" viewBox={`0 0 ${w} ${h + 12}`} role="img" aria-label={label}>
       <title>{title}</title>
       <line class="axis" x1="0" y1={h + 0.5} x2={w} y2={h + 0.5} />
-      {values.length > 0 && <polyline class="line" points={pts} />}
+      {values.length > 1 && <polyline class="line" points={pts} />}
+      {values.length < 40 && values.map((v, i) => <circle class="bar" cx={i * step + (values.length === 1 ? w / 2 : 0)} cy={h - (v / max) * h} r="2.5" />)}
       <text x="0" y={h + 11}>last {values.length}</text>
       <text x={w} y={h + 11} text-anchor="end">max {round(max)}{unit}</text>
     </svg>

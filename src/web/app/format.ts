@@ -32,4 +32,4 @@ export function duration(seconds: number): string {
   return `${s} s`;
 }
 
-export const mb = (n: number): string => `${(n / 1048576).toFixed(1)} MB`;
+export const mb = (n: number): string => (n >= 10 * 1073741824 ? `${(n / 1073741824).toFixed(0)} GB` : n >= 1073741824 ? `${(n / 1073741824).toFixed(1)} GB` : `${(n / 1048576).toFixed(1)} MB`);

@@ -10,7 +10,7 @@ const PAGE = 100;
 function summary(e: GatewayEvent): string {
   const d = e.data;
   const parts: string[] = [];
-  for (const k of ['uid', 'cardType', 'atr', 'protocol', 'error', 'message']) if (d[k] !== undefined) parts.push(`${k} ${String(d[k])}`);
+  for (const k of ['uid', 'cardType', 'atr', 'protocol', 'error', 'message']) if (d[k] !== undefined && d[k] !== null && d[k] !== '') parts.push(`${k} ${String(d[k])}`);
   return parts.join(' · ');
 }
 
