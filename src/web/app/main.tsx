@@ -153,7 +153,7 @@ function App() {
     let sawDown = false;
     while (Date.now() < until) {
       await new Promise((r) => setTimeout(r, 500));
-      let code = 0;
+      let code: number;
       try {
         code = (await fetch('/api/auth/session', { credentials: 'same-origin', cache: 'no-store' })).status;
       } catch {

@@ -60,6 +60,17 @@ export class SessionStore extends EventEmitter<{ ended: [id: string] }> {
     for (const id of [...this.sessions.keys()]) this.end(id);
   }
 
+  /** Ends every session but `keep` (a password change: the technician who made it stays logged in). */
+  endOthers(keep: string): number {
+    let n = 0;
+    for (const id of [...this.sessions.keys()]) {
+      if (id === keep) continue;
+      this.end(id);
+      n++;
+    }
+    return n;
+  }
+
   get size(): number {
     return this.sessions.size;
   }

@@ -32,20 +32,18 @@ export function accountRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Se
   app.post<{ Body: Static<typeof PasswordBody> }>(
     '/api/account/password',
     { schema: { body: PasswordBody }, config: { rateLimit: { max: deps.config.http.loginAttemptsPerMinute, timeWindow: 60_000 } } },
-    async (req, reply) => {
+    async (req) => {
       technician(req);
       if (!(await verifyPassword(deps.stateDir, req.body.current))) throw new HttpError(403, 'current password: wrong password');
       const weak = checkPasswordStrength(req.body.password);
       if (weak) throw new HttpError(400, `new password: ${weak}`);
       if (req.body.password === req.body.current) throw new HttpError(400, 'new password: same as the current one');
       await setPassword(deps.stateDir, req.body.password);
-      // Every login ends (other browsers, a stolen cookie); this browser continues on a fresh session.
-      const before = sessions.size;
-      sessions.endAll();
-      const s = sessions.create();
-      reply.setCookie(SESSION_COOKIE, s.id, cookieOpts);
-      deps.log.info({ ip: req.ip, endedSessions: before }, 'web password changed; every session ended');
-      return { changed: true, endedSessions: Math.max(0, before - 1), csrfToken: s.csrf };
+      // Every other login ends (other browsers, a stolen cookie); the technician who typed the current password stays.
+      const me = (req.principal as { kind: 'session'; session: { id: string; csrf: string } }).session;
+      const ended = sessions.endOthers(me.id);
+      deps.log.info({ ip: req.ip, endedSessions: ended }, 'web password changed; every other session ended');
+      return { changed: true, endedSessions: ended, csrfToken: me.csrf };
     },
   );
 

@@ -34,7 +34,7 @@ export function configFormRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/api/config/form', async () => {
     const file = deps.configFile;
     const text = file ? await readConfigText(file) : '';
-    let values: unknown = {};
+    let values: unknown;
     try {
       values = parse(text) ?? {};
     } catch {
