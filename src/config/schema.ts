@@ -7,6 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { SimConfig } from '../../drivers/sim/config.js';
 import { VpcdConfig } from '../../drivers/vpcd/config.js';
 import { Pn532Config } from '../../drivers/pn532/config.js';
+import { CcidConfig } from '../../drivers/ccid/config.js';
 import { PcscConfig } from '../api/pcsc/config.js';
 import { MqttConfig } from '../api/mqtt/config.js';
 import { EventsConfig } from '../events/config.js';
@@ -35,6 +36,7 @@ export const ConfigSchema = Type.Object(
         sim: SimConfig,
         vpcd: VpcdConfig,
         pn532: Pn532Config,
+        ccid: CcidConfig,
       },
       { additionalProperties: false, default: {} },
     ),

@@ -40,6 +40,7 @@ export const DRIVERS: DriverEntry[] = [
     create: async (c, ctx) => (await import('../../drivers/sim/index.js')).createSimDriver(c.drivers.sim, ctx),
   },
   { name: 'vpcd', enabled: (c) => c.drivers.vpcd.enabled, create: async (c, ctx) => (await import('../../drivers/vpcd/index.js')).createVpcdDriver(c.drivers.vpcd, ctx) },
+  { name: 'ccid', enabled: (c) => c.drivers.ccid.enabled || c.drivers.ccid.emulate.length > 0, create: async (c, ctx) => (await import('../../drivers/ccid/index.js')).createCcidDriver(c.drivers.ccid, ctx) },
   { name: 'pn532', enabled: (c) => c.drivers.pn532.readers.length > 0, create: async (c, ctx) => (await import('../../drivers/pn532/index.js')).createPn532Driver(c.drivers.pn532, ctx) },
 ];
 

@@ -236,12 +236,16 @@ for (const vp of VPS) {
 
     const name = `door-${vp}`;
     await page.locator('#token-name').fill(name);
+    await page.locator('#token-scope-transmit').check();
     await page.locator('#token-create').click();
     const token = await page.locator('#token-value').inputValue();
     t.match(token, /^sgt_/);
     await page.locator(`#token-list li[data-token="${name}"]`).waitFor();
+    t.equal(await page.locator(`#token-list li[data-token="${name}"] .token-scopes`).textContent(), 'transmit');
     const withToken = await fetch(g.url + '/api/readers', { headers: { authorization: `Bearer ${token}` } });
     t.equal(withToken.status, 200, 'the new token works');
+    const asAdmin = await fetch(g.url + '/api/config', { headers: { authorization: `Bearer ${token}` } });
+    t.equal(asAdmin.status, 403, 'a transmit token cannot read the configuration');
     await axeClean(t, 'account');
     await shot(page, `flow-${vp}-account-token`);
     page.once('dialog', (d) => void d.accept());

@@ -9,6 +9,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { SESSION_COOKIE, type SessionStore } from '../auth/sessions.js';
 import { checkPasswordStrength, setPassword, verifyPassword } from '../auth/password.js';
 import { createToken, readTokens, revokeToken } from '../auth/tokens.js';
+import { SCOPES, type Scope } from '../auth/scopes.js';
+import type { PasswordStamp } from '../auth/password-stamp.js';
 import { HttpError } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 
@@ -17,7 +19,10 @@ const PasswordBody = Type.Object(
   { additionalProperties: false },
 );
 const TokenBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 64 }) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    scopes: Type.Array(Type.Union(SCOPES.map((x) => Type.Literal(x))), { minItems: 1, maxItems: 3, uniqueItems: true }),
+  },
   { additionalProperties: false },
 );
 const TokenParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -26,12 +31,13 @@ function technician(req: FastifyRequest): void {
   if (req.principal?.kind !== 'session') throw new HttpError(403, 'only a logged-in technician can do this (not an API token)');
 }
 
-export function accountRoutes(app: FastifyInstance, deps: HttpDeps, sessions: SessionStore, secure: boolean): void {
+export function accountRoutes(app: FastifyInstance, deps: HttpDeps, sessions: SessionStore, stamp: PasswordStamp, secure: boolean): void {
   const cookieOpts = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
+  const admin = { scope: 'admin' as const };
 
   app.post<{ Body: Static<typeof PasswordBody> }>(
-    '/api/account/password',
-    { schema: { body: PasswordBody }, config: { rateLimit: { max: deps.config.http.loginAttemptsPerMinute, timeWindow: 60_000 } } },
+    '/api/auth/password',
+    { schema: { body: PasswordBody }, config: { ...admin, rateLimit: { max: deps.config.http.loginAttemptsPerMinute, timeWindow: 60_000 } } },
     async (req) => {
       technician(req);
       if (!(await verifyPassword(deps.stateDir, req.body.current))) throw new HttpError(403, 'current password: wrong password');
@@ -41,47 +47,45 @@ export function accountRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Se
       await setPassword(deps.stateDir, req.body.password);
       // Every other login ends (other browsers, a stolen cookie); the technician who typed the current password stays.
       const me = (req.principal as { kind: 'session'; session: { id: string; csrf: string } }).session;
-      const ended = sessions.endOthers(me.id);
+      const before = sessions.size;
+      sessions.keepOnly(me.id, await stamp.current());
+      const ended = before - sessions.size;
       deps.log.info({ ip: req.ip, endedSessions: ended }, 'web password changed; every other session ended');
       return { changed: true, endedSessions: ended, csrfToken: me.csrf };
     },
   );
 
-  app.post('/api/account/signout-everywhere', async (req, reply) => {
+  app.post('/api/auth/signout-everywhere', { config: admin }, async (req, reply) => {
     technician(req);
     const n = sessions.size;
-    sessions.endAll();
+    sessions.endAll('logout');
     reply.clearCookie(SESSION_COOKIE, cookieOpts);
     deps.log.info({ ip: req.ip, endedSessions: n }, 'web sign-out everywhere');
     return { endedSessions: n };
   });
 
-  app.get('/api/account/tokens', async (req) => {
+  app.get('/api/tokens', { config: admin }, async (req) => {
     technician(req);
     const tokens = await readTokens(deps.stateDir);
     return {
-      tokens: tokens.map((t) => {
-        const scopes = (t as { scopes?: unknown }).scopes;
-        return { id: t.id, name: t.name, created: t.created, scopes: Array.isArray(scopes) ? scopes : null };
-      }),
+      tokens: tokens.map((t) => ({ id: t.id, name: t.name, created: t.created, scopes: t.scopes })),
     };
   });
 
-  app.post<{ Body: Static<typeof TokenBody> }>('/api/account/tokens', { schema: { body: TokenBody } }, async (req, reply) => {
+  app.post<{ Body: Static<typeof TokenBody> }>('/api/tokens', { schema: { body: TokenBody }, config: admin }, async (req, reply) => {
     technician(req);
     let made;
     try {
-      made = await createToken(deps.stateDir, req.body.name);
+      made = await createToken(deps.stateDir, req.body.name, req.body.scopes as Scope[]);
     } catch (e) {
       throw new HttpError(400, `name: ${(e as Error).message}`);
     }
-    deps.log.info({ token: made.record.name, id: made.record.id }, 'API token created from the web UI');
+    deps.log.info({ token: made.record.name, id: made.record.id, scopes: made.record.scopes }, 'API token created from the web UI');
     reply.code(201);
-    const scopes = (made.record as { scopes?: unknown }).scopes;
-    return { token: made.token, id: made.record.id, name: made.record.name, created: made.record.created, scopes: Array.isArray(scopes) ? scopes : null };
+    return { token: made.token, id: made.record.id, name: made.record.name, created: made.record.created, scopes: made.record.scopes };
   });
 
-  app.delete<{ Params: Static<typeof TokenParams> }>('/api/account/tokens/:id', { schema: { params: TokenParams } }, async (req) => {
+  app.delete<{ Params: Static<typeof TokenParams> }>('/api/tokens/:id', { schema: { params: TokenParams }, config: admin }, async (req) => {
     technician(req);
     if (!(await revokeToken(deps.stateDir, req.params.id))) throw new HttpError(404, `no token "${req.params.id}"`);
     deps.log.info({ token: req.params.id }, 'API token revoked from the web UI');

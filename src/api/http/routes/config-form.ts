@@ -14,6 +14,7 @@ import { applyEnvOverrides } from '../../../config/load.js';
 import { isSecretKey, maskObject, MASK } from '../config-edit.js';
 import { configDocument, readConfigText, saveConfigText } from '../config-save.js';
 import { HttpError } from '../errors.js';
+import { principalLabel } from '../auth/plugin.js';
 import type { HttpDeps } from '../deps.js';
 
 const Path = Type.Array(Type.Union([Type.String({ maxLength: 100 }), Type.Integer({ minimum: 0, maximum: 1000 })]), { minItems: 1, maxItems: 12 });
@@ -64,6 +65,6 @@ export function configFormRoutes(app: FastifyInstance, deps: HttpDeps): void {
       else doc.setIn(path, value);
     }
     for (const path of req.body.unset ?? []) doc.deleteIn(path);
-    return saveConfigText(deps, doc.toString(), req.principal?.kind);
+    return saveConfigText(deps, doc.toString(), principalLabel(req.principal));
   });
 }

@@ -17,6 +17,7 @@ import { boardDevices } from '../board.js';
 import { maskObject } from '../config-edit.js';
 import { configDocument, readConfigText, saveConfigText } from '../config-save.js';
 import { HttpError } from '../errors.js';
+import { principalLabel } from '../auth/plugin.js';
 import type { HttpDeps } from '../deps.js';
 
 const DriverName = Type.String({ pattern: '^[a-z0-9]{1,32}$' });
@@ -90,7 +91,7 @@ async function startProbe(deps: HttpDeps, driver: string, config: Config): Promi
 }
 
 export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  app.get('/api/setup', async () => {
+  app.get('/api/setup', { config: { scope: 'admin' } }, async () => {
     const file = deps.configFile;
     let values: Record<string, unknown> = {};
     if (file) {
@@ -119,7 +120,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
     };
   });
 
-  app.post<{ Body: Static<typeof ProbeBody> }>('/api/setup/probe', { schema: { body: ProbeBody } }, async (req) => {
+  app.post<{ Body: Static<typeof ProbeBody> }>('/api/setup/probe', { schema: { body: ProbeBody }, config: { scope: 'admin' } }, async (req) => {
     const { driver, tapWaitMs = 0 } = req.body;
     known(driver);
     const { config, reader } = validateCandidate(deps, driver, req.body.reader);
@@ -173,7 +174,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
     }
   });
 
-  app.post<{ Body: Static<typeof AddBody> }>('/api/setup/readers', { schema: { body: AddBody } }, async (req) => {
+  app.post<{ Body: Static<typeof AddBody> }>('/api/setup/readers', { schema: { body: AddBody }, config: { scope: 'admin' } }, async (req) => {
     const { driver } = req.body;
     known(driver);
     validateCandidate(deps, driver, req.body.reader);
@@ -181,32 +182,32 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const list = doc.getIn(['drivers', driver, 'readers']);
     if (isSeq(list)) list.add(doc.createNode(req.body.reader));
     else doc.setIn(['drivers', driver, 'readers'], doc.createNode([req.body.reader]));
-    return { ...(await saveConfigText(deps, doc.toString(), req.principal?.kind)), restartAvailable: deps.restart !== undefined };
+    return { ...(await saveConfigText(deps, doc.toString(), principalLabel(req.principal))), restartAvailable: deps.restart !== undefined };
   });
 
   app.patch<{ Params: Static<typeof ReaderAt>; Body: Static<typeof RenameBody> }>(
     '/api/setup/readers/:driver/:index',
-    { schema: { params: ReaderAt, body: RenameBody } },
+    { schema: { params: ReaderAt, body: RenameBody }, config: { scope: 'admin' } },
     async (req) => {
       const { doc } = await configDocument(deps);
       const item = doc.getIn(['drivers', req.params.driver, 'readers', req.params.index]);
       if (!isMap(item)) throw new HttpError(404, `no reader drivers.${req.params.driver}.readers[${req.params.index}] in the configuration file`);
       item.set('name', req.body.name);
-      return { ...(await saveConfigText(deps, doc.toString(), req.principal?.kind)), restartAvailable: deps.restart !== undefined };
+      return { ...(await saveConfigText(deps, doc.toString(), principalLabel(req.principal))), restartAvailable: deps.restart !== undefined };
     },
   );
 
-  app.delete<{ Params: Static<typeof ReaderAt> }>('/api/setup/readers/:driver/:index', { schema: { params: ReaderAt } }, async (req) => {
+  app.delete<{ Params: Static<typeof ReaderAt> }>('/api/setup/readers/:driver/:index', { schema: { params: ReaderAt }, config: { scope: 'admin' } }, async (req) => {
     const { doc } = await configDocument(deps);
     const list = doc.getIn(['drivers', req.params.driver, 'readers']);
     if (!isSeq(list) || req.params.index >= list.items.length) {
       throw new HttpError(404, `no reader drivers.${req.params.driver}.readers[${req.params.index}] in the configuration file`);
     }
     list.delete(req.params.index);
-    return { ...(await saveConfigText(deps, doc.toString(), req.principal?.kind)), restartAvailable: deps.restart !== undefined };
+    return { ...(await saveConfigText(deps, doc.toString(), principalLabel(req.principal))), restartAvailable: deps.restart !== undefined };
   });
 
-  app.post('/api/system/restart', async (req, reply) => {
+  app.post('/api/restart', { config: { scope: 'admin' } }, async (req, reply) => {
     const restart = deps.restart;
     if (!restart) throw new HttpError(501, 'this gateway cannot restart itself from the web UI (not started by scardgated)');
     // Refuse a restart into a configuration that would not start.
@@ -220,7 +221,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
         throw e;
       }
     }
-    deps.log.warn({ by: req.principal?.kind, ip: req.ip }, 'restart requested from the web UI');
+    deps.log.warn({ by: principalLabel(req.principal), ip: req.ip }, 'restart requested from the web UI');
     // Answer first; the restart closes this server.
     reply.raw.once('finish', () => setTimeout(() => void restart(), 50));
     return { restarting: true };

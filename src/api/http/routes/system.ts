@@ -7,6 +7,7 @@ import { boardDevices } from '../board.js';
 import { isSecretKey, maskObject, maskYaml } from '../config-edit.js';
 import { saveConfigText } from '../config-save.js';
 import { HttpError } from '../errors.js';
+import { principalLabel } from '../auth/plugin.js';
 import type { HttpDeps } from '../deps.js';
 
 export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
@@ -72,7 +73,7 @@ export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
     };
   });
 
-  app.put<{ Body: ConfigPutBody }>('/api/config', { schema: { body: ConfigPutBody } }, async (req) => saveConfigText(deps, req.body.yaml, req.principal?.kind));
+  app.put<{ Body: ConfigPutBody }>('/api/config', { schema: { body: ConfigPutBody } }, async (req) => saveConfigText(deps, req.body.yaml, principalLabel(req.principal)));
 }
 
 function safe(f: () => Record<string, unknown>): Record<string, unknown> {

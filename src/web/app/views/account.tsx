@@ -8,8 +8,14 @@ interface Token {
   id: string;
   name: string;
   created: string;
-  scopes: string[] | null;
+  scopes: string[];
 }
+
+const SCOPES = [
+  ['read', 'read: readers, events, status'],
+  ['transmit', 'transmit: APDUs, sessions, feedback (includes read)'],
+  ['admin', 'admin: configuration, tokens, restart, logs (includes all)'],
+] as const;
 
 export function Account({ onSignedOut }: { onSignedOut: () => void }) {
   return (
@@ -26,7 +32,7 @@ export function Account({ onSignedOut }: { onSignedOut: () => void }) {
             onClick={async () => {
               if (!confirm('Sign out every browser logged in to this gateway, this one included?')) return;
               try {
-                await api('POST', '/api/account/signout-everywhere');
+                await api('POST', '/api/auth/signout-everywhere');
               } catch {
                 // The session is gone either way (a 401 here means it already was).
               }
@@ -55,7 +61,7 @@ function PasswordForm() {
     setBusy(true);
     setMsg(undefined);
     try {
-      const r = await api<{ csrfToken: string; endedSessions: number }>('POST', '/api/account/password', { current, password: next });
+      const r = await api<{ csrfToken: string; endedSessions: number }>('POST', '/api/auth/password', { current, password: next });
       setCsrf(r.csrfToken);
       setCurrent('');
       setNext('');
@@ -103,15 +109,16 @@ function PasswordForm() {
 function Tokens() {
   const [tokens, setTokens] = useState<Token[] | undefined>(undefined);
   const [name, setName] = useState('');
+  const [scope, setScope] = useState<string>('read');
   const [made, setMade] = useState<{ name: string; token: string } | undefined>(undefined);
   const [error, setError] = useState('');
-  const load = () => api<{ tokens: Token[] }>('GET', '/api/account/tokens').then((r) => setTokens(r.tokens), (e) => setError((e as Error).message));
+  const load = () => api<{ tokens: Token[] }>('GET', '/api/tokens').then((r) => setTokens(r.tokens), (e) => setError((e as Error).message));
   useEffect(() => void load(), []);
   const create = async (e: Event) => {
     e.preventDefault();
     setError('');
     try {
-      const r = await api<Token & { token: string }>('POST', '/api/account/tokens', { name });
+      const r = await api<Token & { token: string }>('POST', '/api/tokens', { name, scopes: [scope] });
       setMade({ name: r.name, token: r.token });
       setName('');
       announce(`token ${r.name} created: copy it now, it is shown once`);
@@ -124,7 +131,7 @@ function Tokens() {
   const revoke = async (t: Token) => {
     if (!confirm(`Revoke the token "${t.name}"? Machines using it are refused from now on.`)) return;
     try {
-      await api('DELETE', `/api/account/tokens/${encodeURIComponent(t.id)}`);
+      await api('DELETE', `/api/tokens/${encodeURIComponent(t.id)}`);
       announce(`token ${t.name} revoked`);
       if (made?.name === t.name) setMade(undefined);
       await load();
@@ -142,6 +149,14 @@ function Tokens() {
           Token name
           <input id="token-name" value={name} onInput={(e) => setName(e.currentTarget.value)} pattern="[A-Za-z0-9_.@\-]{1,64}" placeholder="door-controller" required autoComplete="off" />
         </label>
+        <fieldset>
+          <legend>Scope</legend>
+          {SCOPES.map(([v, label]) => (
+            <label class="inline">
+              <input type="radio" name="token-scope" value={v} id={`token-scope-${v}`} checked={scope === v} onChange={() => setScope(v)} /> {label}
+            </label>
+          ))}
+        </fieldset>
         <button type="submit" id="token-create" disabled={!name}>Create token</button>
       </form>
       {made && (
@@ -172,7 +187,7 @@ function Tokens() {
                 </button>
               </div>
               <div class="small muted">
-                created {dateTime(t.created)} · scopes: {t.scopes ? t.scopes.join(', ') : 'all (unscoped)'}
+                created {dateTime(t.created)} · scope: <span class="token-scopes">{t.scopes.join(', ')}</span>
               </div>
             </li>
           ))}

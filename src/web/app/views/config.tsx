@@ -69,7 +69,7 @@ export function RestartButton({ onRestart, label = 'Restart the gateway' }: { on
   const go = async () => {
     setError('');
     try {
-      await api('POST', '/api/system/restart');
+      await api('POST', '/api/restart');
       setAsking(false);
       announce('gateway restarting');
       onRestart();
