@@ -38,6 +38,7 @@ import type {
   StatusResult,
 } from './api.js';
 import { checkApdu } from './apdu-check.js';
+import { DataCache, isWriteApdu, type DataCacheOptions } from './data-cache.js';
 import { getAttribute, setAttribute } from './attributes.js';
 import { newContext, type Context } from './contexts.js';
 import { control as runControl } from './control.js';
@@ -52,6 +53,8 @@ import { StatusChangeBus } from './status-change.js';
 export interface CoreOptions {
   /** Upper bound for one exchange with a card (config core.transmitTimeoutMs). */
   transmitTimeoutMs?: number;
+  /** Bounds of the Smart Card data cache (src/core/data-cache.ts). */
+  dataCache?: DataCacheOptions;
   log?: Logger;
 }
 
@@ -74,6 +77,8 @@ const disconnectedError = (): PcscError => new PcscError(SCARD.E_INVALID_HANDLE,
 const invalidContext = (id: number): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, `no context ${id}`);
 
 export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCore {
+  /** Windows-style per-card data cache; the core keeps its card identities and freshness counters current. */
+  readonly dataCache: DataCache;
   private readonly ids = new IdPool();
   private readonly contexts = new Map<number, Context>();
   private readonly handles = new Map<number, Handle>();
@@ -94,6 +99,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
   constructor(opts: CoreOptions = {}) {
     super();
     this.timeoutMs = opts.transmitTimeoutMs ?? 30000;
+    this.dataCache = new DataCache(opts.dataCache);
     this.log = opts.log;
     this.bus = new StatusChangeBus({
       find: (n) => this.byName.get(n)?.snapshot(),
@@ -105,8 +111,14 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         this.safeEmit('reader-state', r.snapshot());
         this.bus.notify();
       },
-      inserted: (r) => this.safeEmit('card-inserted', r.snapshot()),
-      removed: (r) => this.safeEmit('card-removed', r.snapshot()),
+      inserted: (r) => {
+        this.dataCache.cardInserted(r.name, r.card);
+        this.safeEmit('card-inserted', r.snapshot());
+      },
+      removed: (r) => {
+        this.dataCache.cardRemoved(r.name);
+        this.safeEmit('card-removed', r.snapshot());
+      },
       error: (r, err) => {
         this.log?.warn({ reader: r.name, err: err.message }, 'reader error');
         if (r.listed && !r.gone) this.safeEmit('reader-error', r.snapshot(), err);
@@ -172,6 +184,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         continue;
       }
       this.byName.set(r.name, r);
+      if (r.present) this.dataCache.cardInserted(r.name, r.card);
       this.ordered = undefined;
       this.tableGeneration++;
       this.safeEmit('reader-added', r.snapshot());
@@ -191,6 +204,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       r.lock.clear();
       for (const h of r.handles) h.readerGone = true;
       if (listed) {
+        this.dataCache.cardRemoved(r.name);
         this.byName.delete(r.name);
         this.ordered = undefined;
         this.tableGeneration++;
@@ -562,9 +576,12 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     } catch (e) {
       return Promise.reject(e);
     }
+    const writes = r.protocol !== PROTOCOL.RAW && isWriteApdu(apdu);
     return r.queue.run(h.id, true, () => {
       if (h.closed) throw invalidHandle(handle);
       checkEvent(h);
+      // Advanced before the card sees it: a write that fails half-way may still have changed the card.
+      if (writes) this.dataCache.cardWritten(r.name);
       return r.exchange(apdu).then(checkResponse, r.exchangeFailed);
     });
   }
@@ -645,6 +662,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
 
   diagnostics(): Record<string, unknown> {
     return {
+      dataCache: this.dataCache.diagnostics(),
       contexts: this.contexts.size,
       handles: this.handles.size,
       statusWaiters: this.bus.waiting,
