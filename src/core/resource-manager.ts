@@ -1,7 +1,7 @@
 /**
  * The PC/SC resource manager: readers from drivers, contexts, card handles,
  * share modes, transactions and status changes with pcscd's semantics
- * (pcsc-protocol.md §3, §6). Frontends are thin adapters over this class.
+ * (docs/pcsc.md §3–§6). Frontends are thin adapters over this class.
  *
  * Choices where pcscd is not the model (README "Differences from pcscd"):
  * - BeginTransaction, and Transmit/Reconnect of other handles during a
