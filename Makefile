@@ -183,7 +183,14 @@ bench-http: npm-deps
 
 .PHONY: bench-pcsc
 bench-pcsc: npm-deps
-	npx tsx bench/pcsc/run.ts
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/run.ts
+
+# Fuzzing (issue 16): every parser of outside bytes (test/fuzz/targets.ts) with fast-check, each in its own process
+# (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 120 per parser), FUZZ_TARGETS.
+# Ends with one JSON line per parser and a summary line. Short runs are part of make test (test/fuzz/).
+.PHONY: fuzz
+fuzz: npm-deps
+	npx tsx bench/fuzz/run.ts
 
 # USB CCID (drivers/ccid, emulators/ccid): every descriptor of libccid's readers/ folder through our parser
 # (Debian's ccid source package fetched at run time, or LIBCCID_READERS=<dir>), and the CCID benchmark.
@@ -199,3 +206,15 @@ bench-ccid:
 .PHONY: run-ccid
 run-ccid:
 	SCARDGATE_DRIVERS_CCID_EMULATE='[{"profile":"acr1252u","cards":[{"interface":0,"slot":0,"card":"iso14443-4"},{"interface":1,"slot":0,"card":"iso7816"}]}]' $(MAKE) --no-print-directory run
+
+# A fleet of gateways on a bridged Mosquitto pair (site -> central), both brokers restarted (issue 16):
+# FLEET_N (default 200), FLEET_TAP_MS, FLEET_OUTAGE_S. Ends with one JSON line.
+.PHONY: bench-fleet
+bench-fleet: npm-deps
+	npx tsx bench/fleet/run.ts
+
+# Hostile clients (issue 16): an MQTT request flood against a well-behaved client's latency and the gateway's memory.
+# N requests x ROUNDS, IDLE_MS idle afterwards. Ends with one JSON line.
+.PHONY: bench-hostile
+bench-hostile: npm-deps
+	npx tsx bench/hostile/mqtt-flood.ts

@@ -110,6 +110,17 @@ export interface ScardCore extends EventEmitter<CoreEvents> {
   getAttrib(handle: HandleId, attr: number): Promise<Buffer>;
   setAttrib(handle: HandleId, attr: number, value: Buffer): Promise<void>;
 
+  // --- immediate forms (the pcsc socket's fast path): the same checks and effects as the calls above
+  //     when nothing has to wait; otherwise they change nothing and say so, and the caller uses the async form.
+  /** The handle now, or undefined (card work or another handle's transaction to wait for: call connect()). Throws PcscError. */
+  connectNow(ctx: ContextId, reader: string, shareMode: number, preferredProtocols: number): ConnectResult | undefined;
+  /** True when disconnected now; false: the card must be reset/unpowered/ejected, call disconnect(). Throws PcscError. */
+  disconnectNow(handle: HandleId, disposition: number): boolean;
+  /** True when released now; false: a transaction holder's card must be reset, call releaseContext(). Throws PcscError. */
+  releaseContextNow(ctx: ContextId): boolean;
+  /** SCardStatus' return code (0 or the SCARD_* code) without a promise. */
+  statusNow(handle: HandleId): number;
+
   // --- reader services outside PC/SC (capabilities in ReaderSnapshot) ---
   feedback(reader: string, f: Feedback): Promise<void>;
   simulateInsert(reader: string, spec: unknown): Promise<void>;

@@ -15,6 +15,7 @@ import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import { SessionStore } from './auth/sessions.js';
 import { TokenVerifier } from './auth/tokens.js';
+import { PasswordStamp } from './auth/password-stamp.js';
 import { registerAuth } from './auth/plugin.js';
 import { toHttpError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
@@ -91,7 +92,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   // The API speaks JSON only: anything else is 415, not a string body that fails later.
   app.removeContentTypeParser('text/plain');
 
-  const sessions = new SessionStore(http.sessionIdleMinutes * 60_000);
+  const stamp = new PasswordStamp(deps.stateDir);
+  const sessions = new SessionStore(http.sessionIdleMinutes * 60_000, { maxAgeMs: http.sessionMaxHours * 3_600_000, credential: () => stamp.current() });
   const tokens = new TokenVerifier(deps.stateDir);
   const cardSessions = new SessionManager(deps.core, { maxSessions: 16 });
 

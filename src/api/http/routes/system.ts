@@ -8,6 +8,7 @@ import { boardDevices } from '../board.js';
 import { changedParts, isSecretKey, maskObject, maskYaml, validateEdit } from '../config-edit.js';
 import { HttpError } from '../errors.js';
 import { writePrivateFile } from '../auth/password.js';
+import { principalLabel } from '../auth/plugin.js';
 import type { HttpDeps } from '../deps.js';
 
 export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
@@ -88,7 +89,7 @@ export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
     }
     const parts = changedParts(deps.config, edit.loaded.config);
     await writeConfigFile(file, edit.text);
-    deps.log.info({ parts, by: req.principal?.kind }, 'configuration changed through the web API');
+    deps.log.info({ parts, by: principalLabel(req.principal) }, 'configuration changed through the web API');
     let report = { restarted: [] as string[], pending: parts } as Awaited<ReturnType<NonNullable<HttpDeps['applyConfig']>>>;
     if (deps.applyConfig && parts.length > 0) report = await deps.applyConfig(parts, edit.loaded.config);
     return { saved: true, file, changed: parts, ...report };
