@@ -201,6 +201,12 @@ test-ccid-libccid:
 bench-ccid:
 	npx tsx bench/ccid/run.ts
 
+# make run with an emulated ACR1252U (contactless card on the PICC interface, contact card in the SAM slot)
+# hosted by the daemon behind the emulated USB binding (emulators/ccid, README "USB CCID readers").
+.PHONY: run-ccid
+run-ccid:
+	SCARDGATE_DRIVERS_CCID_EMULATE='[{"profile":"acr1252u","cards":[{"interface":0,"slot":0,"card":"iso14443-4"},{"interface":1,"slot":0,"card":"iso7816"}]}]' $(MAKE) --no-print-directory run
+
 # A fleet of gateways on a bridged Mosquitto pair (site -> central), both brokers restarted (issue 16):
 # FLEET_N (default 200), FLEET_TAP_MS, FLEET_OUTAGE_S. Ends with one JSON line.
 .PHONY: bench-fleet
