@@ -6,7 +6,7 @@
  * detection latency. Ends with one JSON object per line.
  *
  *   make bench-pcsc            (N=20000 APDUs per run, 50 insertions; BENCH_PCSC_N, BENCH_PCSC_ROUNDS to change;
- *                               BENCH_PCSC_CARD=fast-vicc for bench/common's card instead of the C one;
+ *                               BENCH_PCSC_CARD=fast-vicc for emulators/vicc's card instead of the C one;
  *                               each throughput figure is the median of BENCH_PCSC_RUNS=3 runs)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
-import { FastVicc } from '../common/fast-vicc.js';
+import { FastVicc } from '../../emulators/vicc/fast-vicc.js';
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -130,7 +130,7 @@ interface Card {
 }
 
 /**
- * bench/common/fast-vicc's card, in this process (BENCH_PCSC_CARD=fast-vicc).
+ * emulators/vicc/fast-vicc's card, in this process (BENCH_PCSC_CARD=fast-vicc).
  * Node cannot set TCP_QUICKACK: behind vsmartcard's vpcd, which writes the
  * length and the payload separately with Nagle on, every APDU then waits for
  * a delayed ACK (~20 APDU/s), so the default is the C card below.
