@@ -208,3 +208,9 @@ bench-hostile: npm-deps
 .PHONY: powercut
 powercut: npm-deps
 	POWERCUT_ROUNDS=100 npx tap --timeout=1200 test/events/power-cut.test.ts
+
+# Soak (issue 16; benchmark-style, not part of make test): the daemon under mixed load on every frontend with faults on
+# a schedule. SOAK_MINUTES (default 10), SOAK_FAULT_S (default 45). Ends with one JSON line.
+.PHONY: soak
+soak: npm-deps deb-deps
+	npx tsx bench/soak/run.ts
