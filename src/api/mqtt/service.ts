@@ -15,6 +15,7 @@ import type { GatewayEvents } from '../../events/pipeline.js';
 import type { GatewayEvent } from '../../events/types.js';
 import { MqttConfig, type MqttConfigT } from './config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { brokerCredentials, mqttPasswordPath } from './broker-auth.js';
 import { ReaderDirectory } from './reader-states.js';
 import { Commands } from './commands.js';
 import { parseRequest } from './requests.js';
@@ -59,6 +60,8 @@ export class MqttService implements Service {
   private commands?: Commands;
   private readonly readers = new ReaderDirectory();
   private url = '';
+  /** The gateway's own login on the built-in broker (in memory only). */
+  private embeddedLogin?: { username: string; password: string };
   private protocolVersion: 4 | 5 = 5;
   private connected = false;
   private stopping = false;
@@ -118,18 +121,34 @@ export class MqttService implements Service {
     this.url = cfg.url;
     this.protocolVersion = cfg.protocolVersion;
     if (!this.url || this.url === 'embedded') {
+      const credentials = await brokerCredentials(this.ctx.config.state.dir);
       try {
-        this.broker = await startEmbeddedBroker(cfg.embedded.host, cfg.embedded.port);
-        this.url = this.broker.url;
-        this.protocolVersion = 4;
-        this.log.info({ url: this.url }, 'built-in MQTT broker listening (try: mosquitto_sub -t "%s/#" -v)', cfg.baseTopic);
+        this.broker = await startEmbeddedBroker(cfg.embedded.host, cfg.embedded.port, {
+          credentials,
+          baseTopic: cfg.baseTopic,
+          root: this.topics.root,
+          gatewayClientId: this.clientId(),
+          haPrefix: cfg.homeassistant.enabled ? cfg.homeassistant.discoveryPrefix : undefined,
+        });
       } catch (e) {
-        // A broker already on that port (Debian's mosquitto service, say): use it rather than refuse to start.
-        if ((e as { cause?: { code?: string } }).cause?.code !== 'EADDRINUSE') throw e;
-        const host = cfg.embedded.host.includes(':') ? `[${cfg.embedded.host}]` : cfg.embedded.host;
-        this.url = `mqtt://${host}:${cfg.embedded.port}`;
-        this.log.warn({ url: this.url }, 'a broker already listens where the built-in one would; publishing to it instead');
+        // A broker already on that port is not ours: sending it our events and taking its requests would give
+        // the card to whoever started it. Say so rather than fall back.
+        if ((e as { cause?: { code?: string } }).cause?.code === 'EADDRINUSE') {
+          throw new Error(
+            `mqtt.embedded: ${cfg.embedded.host}:${cfg.embedded.port} is already in use (another broker?). Set mqtt.url (with username/password) to use that broker, or mqtt.embedded.port to a free port.`,
+            { cause: e },
+          );
+        }
+        throw e;
       }
+      this.url = this.broker.url;
+      this.protocolVersion = 4;
+      this.embeddedLogin = credentials.gateway;
+      this.log.info(
+        { url: this.url, credential: mqttPasswordPath(this.ctx.config.state.dir) },
+        'built-in MQTT broker listening (try: mosquitto_sub -u scardgate -P "$(cat <credential>)" -t "%s/#" -v)',
+        cfg.baseTopic,
+      );
     }
     this.watchCore();
     events.outbox.on('recorded', this.onRecorded);
@@ -139,6 +158,10 @@ export class MqttService implements Service {
       this.infoTimer = setInterval(() => this.periodic(), cfg.infoIntervalS * 1000);
       this.infoTimer.unref?.();
     }
+  }
+
+  private clientId(): string {
+    return this.cfg.clientId || `scardgate-${this.ctx.gatewayId}`;
   }
 
   private clientOptions(): IClientOptions {
@@ -153,7 +176,7 @@ export class MqttService implements Service {
     };
     const opts: IClientOptions = {
       protocolVersion: this.protocolVersion,
-      clientId: c.clientId || `scardgate-${this.ctx.gatewayId}`,
+      clientId: this.clientId(),
       clean: c.clean,
       keepalive: c.keepaliveS,
       reconnectPeriod: this.backoff.next(),
@@ -171,6 +194,7 @@ export class MqttService implements Service {
     if (this.protocolVersion === 5 && !c.clean) opts.properties = { sessionExpiryInterval: 0xffffffff };
     if (c.username) opts.username = c.username;
     if (c.password) opts.password = c.password;
+    if (this.embeddedLogin) Object.assign(opts, this.embeddedLogin);
     const ca = file('ca');
     const cert = file('cert');
     const key = file('key');
