@@ -12,6 +12,7 @@ import type { Driver } from '../driver/contract.js';
 import type { LogRing } from '../log/index.js';
 import { DRIVERS, SERVICES, createCore, type DriverEntry, type ServiceEntry } from './registry.js';
 import type { Service, ServiceContext } from './service.js';
+import { loopLag, startLoopLag } from './loop-lag.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -51,6 +52,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     mark = now;
   };
   await mkdir(config.state.dir, { recursive: true });
+  startLoopLag();
   const core = await createCore({ config, log: log.child({ module: 'core' }) });
   lap('core');
   const services: Service[] = [];
@@ -76,6 +78,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           pid: process.pid,
           node: process.version,
           rssBytes: process.memoryUsage().rss,
+          eventLoopDelay: loopLag(),
         },
         core: core.diagnostics(),
       };
