@@ -12,6 +12,7 @@ import type { Driver } from '../driver/contract.js';
 import type { LogRing } from '../log/index.js';
 import { DRIVERS, SERVICES, createCore, type DriverEntry, type ServiceEntry } from './registry.js';
 import type { Service, ServiceContext } from './service.js';
+import { loopLag, startLoopLag } from './loop-lag.js';
 import { GatewayApi } from '../gateway/api.js';
 import { ConfigStore } from '../gateway/config-store.js';
 import { tokenFileStore } from './token-store.js';
@@ -27,6 +28,8 @@ export interface GatewayOptions {
   configFile?: string;
   /** Environment the configuration was resolved with (SCARDGATE_* overrides); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Whole-gateway restart offered to services (the daemon sets it). */
+  requestRestart?: () => Promise<void>;
   /** Override the registry (tests); default: every enabled entry. */
   drivers?: DriverEntry[];
   services?: ServiceEntry[];
@@ -57,6 +60,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     mark = now;
   };
   await mkdir(config.state.dir, { recursive: true });
+  startLoopLag();
   const core = await createCore({ config, log: log.child({ module: 'core' }) });
   lap('core');
   const services: Service[] = [];
@@ -93,6 +97,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logRing: opts.logRing,
     configFile: opts.configFile,
     restartServices: (names, next) => restartServices(names, next),
+    requestRestart: opts.requestRestart,
     diagnostics() {
       const out: Record<string, unknown> = {
         gateway: {
@@ -103,6 +108,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           pid: process.pid,
           node: process.version,
           rssBytes: process.memoryUsage().rss,
+          eventLoopDelay: loopLag(),
         },
         core: core.diagnostics(),
       };

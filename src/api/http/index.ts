@@ -33,6 +33,8 @@ export function depsFromContext(ctx: ServiceContext): HttpDeps {
     logRing: ctx.logRing ?? new LogRing(ctx.config.http.logLines),
     diagnostics: () => ctx.diagnostics(),
     webRoot: ctx.config.http.webRoot || undefined,
+    applyConfig: ctx.restartServices && (async (parts, config) => ctx.restartServices!(parts, config)),
+    restart: ctx.requestRestart,
   };
 }
 

@@ -6,6 +6,7 @@
  * every frontend. Never throws.
  */
 import { errorBody, invalid, type ErrorBody } from '../../gateway/errors.js';
+import { METHODS, TRANSACTION_MAX_LENGTH } from './topics.js';
 
 export type ParsedRequest =
   | { ok: true; method: string; params: Record<string, unknown>; transaction?: string | number }
@@ -27,7 +28,10 @@ export function parseRequest(method: string, payload: Buffer, maxBytes: number):
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     return refuse(method, `payload must be a JSON object, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : typeof body}`);
   }
-  const { transaction: t, ...params } = body as Record<string, unknown>;
-  const transaction = typeof t === 'string' || typeof t === 'number' ? t : undefined;
+  const { transaction: tx, ...params } = body as Record<string, unknown>;
+  // Echoed only when it is one we accept: an over-long one would be sent back in full.
+  const transaction = (typeof tx === 'string' && tx.length <= TRANSACTION_MAX_LENGTH) || (typeof tx === 'number' && Number.isFinite(tx)) ? tx : undefined;
+  if (typeof tx === 'string' && transaction === undefined) return refuse(method, `transaction: at most ${TRANSACTION_MAX_LENGTH} characters, got ${tx.length} (not echoed)`);
+  if (!method) return refuse(method, `no method: publish to request/<method>; methods: ${METHODS.join(', ')}`, transaction);
   return { ok: true, method, params, transaction };
 }

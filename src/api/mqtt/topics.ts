@@ -1,7 +1,7 @@
 /**
  * The whole MQTT API of a gateway in one file: every topic under
  * `<baseTopic>/<gatewayId>/`, its payload type, retain/QoS, and the request
- * methods with their parameter schemas. The MQTT frontend, the README and the
+ * methods (the gateway's operations). The MQTT frontend, the README and the
  * web UI's live channel all read it; nothing else spells a topic.
  *
  *   availability                      "online" | "offline"          retained, QoS 1, last will
@@ -11,6 +11,7 @@
  *   events                            GatewayEvent                  QoS 1, not retained, from the durable outbox
  *   request/<method>                  parameters of the operation   in (methods: src/gateway/catalog.ts)
  *   response/<method>                 Response                      QoS 1, not retained (MQTT 5: to the request's response topic)
+ *   response                          Response                      the same, for a request topic without a usable method (`request/`)
  */
 import type { GatewayEvent } from '../../events/types.js';
 import type { ErrorBody } from '../../gateway/errors.js';
@@ -42,6 +43,8 @@ export function topicsFor(baseTopic: string, gatewayId: string) {
     request: (method: string) => `${root}/${TOPIC.request}/${method}`,
     requestWildcard: `${root}/${TOPIC.request}/#`,
     response: (method: string) => `${root}/${TOPIC.response}/${method}`,
+    /** Answers to a request whose method makes no topic (`request/`, `request/a//b`): a `response/#` subscriber gets them too. */
+    responseNoMethod: `${root}/${TOPIC.response}`,
   };
 }
 export type GatewayTopics = ReturnType<typeof topicsFor>;
@@ -62,6 +65,12 @@ export type { ReadersAnswer as ReadersList, GatewayInfo } from '../../gateway/ty
 
 /** Every response: Zigbee2MQTT's envelope; `error` is the gateway's error body; `transaction` echoes the request's. */
 export type Response<T = unknown> = { status: 'ok'; data: T; transaction?: string | number } | { status: 'error'; error: ErrorBody; transaction?: string | number };
+
+/** Longest `transaction` string echoed back; a longer one is refused and not echoed. */
+export const TRANSACTION_MAX_LENGTH = 256;
+
+/** Every Home Assistant tag config of one gateway (to clear them when discovery is turned off). */
+export const haTagConfigWildcard = (prefix: string, gatewayId: string): string => `${prefix}/tag/${topicSegment(`scardgate_${gatewayId}`)}/+/config`;
 
 /** Home Assistant tag scanner discovery: `<prefix>/tag/<nodeId>/<objectId>/config`. */
 export const haTagConfigTopic = (prefix: string, gatewayId: string, readerId: string): string =>

@@ -20,7 +20,7 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Sessi
         deps.log.warn({ ip: req.ip }, 'web login refused: wrong password');
         throw new HttpError(401, 'wrong password');
       }
-      const s = sessions.create();
+      const s = await sessions.open();
       deps.log.info({ ip: req.ip }, 'web login');
       reply.setCookie(SESSION_COOKIE, s.id, cookieOpts);
       return { csrfToken: s.csrf, idleMinutes: deps.config.http.sessionIdleMinutes };

@@ -1,34 +1,12 @@
 /** APDU console: hex checked as typed (the project's one hex parser), status word decoded, history, copy. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, hasCard, type Reader } from '../api.js';
-import { parseHex } from '../../../iso7816/hex.js';
-import { renderApdu } from '../../../log/redact.js';
 import type { Exchange as GatewayExchange } from '../../../gateway/apdu.js';
-
-/** One line of history, as kept in localStorage: the command as the gateway shows it (PIN bytes redacted), never as typed. */
-interface Exchange {
-  reader: string;
-  command: string;
-  response?: string;
-  sw?: string;
-  swText?: string;
-  ok?: boolean;
-  error?: string;
-  ms?: number;
-  at: string;
-}
-
-/** The typed command as it may be kept: secret-bearing data redacted, like the gateway's answers and logs. */
-const redacted = (text: string): string => {
-  try {
-    return renderApdu(parseHex(text));
-  } catch {
-    return text;
-  }
-};
-
-const HISTORY_KEY = 'scardgate.apdu.history';
-const MAX_HISTORY = 50;
+import { parseHex } from '../../../iso7816/hex.js';
+import { decodeSw } from '../../../iso7816/status-words.js';
+import { loadHistory, MAX_HISTORY, redactExchange, saveHistory, type Exchange } from '../history.js';
+import { announce, announceError } from '../announce.js';
+import { dateTime } from '../format.js';
 
 function checkHex(text: string): { ok: true; bytes: number } | { ok: false; message: string } {
   if (text.trim() === '') return { ok: false, message: '' };
@@ -38,16 +16,6 @@ function checkHex(text: string): { ok: true; bytes: number } | { ok: false; mess
     return { ok: true, bytes: b.length };
   } catch (e) {
     return { ok: false, message: (e as Error).message };
-  }
-}
-
-const swClass = (x: Exchange): string => (x.ok ? 'success' : x.sw?.startsWith('62') || x.sw?.startsWith('63') ? 'warning' : 'error');
-
-function loadHistory(): Exchange[] {
-  try {
-    return JSON.parse(localStorage.getItem(HISTORY_KEY) ?? '[]') as Exchange[];
-  } catch {
-    return [];
   }
 }
 
@@ -78,9 +46,7 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
   useEffect(() => {
     if (!reader && readers[0]) setReader(withCard[0]?.name ?? readers[0].name);
   }, [readers.length]);
-  useEffect(() => {
-    localStorage.setItem(HISTORY_KEY, JSON.stringify(history.slice(0, MAX_HISTORY)));
-  }, [history]);
+  useEffect(() => saveHistory(history), [history]);
   useEffect(() => () => void (session && api('DELETE', `/api/sessions/${session}`).catch(() => undefined)), [session]);
 
   const send = async (e: Event) => {
@@ -89,7 +55,7 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
     setBusy(true);
     const at = new Date().toISOString();
     try {
-      let x: GatewayExchange;
+      let g: GatewayExchange;
       const t0 = performance.now();
       if (keep) {
         let id = session;
@@ -98,24 +64,32 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
           id = (await api<{ session: string }>('POST', '/api/sessions', { reader, leaseMs: 120000 })).session;
           setSession(id);
         }
-        x = (await api<{ responses: GatewayExchange[] }>('POST', `/api/sessions/${id}/transmit`, { apdus: [apdu] })).responses[0];
+        g = (await api<{ responses: GatewayExchange[] }>('POST', `/api/sessions/${id}/transmit`, { apdus: [apdu] })).responses[0];
       } else {
-        x = (await api<{ responses: GatewayExchange[] }>('POST', '/api/transmit', { reader, apdus: [apdu] })).responses[0];
+        g = (await api<{ responses: GatewayExchange[] }>('POST', '/api/transmit', { reader, apdus: [apdu] })).responses[0];
       }
-      const ms = performance.now() - t0;
-      setHistory((h) => [{ reader, command: x.apdu, response: x.response, sw: x.sw, swText: x.swText, ok: x.ok, ms, at }, ...h].slice(0, MAX_HISTORY));
+      // The gateway's exchange is already redacted; the typed command goes through the same rule before it is kept.
+      const swKind = g.ok ? 'success' : /^6[23]/.test(g.sw) ? 'warning' : 'error';
+      const x = redactExchange({ reader, command: apdu, response: g.response, sw: g.sw, swText: g.swText, swKind, ms: performance.now() - t0, at });
+      setHistory((h) => [x, ...h].slice(0, MAX_HISTORY));
+      if (x.secret) setApdu('');
+      announce(`${x.sw ?? ''} ${x.swText ?? ''}`.trim() || 'answered');
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && keep) setSession(undefined);
-      setHistory((h) => [{ reader, command: redacted(apdu), error: (err as Error).message, at }, ...h].slice(0, MAX_HISTORY));
+      const x = redactExchange({ reader, command: apdu, error: (err as Error).message, at });
+      setHistory((h) => [x, ...h].slice(0, MAX_HISTORY));
+      if (x.secret) setApdu('');
+      announceError(x.error ?? '');
     } finally {
       setBusy(false);
     }
   };
 
-  if (readers.length === 0) return <div class="empty"><h2>No readers</h2><p>Nothing to send an APDU to.</p></div>;
+  if (readers.length === 0) return <div class="placeholder"><h2>No readers</h2><p>Nothing to send an APDU to.</p></div>;
   const last = history[0];
   return (
     <>
+      <h2>APDU console</h2>
       <form class="console" onSubmit={send} id="apdu-form">
         <label>
           Reader
@@ -135,7 +109,8 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
             value={apdu}
             spellcheck={false}
             autoComplete="off"
-            aria-invalid={!check.ok}
+            aria-invalid={apdu.trim() !== '' && !check.ok}
+            aria-describedby="apdu-check"
             onInput={(e) => setApdu(e.currentTarget.value)}
           />
         </label>
@@ -152,16 +127,17 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
         </div>
       </form>
       {last && (
-        <section class="result" id="apdu-result">
+        <section class="result" id="apdu-result" aria-label="Last answer">
           {last.error ? (
-            <p class="error" role="alert">{last.error}</p>
+            <p class="error">{last.error}</p>
           ) : (
             <>
               <p>
-                <span class={`sw ${swClass(last)}`} id="apdu-sw">{last.sw}</span> <span id="apdu-sw-text">{last.swText ?? ''}</span>
+                <span class={`sw ${last.swKind}`} id="apdu-sw">{last.sw}</span> <span id="apdu-sw-text">{last.swText ?? (last.sw ? decodeSw(parseInt(last.sw, 16)).text : '')}</span>
                 <span class="muted small"> · {last.ms?.toFixed(1)} ms</span>
               </p>
               <pre class="mono" id="apdu-response">{last.response || '(empty)'}</pre>
+              <p class="muted small">{last.reader} · {dateTime(last.at)}</p>
               <button class="link" onClick={() => copy(last.response ?? '')}>Copy response</button>
             </>
           )}
@@ -170,13 +146,19 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
       {history.length > 0 && (
         <section>
           <h3>History <button class="link" onClick={() => setHistory([])}>clear</button></h3>
-          <ul class="history">
+          <p class="muted small">Kept in this browser until you sign out; PINs and keys are never stored.</p>
+          <ul class="history" id="apdu-history">
             {history.map((h) => (
               <li>
-                <button class="link mono" title="reuse this command" onClick={() => setApdu(h.command)}>{h.command}</button>
+                {h.secret ? (
+                  <span class="mono">{h.command}</span>
+                ) : (
+                  <button class="link mono" title="reuse this command" onClick={() => setApdu(h.command)}>{h.command}</button>
+                )}
                 {' → '}
-                {h.error ? <span class="error">{h.error}</span> : <span class={`sw ${swClass(h)}`}>{h.sw}</span>}
-                <button class="link" onClick={() => copy(`${h.command}\n${h.response ?? h.error ?? ''}`)}>copy</button>
+                {h.error ? <span class="error">{h.error}</span> : <span class={`sw ${h.swKind}`}>{h.sw}</span>}
+                <button class="link" aria-label={`copy exchange of ${dateTime(h.at)}`} onClick={() => copy(`${h.command}\n${h.response ?? h.error ?? ''}`)}>copy</button>
+                <div class="muted small">{h.reader} · {dateTime(h.at)}</div>
               </li>
             ))}
           </ul>
