@@ -474,7 +474,7 @@ t.test('HTTPS: with tls.cert/tls.key the API is served over TLS and the cookie i
 t.test('config: secrets are masked in both views and kept when the mask is saved back', async (t) => {
   const gs = await startTestGateway({
     config: {
-      mqtt: { enabled: false, password: 'broker-secret-1' },
+      mqtt: { enabled: false, username: 'gw', password: 'broker-secret-1' },
       drivers: { sim: { readers: [{ name: 'Sim P', card: { type: 'iso7816', pins: [{ ref: 0x81, pin: '4711' }] } }] } },
     },
   });

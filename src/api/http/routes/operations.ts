@@ -47,9 +47,7 @@ export const HTTP_ROUTES: Row[] = [
   { method: 'GET', url: '/api/config', op: 'config/get', params: () => ({}) },
   { method: 'PUT', url: '/api/config', op: 'config/apply' },
   { method: 'POST', url: '/api/config/validate', op: 'config/validate' },
-  { method: 'GET', url: '/api/tokens', op: 'tokens/list', params: () => ({}) },
-  { method: 'POST', url: '/api/tokens', op: 'tokens/create', status: 201 },
-  { method: 'DELETE', url: '/api/tokens/:token', op: 'tokens/revoke' },
+  // Tokens over HTTP: routes/account.ts (the web UI's account page), on the same token file.
 ];
 
 function bodyParams(req: Req): unknown {
