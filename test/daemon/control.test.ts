@@ -7,6 +7,7 @@ import { startTestGateway } from '../helpers/gateway.js';
 import { ControlClient, ControlError, type ControlEvent } from '../../src/cli/client.js';
 import type { ReaderJson } from '../../src/api/control/protocol.js';
 import { lcg } from '../helpers/prng.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** Raw line-level access, for requests the client library would never send. */
 function rawConn(path: string): Promise<{ sock: Socket; send(line: string): void; next(): Promise<any> }> {
@@ -125,7 +126,7 @@ t.test('control channel', async (t) => {
     await c.request('insert', { reader: 'Empty', card: 'iso7816' });
     await c.request('remove', { reader: 'Empty' });
     await c.request('insert', { reader: 'Empty', card: { type: 'iso14443-4' } });
-    while (events.filter((e) => e.event === 'card-inserted').length < 2) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => events.filter((e) => e.event === 'card-inserted').length >= 2, 'two card-inserted events on the watch');
     const kinds = events.filter((e) => e.event !== 'reader-state').map((e) => e.event);
     t.same(kinds, ['card-inserted', 'card-removed', 'card-inserted']);
     t.ok(events.every((e) => e.reader.name.startsWith('Simulated Empty Reader')));
@@ -143,7 +144,7 @@ t.test('control channel', async (t) => {
     await w.request('watch', undefined, () => undefined);
     const n = gw.core.listenerCount('card-inserted');
     w.close();
-    while (gw.core.listenerCount('card-inserted') === n) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => gw.core.listenerCount('card-inserted') !== n, 'the closed connection to drop its watch listener');
     t.equal(gw.core.listenerCount('card-inserted'), n - 1, 'a closed connection drops its watch');
   });
 

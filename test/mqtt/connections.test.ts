@@ -12,6 +12,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startMosquitto } from './mosquitto.js';
 import { Observer, request } from './client.js';
 import { freePort } from './mosquitto.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const ROOT = 'scardgate/test-gw';
 
@@ -125,19 +126,23 @@ t.test('reconnect back-off doubles up to mqtt.reconnectMaxMs and starts again fr
   t.teardown(() => gw.stop());
   const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as { client: { options: { reconnectPeriod: number } }; diagnostics(): Record<string, any> };
   const seen = new Set<number>();
-  const deadline = Date.now() + 15000;
-  while (!seen.has(400) && Date.now() < deadline) {
-    seen.add(svc.client.options.reconnectPeriod);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitFor(
+    () => {
+      seen.add(svc.client.options.reconnectPeriod);
+      return seen.has(400);
+    },
+    'the reconnect delay to reach 400 ms',
+    15000,
+    5,
+  );
   t.ok(seen.has(200) && seen.has(400), `the delay grew: ${[...seen].join(', ')} ms`);
   t.notOk([...seen].some((d) => d > 400), 'never above the maximum');
   const m = await startMosquitto({ port });
   t.teardown(() => m.close());
-  while (!svc.diagnostics().connected && Date.now() < deadline + 15000) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => svc.diagnostics().connected, 'the gateway to connect once the broker is there', 15000);
   t.ok(svc.diagnostics().connected, 'connected once the broker is there');
   // The next loss starts again from the minimum.
   await m.stop();
-  while (svc.diagnostics().connected) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => !svc.diagnostics().connected, 'the gateway to notice the broker stopped', 15000);
   t.equal(svc.client.options.reconnectPeriod, 100, 'back to the minimum after a successful connection');
 });
