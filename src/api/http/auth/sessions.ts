@@ -20,6 +20,7 @@ export const CSRF_HEADER = 'x-csrf-token';
 export interface Session {
   id: string;
   csrf: string;
+  /** performance.now() (monotonic): an NTP jump neither logs everyone out nor keeps idle sessions alive. */
   created: number;
   lastSeen: number;
   /** Stamp of the password this session logged in with (password-stamp.ts). */
@@ -31,7 +32,7 @@ export type EndReason = 'logout' | 'idle' | 'lifetime' | 'password changed' | 'e
 export interface SessionStoreOptions {
   /** Absolute lifetime from login (default: none). */
   maxAgeMs?: number;
-  /** Milliseconds clock (default Date.now). */
+  /** Monotonic milliseconds clock (default performance.now()): a wall-clock jump must not end or extend sessions. */
   now?: () => number;
   /** The current password's stamp (PasswordStamp.current); without it sessions do not follow the password. */
   credential?: () => Promise<string>;
@@ -50,7 +51,7 @@ export class SessionStore extends EventEmitter<{ ended: [id: string, reason: End
   ) {
     super();
     this.maxAgeMs = opts.maxAgeMs ?? Infinity;
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? (() => performance.now());
     this.credential = opts.credential;
   }
 
