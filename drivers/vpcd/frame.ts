@@ -1,5 +1,5 @@
 /**
- * vpcd <-> vicc framing (hardware.md §5.2): every message is a 2-byte
+ * vpcd <-> vicc framing (docs/vpcd.md §2): every message is a 2-byte
  * big-endian length and the payload. A 1-byte payload from vpcd is a control
  * code; anything else an APDU. The decoder is incremental (TCP delivers any
  * split) and bounded: it never holds more than one frame.

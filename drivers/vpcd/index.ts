@@ -1,6 +1,6 @@
 /**
  * The vpcd driver: vsmartcard `vicc` virtual cards over TCP, as pcscd's vpcd
- * does it (hardware.md §5). One reader, "Virtual PCD", with one slot per
+ * does it (docs/vpcd.md). One reader, "Virtual PCD", with one slot per
  * configured port (the core names them `Virtual PCD 00 00`, `Virtual PCD 00 01`...,
  * as pcscd does). Readers exist from start-up, empty until a vicc connects.
  */

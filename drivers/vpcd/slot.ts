@@ -90,7 +90,7 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     await new Promise<void>((resolve) => {
       const fail = (e: NodeJS.ErrnoException): void => {
         server.close();
-        this.opts.log.warn({ port: this.opts.port, err: e.message }, 'vpcd: cannot listen; retrying');
+        this.opts.log.warn({ port: this.opts.port, err: e }, 'vpcd: cannot listen; retrying');
         this.emit('availability', false, `cannot listen on ${this.opts.host}:${this.opts.port}: ${e.code ?? e.message}`);
         this.scheduleRetry();
         resolve();
@@ -149,7 +149,7 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
         this.present = true;
         this.emit('presence', true, this.cardInfo());
       },
-      (e: Error) => this.opts.log.info({ port: this.opts.port, err: e.message }, 'vpcd: connection is not a card'),
+      (e: Error) => this.opts.log.info({ port: this.opts.port, err: e }, 'vpcd: connection is not a card'),
     );
   }
 

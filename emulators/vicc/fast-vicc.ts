@@ -1,6 +1,6 @@
 /**
  * A fast virtual card speaking the vicc side of the vpcd protocol
- * (hardware.md §5): it connects to a vpcd (pcscd's, or scardgate's vpcd
+ * (docs/vpcd.md): it connects to a vpcd (pcscd's, or scardgate's vpcd
  * driver), answers GET ATR with the ATR and every APDU from a simulated card
  * model (drivers/sim/cards), in process, with no latency of its own: one
  * write per message, TCP_NODELAY. The benchmarks put it behind both

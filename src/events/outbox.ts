@@ -9,9 +9,15 @@
  *
  * Consumers take events in order with next(), acknowledge them with ack(), and
  * rewind() to the first unacknowledged one when a connection is lost.
+ *
+ * Only recovery at start-up touches the disk synchronously; appends, commits,
+ * directory syncs and segment deletions run on the promise API, so a slow
+ * flash never stalls the event loop (readers, sockets, the web UI). A deleted
+ * segment is removed from the accounting at once and unlinked in the
+ * background (`deleting` chains them); close() waits for it.
  */
 import { EventEmitter } from 'node:events';
-import { promises as fsp, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { promises as fsp, mkdirSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GatewayEvent } from './types.js';
 import { decodeRecords, encodeRecord } from './record.js';
@@ -100,6 +106,8 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
   private flushTimer?: NodeJS.Timeout;
   private ackTimer?: NodeJS.Timeout;
   private ackWriting?: Promise<void>;
+  /** Background unlinks (and the directory sync after them), in order. */
+  private deleting: Promise<void> = Promise.resolve();
   /** Acknowledged out of order, waiting for the ones before them. */
   private ackedAhead = new Set<number>();
   /** Unacknowledged recorded events held in memory, contiguous, oldest first. */
@@ -186,15 +194,28 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
     else await this.roll();
   }
 
-  private syncDir(): void {
+  private async syncDir(): Promise<void> {
     if (!this.o.fsync) return;
     // A new or deleted segment is only durable once its directory entry is.
-    const fd = openSync(this.o.dir, 'r');
+    const dir = await fsp.open(this.o.dir, 'r');
     try {
-      fsyncSync(fd);
+      await dir.sync();
     } finally {
-      closeSync(fd);
+      await dir.close();
     }
+  }
+
+  /** Unlink segment files in the background (after any earlier deletion), then make the removal durable. */
+  private unlinkLater(paths: string[]): Promise<void> {
+    if (!paths.length) return this.deleting;
+    this.deleting = this.deleting
+      .then(async () => {
+        // Already gone is fine: the goal is that it is gone.
+        await Promise.all(paths.map((p) => fsp.unlink(p).catch(() => undefined)));
+        await this.syncDir();
+      })
+      .catch((e: Error) => this.warn('event outbox: could not delete acknowledged segments', { err: e }));
+    return this.deleting;
   }
 
   private async roll(firstSeq = this.seq + 1): Promise<void> {
@@ -202,7 +223,7 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
     const path = join(this.o.dir, segName(firstSeq));
     this.fh = await fsp.open(path, 'a');
     this.segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: 0, path });
-    this.syncDir();
+    await this.syncDir();
   }
 
   private diskBytes(): number {
@@ -247,13 +268,10 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
 
   /** Delete oldest segments (never the one being written) until `need` more bytes fit. */
   private dropOldest(need: number): void {
+    const gone: string[] = [];
     while (this.segments.length > 1 && this.diskBytes() + this.pendingBytes + need > this.o.maxBytes) {
       const s = this.segments.shift()!;
-      try {
-        unlinkSync(s.path);
-      } catch {
-        /* already gone */
-      }
+      gone.push(s.path);
       if (s.lastSeq > this.ackSeq) {
         const from = Math.max(this.ackSeq + 1, s.firstSeq);
         const n = s.lastSeq - from + 1;
@@ -269,6 +287,7 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
         this.scheduleAckWrite();
       }
     }
+    void this.unlinkLater(gone);
   }
 
   private scheduleFlush(): void {
@@ -425,9 +444,9 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
         this.bytesWritten += AckFile.WRITE_BYTES;
         this.persistedAck = state.ackSeq;
         if (sync || !this.o.fsync) this.syncedAck = state.ackSeq;
-        this.deleteAckedSegments();
+        return this.deleteAckedSegments();
       })
-      .catch((e: Error) => this.warn('event outbox: could not write the acknowledged position', { error: e.message }))
+      .catch((e: Error) => this.warn('event outbox: could not write the acknowledged position', { err: e }))
       .finally(() => {
         this.ackWriting = undefined;
       });
@@ -435,18 +454,10 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
   }
 
   /** Segments whose every event is acknowledged durably are deleted, except the one being written. */
-  private deleteAckedSegments(): void {
-    let removed = false;
-    while (this.segments.length > 1 && this.segments[0].lastSeq <= this.syncedAck) {
-      const s = this.segments.shift()!;
-      try {
-        unlinkSync(s.path);
-      } catch {
-        /* already gone */
-      }
-      removed = true;
-    }
-    if (removed) this.syncDir();
+  private deleteAckedSegments(): Promise<void> {
+    const gone: string[] = [];
+    while (this.segments.length > 1 && this.segments[0].lastSeq <= this.syncedAck) gone.push(this.segments.shift()!.path);
+    return this.unlinkLater(gone);
   }
 
   lastSeq(): number {
@@ -495,6 +506,7 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
       this.ackTimer = undefined;
     }
     await this.writeAck(true);
+    await this.deleting;
     await this.ackFile.close();
     await this.fh?.close();
     this.fh = undefined;

@@ -57,7 +57,7 @@ const MAX_SHORT_NE = 256;
 const MAX_EXT_NC = 65535;
 const MAX_EXT_NE = 65536;
 
-/** Parse command APDU bytes (ISO 7816-4 §5.1 / hardware.md §7.1). Throws ApduError when malformed. */
+/** Parse command APDU bytes (ISO 7816-4 §5.1 / docs/iso7816.md §5). Throws ApduError when malformed. */
 export function parseApdu(bytes: Uint8Array): CommandApdu {
   if (!(bytes instanceof Uint8Array)) throw new ApduError('APDU must be a byte buffer');
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,6 +1,6 @@
 /**
  * ISO/IEC 7816-3 Answer-To-Reset parser, PC/SC Part 3 contactless ATR builder
- * and PPS request/response helpers (hardware.md §2.2, §6.1, §6.2).
+ * and PPS request/response helpers (docs/iso7816.md §1, §2, §7).
  *
  * parseAtr never throws for a byte sequence that starts like an ATR: defects
  * (truncation, bad TCK, trailing bytes...) go to `errors`/`warnings`, so the core
@@ -465,7 +465,7 @@ export interface AtrTiming {
 }
 
 /**
- * Waiting times a TPDU transport needs for its timeouts (hardware.md §6.1).
+ * Waiting times a TPDU transport needs for its timeouts (docs/iso7816.md §1).
  * `useTa1`: the TA1 rate is in force (after a successful PPS, or in specific mode);
  * otherwise the default Fi = 372, Di = 1 applies.
  */

@@ -1,5 +1,5 @@
 /**
- * T=0 APDU transport (ISO/IEC 7816-3 §12.2, hardware.md §6.3): maps command
+ * T=0 APDU transport (ISO/IEC 7816-3 §12.2, docs/iso7816.md §3): maps command
  * APDUs onto T=0 command TPDUs (CLA INS P1 P2 P3 [data]) and runs the
  * 61xx GET RESPONSE / 6Cxx re-issue dialogue, for readers that exchange TPDUs
  * and leave that dialogue to the host.

@@ -1,5 +1,5 @@
 /**
- * T=1 block codec (ISO/IEC 7816-3 §11.3, hardware.md §6.4): NAD PCB LEN INF EDC,
+ * T=1 block codec (ISO/IEC 7816-3 §11.3, docs/iso7816.md §4): NAD PCB LEN INF EDC,
  * shared by the reader side (t1.ts) and the card side (t1-card.ts).
  */
 import { hexByte } from './hex.js';

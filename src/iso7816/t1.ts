@@ -1,5 +1,5 @@
 /**
- * T=1 block protocol, interface-device side (ISO/IEC 7816-3 §11, hardware.md §6.4),
+ * T=1 block protocol, interface-device side (ISO/IEC 7816-3 §11, docs/iso7816.md §4),
  * for readers that exchange TPDUs (CCID TPDU level, raw serial).
  *
  * `exchangeBlock(block, wtxMultiplier)` sends one block and resolves with the

@@ -16,6 +16,7 @@ import { startWatchdog, watchdogSettings } from '../../src/daemon/watchdog.js';
 import { createLogger } from '../../src/log/index.js';
 import { LogCapture, startTestGateway } from '../helpers/gateway.js';
 import { NotifyListener } from './notify-listener.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.test('NOTIFY_SOCKET: absolute path or @abstract name, anything else named as the problem', async (t) => {
   t.same(parseNotifySocket('/run/systemd/notify'), { kind: 'path', path: '/run/systemd/notify' });
@@ -95,7 +96,7 @@ t.test('a stalled event loop gets its ping withheld, a healthy one pings again',
   const wd = startWatchdog({ pingEveryMs: 300, lagBoundMs: 200, log, ping: () => pings.push(performance.now()) });
   t.teardown(() => wd.stop());
   const waitPings = async (n: number): Promise<void> => {
-    while (pings.length < n) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => pings.length >= n, `${n} watchdog pings`, 10000);
   };
   await waitPings(1);
   const before = wd.stats().withheld;

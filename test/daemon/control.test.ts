@@ -9,6 +9,7 @@ import type { ReaderJson } from '../../src/api/control/protocol.js';
 import type { TransmitAnswer } from '../../src/gateway/types.js';
 import { SCARD } from '../../src/pcsc/constants.js';
 import { lcg } from '../helpers/prng.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** Raw line-level access, for requests the client library would never send. */
 function rawConn(path: string): Promise<{ sock: Socket; send(line: string): void; next(): Promise<any> }> {
@@ -129,7 +130,7 @@ t.test('control channel', async (t) => {
     await c.request('simulate/insert', { reader: 'Empty', card: 'iso7816' });
     await c.request('simulate/remove', { reader: 'Empty' });
     await c.request('simulate/insert', { reader: 'Empty', card: { type: 'iso14443-4' } });
-    while (events.filter((e) => e.event === 'card-inserted').length < 2) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => events.filter((e) => e.event === 'card-inserted').length >= 2, 'two card-inserted events on the watch');
     const kinds = events.filter((e) => e.event !== 'reader-state').map((e) => e.event);
     t.same(kinds, ['card-inserted', 'card-removed', 'card-inserted']);
     t.ok(events.every((e) => e.reader.name.startsWith('Simulated Empty Reader')));
@@ -147,7 +148,7 @@ t.test('control channel', async (t) => {
     await w.request('watch', undefined, () => undefined);
     const n = gw.core.listenerCount('card-inserted');
     w.close();
-    while (gw.core.listenerCount('card-inserted') === n) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => gw.core.listenerCount('card-inserted') !== n, 'the closed connection to drop its watch listener');
     t.equal(gw.core.listenerCount('card-inserted'), n - 1, 'a closed connection drops its watch');
   });
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import type { GatewayEvents } from '../../src/events/pipeline.js';
 import type { GatewayEvent } from '../../src/events/types.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 async function withPipeline(events: Record<string, unknown>, stateDir?: string): Promise<{ gw: TestGateway; ev: GatewayEvents; got: GatewayEvent[] }> {
   const gw = await startTestGateway({ logLevel: 'warn', services: ['events'], config: { events, ...(stateDir ? { state: { dir: stateDir } } : {}) } });
@@ -19,12 +20,8 @@ async function withPipeline(events: Record<string, unknown>, stateDir?: string):
   return { gw, ev, got };
 }
 
-const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+const until = async (cond: () => boolean, ms = 5000, what = 'the pipeline condition'): Promise<void> => {
+  await waitFor(cond, what, ms);
 };
 
 t.test('a card held in the field is one tap: a quick leave-and-return of the same card makes no events', async (t) => {
@@ -42,9 +39,10 @@ t.test('a card held in the field is one tap: a quick leave-and-return of the sam
     await gw.core.simulateRemove(cl);
     await gw.core.simulateInsert(cl, { type: 'mifare-classic-1k', uid: 'A1A2A3A4' });
   }
-  await new Promise((r) => setTimeout(r, 500));
+  // Bounded by the pipeline having handled all five flickers (debounced), not by a sleep; the next card's
+  // events below (exactly a removal and an insertion after n) prove nothing was emitted late either.
+  await until(() => (ev.stats().debounced as number) >= 5, 5000, 'the five flickers to be debounced');
   t.equal(got.length, n, 'no events for the flicker');
-  t.ok((ev.stats().debounced as number) >= 5);
   // Another card right after the first left: removal of the first, then the second.
   await gw.core.simulateRemove(cl);
   await gw.core.simulateInsert(cl, { type: 'mifare-classic-1k', uid: 'B1B2B3B4' });

@@ -18,7 +18,7 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 export const VICC_MODULE_DIR = '/usr/lib/python3/site-packages/virtualsmartcard';
 export const INSTALL_HINT = 'install it with: sudo apt-get install python3-virtualsmartcard python3-pycryptodome (or `make deb-deps`)';
 
-/** ATR of vicc's iso7816 card type (hardware.md §5.4). */
+/** ATR of vicc's iso7816 card type (docs/vpcd.md §4). */
 export const VICC_ISO7816_ATR = Buffer.from('3B9513810180 73FF01000B'.replace(/ /g, ''), 'hex');
 
 let aliasDir: string | undefined;

@@ -14,6 +14,7 @@ import { DRIVERS, SERVICES, type DriverEntry } from '../../src/daemon/registry.j
 import { createSimDriver } from '../../drivers/sim/index.js';
 import { createHttpService } from '../../src/api/http/index.js';
 import { setPassword } from '../../src/api/http/auth/password.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -135,9 +136,5 @@ export class Client {
 
 /** Polls `cond` until true (asynchronous clean-up such as closing a card session); throws after `boundMs`. */
 export async function eventually(cond: () => boolean, what: string, boundMs = 5000): Promise<void> {
-  const until = Date.now() + boundMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`not reached within ${boundMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(cond, what, boundMs);
 }

@@ -1,5 +1,6 @@
 /** An mqtt.js observer for the tests: records every message and waits for the ones a test expects. */
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+import { waitFor } from '../helpers/wait-for.js';
 
 export interface Msg {
   topic: string;
@@ -60,13 +61,15 @@ export class Observer {
   }
 
   async waitCount(pred: (m: Msg) => boolean, n: number, timeoutMs = 30000): Promise<Msg[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const got = this.messages.filter(pred);
-      if (got.length >= n) return got;
-      if (Date.now() > deadline) throw new Error(`timed out: ${got.length} of ${n} messages`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    return waitFor(
+      () => {
+        const got = this.messages.filter(pred);
+        return got.length >= n ? got : undefined;
+      },
+      `${n} matching messages`,
+      timeoutMs,
+      20,
+    );
   }
 
   async close(): Promise<void> {

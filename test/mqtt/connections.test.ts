@@ -12,6 +12,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startMosquitto } from './mosquitto.js';
 import { Observer, request } from './client.js';
 import { freePort } from './mosquitto.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const ROOT = 'scardgate/test-gw';
 
@@ -125,20 +126,24 @@ t.test('reconnect back-off (full jitter) grows up to mqtt.reconnectMaxMs and sta
   t.teardown(() => gw.stop());
   const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as { client: { options: { reconnectPeriod: number } }; diagnostics(): Record<string, any> };
   const seen = new Set<number>();
-  const deadline = Date.now() + 15000;
   // Jittered delays lie in [min/10, min(max, min * 2^n)]: some must exceed the minimum (the ceiling grew).
-  while (![...seen].some((d) => d > 200) && Date.now() < deadline) {
-    seen.add(svc.client.options.reconnectPeriod);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitFor(
+    () => {
+      seen.add(svc.client.options.reconnectPeriod);
+      return [...seen].some((d) => d > 200);
+    },
+    'a reconnect delay past twice the minimum',
+    15000,
+    5,
+  );
   t.ok([...seen].some((d) => d > 200), `the delay grew past twice the minimum: ${[...seen].join(', ')} ms`);
   t.notOk([...seen].some((d) => d > 400), 'never above the maximum');
   const m = await startMosquitto({ port });
   t.teardown(() => m.close());
-  while (!svc.diagnostics().connected && Date.now() < deadline + 15000) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => svc.diagnostics().connected, 'the gateway to connect once the broker is there', 15000);
   t.ok(svc.diagnostics().connected, 'connected once the broker is there');
   // The next loss starts again from the minimum.
   await m.stop();
-  while (svc.diagnostics().connected) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => !svc.diagnostics().connected, 'the gateway to notice the broker stopped', 15000);
   t.ok(svc.client.options.reconnectPeriod <= 100, `back to the minimum's range after a successful connection (${svc.client.options.reconnectPeriod} ms)`);
 });

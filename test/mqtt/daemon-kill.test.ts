@@ -11,6 +11,7 @@ import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { ControlClient } from '../../src/cli/client.js';
 import { startMosquitto } from './mosquitto.js';
 import { Observer } from './client.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const ROOT = 'scardgate/test-gw';
 
@@ -61,11 +62,15 @@ t.test('SIGKILL during an outage loses no recorded event', { timeout: 180000 }, 
   })();
   // Kill once a good number of events is on disk (a loaded disk may take a while), while taps go on.
   let recorded = 0;
-  const deadline = Date.now() + 60000;
-  while (recorded < before.lastSeq + 200 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-    recorded = (await outboxOf(d1)).recordedSeq;
-  }
+  await waitFor(
+    async () => {
+      recorded = (await outboxOf(d1)).recordedSeq;
+      return recorded >= before.lastSeq + 200;
+    },
+    '200 events recorded on disk before the kill',
+    60000,
+    20,
+  ).catch(() => undefined); // the assertion below reports how far it got
   d1.proc.kill('SIGKILL');
   tapping = false;
   await d1.exited;

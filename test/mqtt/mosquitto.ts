@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../helpers/wait-for.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -102,10 +103,8 @@ export interface Mosquitto {
 
 async function waitListening(port: number, proc: ChildProcess, logFile: string): Promise<void> {
   const { connect } = await import('node:net');
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode}): ${readFileSync(logFile, 'utf8')}`);
-    const ok = await new Promise<boolean>((resolve) => {
+  const listening = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => {
         s.destroy();
@@ -113,9 +112,21 @@ async function waitListening(port: number, proc: ChildProcess, logFile: string):
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port}: ${readFileSync(logFile, 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) return 'exited';
+        return (await listening()) ? 'listening' : undefined;
+      },
+      `mosquitto to listen on ${port}`,
+      10000,
+      50,
+    ).then((state) => {
+      if (state === 'exited') throw new Error(`mosquitto exited (${proc.exitCode}): ${readFileSync(logFile, 'utf8')}`);
+    });
+  } catch (e) {
+    if ((e as Error).name === 'WaitTimeout') throw new Error(`mosquitto did not listen on ${port}: ${readFileSync(logFile, 'utf8')}`, { cause: e });
+    throw e;
   }
 }
 

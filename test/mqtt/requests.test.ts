@@ -11,6 +11,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startMosquitto } from './mosquitto.js';
 import { Observer, request } from './client.js';
 import { lcg } from '../helpers/prng.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
 const ROOT = 'scardgate/test-gw';
@@ -48,13 +49,16 @@ t.test('request/response', async (t) => {
     t.equal(info.data.gatewayId, 'test-gw');
     await gw.core.simulateRemove(empty).catch(() => undefined);
     await gw.core.simulateInsert(empty, 'iso7816');
-    const deadline = Date.now() + 5000;
     let ev: any;
-    while (Date.now() < deadline) {
-      ev = await request(o, ROOT, 'events', { limit: 10 });
-      if (ev.data.events.some((e: { type: string; reader: string }) => e.type === 'card.inserted' && e.reader === empty)) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await waitFor(
+      async () => {
+        ev = await request(o, ROOT, 'events', { limit: 10 });
+        return ev.data.events.some((e: { type: string; reader: string }) => e.type === 'card.inserted' && e.reader === empty);
+      },
+      'card.inserted of the empty reader in the events answer',
+      5000,
+      50,
+    ).catch(() => undefined); // the assertion below says what is missing
     t.ok(ev.data.events.some((e: { type: string; reader: string }) => e.type === 'card.inserted' && e.reader === empty), 'recent events from memory');
   });
 
@@ -108,7 +112,8 @@ t.test('request/response', async (t) => {
     t.equal(after.status, 'error');
     t.match(after.error, { code: 0x80100003, name: 'SCARD_E_INVALID_HANDLE', message: /no session/ });
     const short = await request(o, ROOT, 'session/open', { reader: contactB, leaseMs: 200 });
-    await new Promise((res) => setTimeout(res, 600));
+    // The lease ends on the gateway's own timer: its release of the card handle is the event to wait for.
+    await waitFor(() => gw.core.reader(contactB)!.sharing === 0, 'the 200 ms lease to expire and release the handle', 5000);
     const expired = await request(o, ROOT, 'session/transmit', { session: short.data.session, apdus: ['00 84 00 00 08'] });
     t.match(expired.error.message, /no session/);
     t.equal(gw.core.reader(contactB)!.sharing, 0, 'the expired session released its handle');

@@ -14,6 +14,7 @@ import { PROTOCOL, SCARD } from '../../src/pcsc/constants.js';
 import { FakeVicc, FAKE_ATR } from '../../emulators/vicc/scripted-vicc.js';
 import { freePorts } from './ports.js';
 import { rng } from '../helpers/prng.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const log = pino({ level: 'silent' });
 const h = (s: string): Buffer => Buffer.from(s.replace(/ /g, ''), 'hex');
@@ -257,8 +258,8 @@ t.test('fuzz: random bytes from a vicc never crash the driver; failures are Pcsc
       if (f.length === 1 && f[0] === 4 && mode !== 2) return encodeFrame(FAKE_ATR);
       return mode === 0 ? encodeFrame(junk()) : junk();
     };
-    // Presence may or may not come; give it a moment either way.
-    await new Promise((r) => setTimeout(r, 20));
+    // Presence may or may not come; the driver asking this vicc for its ATR shows it has taken the connection.
+    await waitFor(() => v.received.length > 0, `round ${round}: vpcd to ask the new vicc for its ATR`, 5000);
     for (let i = 0; i < 3; i++) {
       try {
         const r = await slot.transmit(APDU, PROTOCOL.T1);
@@ -270,8 +271,7 @@ t.test('fuzz: random bytes from a vicc never crash the driver; failures are Pcsc
     }
     v.close();
     await v.closed;
-    await new Promise((r) => setTimeout(r, 5));
-    t.notOk(slot.isCardPresent(), `round ${round}: slot empty after the vicc left`);
+    await waitFor(() => !slot.isCardPresent(), `round ${round}: slot empty after the vicc left`, 5000);
   }
   const ok = await FakeVicc.connect(port);
   t.teardown(() => ok.close());

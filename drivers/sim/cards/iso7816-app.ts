@@ -1,5 +1,5 @@
 /**
- * The command interpreter of the simulated ISO 7816-4 card (hardware.md §7):
+ * The command interpreter of the simulated ISO 7816-4 card (docs/iso7816.md §5, §6):
  * SELECT (FID, child DF, EF, parent, DF name, paths), READ/UPDATE BINARY,
  * VERIFY / CHANGE REFERENCE DATA / RESET RETRY COUNTER with retry counters,
  * GET CHALLENGE, GET DATA. It sees parsed APDUs and returns the full response

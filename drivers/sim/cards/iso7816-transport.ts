@@ -4,7 +4,7 @@
  * APDU level (T=1 and ISO 14443-4): data beyond Ne is kept and announced
  * with 61xx, fetched by GET RESPONSE (as vicc's Iso7816OS does).
  *
- * T=0 TPDU level (ISO 7816-3 §10.3, hardware.md §6.3): the card cannot tell a
+ * T=0 TPDU level (ISO 7816-3 §10.3, docs/iso7816.md §3): the card cannot tell a
  * case 3 from a case 4 command, so any response data to a command carrying
  * data is announced with 61xx; a case 2 header whose P3 differs from the
  * available length gets 6C La (state unchanged) so the host re-issues it.

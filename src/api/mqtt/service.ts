@@ -240,7 +240,7 @@ export class MqttService implements Service {
       if (isTransportError(e)) this.transportFailed = true;
       // MQTT 5 reason code 0x9A: the broker refuses retained messages, the will included.
       if ((e as { code?: number }).code === 0x9a || /retain not supported/i.test(e.message)) this.noRetain(e.message);
-      if (e.message !== this.lastError) this.log.warn({ url: safeUrl(this.url), error: e.message }, 'MQTT connection error');
+      if (e.message !== this.lastError) this.log.warn({ url: safeUrl(this.url), err: e }, 'MQTT connection error');
       this.lastError = e.message;
     });
   }
@@ -271,7 +271,7 @@ export class MqttService implements Service {
     client.subscribe(
       [this.topics.requestWildcard, this.topics.availability],
       { qos: 1 },
-      (err) => err && this.log.warn({ error: err.message }, 'MQTT subscribe failed (ACL?): requests will not be answered'),
+      (err) => err && this.log.warn({ err }, 'MQTT subscribe failed (ACL?): requests will not be answered'),
     );
     if (this.retainAllowed) {
       clearTimeout(this.probeTimer);
@@ -297,7 +297,7 @@ export class MqttService implements Service {
     }
     if (opts.retain && !this.retainAllowed) opts = { ...opts, retain: false };
     this.client.publish(topic, payload, opts, (err) => {
-      if (err && !this.stopping) this.log.debug({ topic, error: err.message }, 'MQTT publish failed');
+      if (err && !this.stopping) this.log.debug({ topic, err }, 'MQTT publish failed');
     });
   }
 
@@ -433,7 +433,7 @@ export class MqttService implements Service {
         this.inflight--;
         if (err) {
           // Only when the client is being ended: the event stays in the outbox for the next start.
-          if (!this.stopping) this.log.debug({ seq: ev.seq, error: err.message }, 'event publish failed');
+          if (!this.stopping) this.log.debug({ seq: ev.seq, err }, 'event publish failed');
           return;
         }
         this.counters.published++;

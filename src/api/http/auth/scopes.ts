@@ -1,11 +1,13 @@
 /**
- * What an API token may do. The one vocabulary: 'read' (look: readers, events, status), 'transmit'
- * (drive cards and readers: transmit, sessions, control, feedback, simulate), 'admin' (configuration,
- * tokens, passwords, restart, diagnostics, logs). Each includes the ones before it: admin implies
- * transmit implies read.
+ * What an API token may do: 'read' (look: readers, events, status), 'transmit' (drive cards and readers:
+ * transmit, sessions, control, feedback, simulate), 'admin' (configuration, tokens, passwords, restart,
+ * diagnostics, logs). Each includes the ones before it: admin implies transmit implies read. The
+ * vocabulary itself is the gateway layer's (src/gateway/catalog.ts, where each operation names its
+ * scope); this module adds what the HTTP tokens need around it.
  */
-export type Scope = 'read' | 'transmit' | 'admin';
-export const SCOPES: readonly Scope[] = ['read', 'transmit', 'admin'];
+import { SCOPES, type Scope } from '../../../gateway/catalog.js';
+
+export { SCOPES, type Scope };
 
 /** Scope of a token created without one named. */
 export const DEFAULT_SCOPES: readonly Scope[] = ['read'];
