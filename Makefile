@@ -218,3 +218,8 @@ bench-fleet: npm-deps
 .PHONY: bench-hostile
 bench-hostile: npm-deps
 	npx tsx bench/hostile/mqtt-flood.ts
+
+# OSDP: card tap -> osdp_RAW latency at 9600/115200 against the wire-time bound; secure polls/s per PD.
+.PHONY: bench-osdp
+bench-osdp: npm-deps
+	npx tsx bench/osdp/run.ts

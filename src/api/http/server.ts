@@ -24,6 +24,10 @@ import { eventRoutes } from './routes/events.js';
 import { transmitRoutes } from './routes/transmit.js';
 import { SessionManager } from '../../core/sessions.js';
 import { systemRoutes } from './routes/system.js';
+import { healthRoutes } from './routes/health.js';
+import { accountRoutes } from './routes/account.js';
+import { configFormRoutes } from './routes/config-form.js';
+import { setupRoutes } from './routes/setup.js';
 import type { HttpDeps } from './deps.js';
 
 export interface HttpApp {
@@ -134,6 +138,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   eventRoutes(app, deps, sessions);
   transmitRoutes(app, deps, cardSessions, sessions);
   systemRoutes(app, deps);
+  healthRoutes(app, deps);
+  accountRoutes(app, deps, sessions, stamp, tls !== undefined);
+  configFormRoutes(app, deps);
+  setupRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? defaultWebRoot();
   if (existsSync(join(webRoot, 'index.html'))) {
