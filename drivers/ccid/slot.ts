@@ -7,6 +7,7 @@ import type { CardInfo, DriverSlot, ExchangeLevel, Feedback, SlotEvents } from '
 import { ATTR, CM_IOCTL_GET_FEATURE_REQUEST, FEATURE, LIMITS, PROTOCOL, SCARD, scardCtlCode } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
 import { buildPps, checkPpsResponse, parseAtr, type ParsedAtr } from '../../src/iso7816/atr.js';
+import { encodeBlock, parseBlock, S_IFS } from '../../src/iso7816/t1-block.js';
 import type { CcidChannel } from './channel.js';
 import { FEATURE_BITS, supportedVoltages, type CcidExchangeLevel } from './descriptor.js';
 import { CMD, commandStatus, HEADER_LENGTH, ICC, iccStatus, PC_TO_RDR, RDR_TO_PC, SLOT_ERROR, slotErrorToPcsc, type CcidMessage } from './messages.js';
@@ -210,8 +211,27 @@ export class CcidSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     if (data.length > room) {
       throw new PcscError(SCARD.E_INVALID_PARAMETER, `(${this.opts.label}: ${data.length}-byte command exceeds the reader's ${room}-byte message; the reader has no extended APDU level)`);
     }
+    if (this.level === 'tpdu' && protocol === PROTOCOL.T1) return this.t1Block(data);
     const m = await this.xfr(data, 0, protocol);
     if (this.opts.level === 'extended-apdu' && (m.p[2] === 0x01 || m.p[2] === 0x03)) return this.collect(m.data);
+    return m.data;
+  }
+
+  /**
+   * One T=1 block. The core announces IFSD 254; a reader taking less
+   * (dwMaxIFSD) gets its own size in the S(IFS request), and the answer is
+   * given back to the core as if for 254: the card then never sends blocks
+   * the reader cannot take, and the core's engine accepts them (docs/ccid.md §4.3).
+   */
+  private async t1Block(block: Buffer): Promise<Buffer> {
+    const max = Math.min(254, this.channel.descriptor.maxIfsd || 254);
+    const edc = this.atr?.t1?.edc ?? 'lrc';
+    const p = parseBlock(block, edc);
+    if (!(p.ok && p.block.type === 'S' && !p.block.response && p.block.sType === S_IFS && p.block.inf[0] > max)) return (await this.xfr(block, 0, PROTOCOL.T1)).data;
+    const asked = p.block.inf[0];
+    const m = await this.xfr(encodeBlock({ ...p.block, inf: Buffer.from([max]) }, edc), 0, PROTOCOL.T1);
+    const r = parseBlock(m.data, edc);
+    if (r.ok && r.block.type === 'S' && r.block.response && r.block.sType === S_IFS && r.block.inf[0] === max) return encodeBlock({ ...r.block, inf: Buffer.from([asked]) }, edc);
     return m.data;
   }
 

@@ -271,5 +271,12 @@ export async function createUsbBinding(): Promise<UsbBinding> {
   } catch (e) {
     throw new UsbError('missing-library', `drivers.ccid needs the 'usb' npm package, version 3 (${(e as Error).message}). Install it with npm install, or set drivers.ccid.enabled: false`);
   }
+  // Probe the bus before listening for hotplug: the library's hotplug start-up rejects
+  // unhandled when there is no USB bus at all (containers, /sys/bus/usb missing).
+  try {
+    await lib.getDevices();
+  } catch (e) {
+    throw new UsbError('not-supported', `no USB bus to watch (${(e as Error).message}); drivers.ccid needs /sys/bus/usb and /dev/bus/usb, or set drivers.ccid.enabled: false`);
+  }
   return new LibUsbBinding(lib);
 }

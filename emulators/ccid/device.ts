@@ -39,6 +39,8 @@ export interface EmulatorOptions {
   /** Time-extension frames before each XfrBlock answer. */
   timeExtensions?: number;
   serialNumber?: string;
+  /** Descriptor fields to override on every interface (e.g. a small dwMaxIFSD). */
+  descriptor?: Partial<CcidDescriptor>;
 }
 
 const LEVEL_BITS: Record<CcidExchangeLevel, number> = {
@@ -121,7 +123,7 @@ export class EmulatedCcidDevice {
   constructor(p: ReaderProfile | string, readonly options: EmulatorOptions = {}) {
     this.profile = typeof p === 'string' ? profileByKey(p) : p;
     this.functions = this.profile.interfaces.map((ip, i) => {
-      const d: CcidDescriptor = { ...ip.descriptor };
+      const d: CcidDescriptor = { ...ip.descriptor, ...options.descriptor };
       if (options.level) d.features = (d.features & ~FEATURE_BITS.LEVEL_MASK) | LEVEL_BITS[options.level];
       if (options.slots !== undefined) d.maxSlotIndex = options.slots - 1;
       const withIntr = options.interrupt ?? ip.interrupt;

@@ -56,6 +56,8 @@ export class CcidFunction {
   /** Time extensions without end for the next XfrBlock, until Abort. */
   storm = false;
   readonly counters = { commands: 0, xfr: 0, aborts: 0, busy: 0, errors: 0, setParameters: 0, pps: 0, powerOn: 0 };
+  /** IFSD of each S(IFS request) block passed to a card at TPDU level. */
+  readonly ifsRequests: number[] = [];
   /** bPowerSelect of each IccPowerOn, oldest first. */
   readonly powerSelects: number[] = [];
   private abortArmed?: { slot: number; seq: number };
@@ -338,6 +340,8 @@ export class CcidFunction {
     }
     if (!s.busy) return;
     if (answer.length === 0) return fail(SLOT_ERROR.ICC_MUTE);
+    // A T=1 block from the card larger than the reader's dwMaxIFSD overruns its buffer.
+    if (this.level === 'tpdu' && s.protocol === 1 && answer.length >= 3 && answer[2] > this.descriptor.maxIfsd) return fail(SLOT_ERROR.XFR_OVERRUN);
     if (this.level === 'extended-apdu' && answer.length > room) {
       s.chainOut = answer;
       return this.sendPiece(s, room, dataBlock, true);
@@ -377,6 +381,7 @@ export class CcidFunction {
         return Buffer.from(cmd);
       }
       if (s.protocol === 0) return card.process(cmd);
+      if (cmd.length >= 4 && cmd[1] === 0xc1) this.ifsRequests.push(cmd[3]);
       if (card.interface === 'tpdu-t1' && card.exchangeBlock) return card.exchangeBlock(cmd);
       if (s.t1card) return s.t1card.handleBlock(cmd);
       return card.process(cmd);

@@ -332,3 +332,18 @@ t.test('parameters: PPS and SetParameters only where the reader leaves them to t
   await until(() => (r3.core.readers()[0]?.atr.length ?? 0) > 0, 'card seen at 3 V');
   t.ok(v3.fn(0).powerSelects.length > 0 && v3.fn(0).powerSelects.every((v) => v === 2), 'voltage: 3V configured -> bPowerSelect 2');
 });
+
+t.test('T=1 at TPDU level: a reader with a small dwMaxIFSD gets its own IFSD announced, long answers still arrive', async (t) => {
+  const r = await rig();
+  t.teardown(() => r.close());
+  const dev = await plug(r, 'gempc-twin', { descriptor: { maxIfsd: 64 } }, 'IFSD64');
+  dev.insert('iso7816-t1-tpdu');
+  await until(() => (r.core.readers()[0]?.atr.length ?? 0) > 0, 'card seen');
+  const ctx = r.core.establishContext('t');
+  const c = await r.core.connect(ctx, r.core.readers()[0].name, SHARE.SHARED, PROTOCOL.T1);
+  t.same(await r.core.transmit(c.handle, c.protocol, hex('00A4040C0AF0736361726467617465')), hex('9000'));
+  const rb = await r.core.transmit(c.handle, c.protocol, hex('00B0830000'));
+  t.equal(rb.length, 258, '256 bytes and SW through blocks of at most 64');
+  t.same(dev.fn(0).ifsRequests, [64], 'S(IFS request) carried dwMaxIFSD, not 254');
+  t.equal(dev.fn(0).counters.errors, 0, 'no block overran the reader');
+});
