@@ -13,7 +13,7 @@ import type { ReaderSnapshot } from '../../core/api.js';
 import { toHex } from '../../iso7816/hex.js';
 import { CARD_STATE } from '../../pcsc/constants.js';
 
-export const CONTROL_METHODS = ['ping', 'readers', 'watch', 'unwatch', 'transmit', 'insert', 'remove', 'diagnostics'] as const;
+export const CONTROL_METHODS = ['ping', 'readers', 'watch', 'unwatch', 'transmit', 'insert', 'remove', 'diagnostics', 'cache/card', 'cache/read', 'cache/write', 'cache/remove', 'cache/list'] as const;
 export type ControlMethod = (typeof CONTROL_METHODS)[number];
 
 /** Longest request line accepted; a longer one is refused and the connection closed (it cannot be re-synchronised). */

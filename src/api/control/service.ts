@@ -10,6 +10,7 @@ import type { Service, ServiceContext } from '../../daemon/service.js';
 import { HexError, parseHex, toHex } from '../../iso7816/hex.js';
 import { parseApdu } from '../../iso7816/apdu.js';
 import { PcscError } from '../../pcsc/error.js';
+import { isCacheOperation, runCacheOperation } from '../../core/cache-ops.js';
 import { CONTROL_METHODS, LineSplitter, readerToJson, type ControlErrorBody, type ControlRequest } from './protocol.js';
 import { ReaderSelectError, selectReader } from './reader-select.js';
 import { runApdus } from '../../core/oneshot.js';
@@ -129,6 +130,8 @@ export function createControlService(ctx: ServiceContext): Service {
       case 'diagnostics':
         return ctx.diagnostics();
       default:
+        // The data cache's operations (src/core/cache-ops.ts validates their parameters).
+        if (isCacheOperation(req.method)) return runCacheOperation(core, req.method, params.reader === undefined ? params : { ...params, reader: pick().name });
         throw new RequestError('unknown-method', `unknown method ${JSON.stringify(req.method)} (methods: ${CONTROL_METHODS.join(', ')})`);
     }
   }

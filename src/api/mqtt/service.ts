@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ReaderSnapshot } from '../../core/api.js';
 import type { Service, ServiceContext } from '../../daemon/service.js';
 import { toPcscError, isPcscError } from '../../pcsc/error.js';
+import { isCacheOperation, runCacheOperation } from '../../core/cache-ops.js';
 import { acquireGatewayEvents, releaseGatewayEvents } from '../../events/index.js';
 import type { GatewayEvents } from '../../events/pipeline.js';
 import type { GatewayEvent } from '../../events/types.js';
@@ -396,7 +397,17 @@ export class MqttService implements Service {
     this.counters.requests++;
     const parsed = parseRequest(method, payload, this.cfg.maxRequestBytes);
     let resp: Response;
-    if (!parsed.ok) {
+    if (!parsed.ok && isCacheOperation(method) && payload.length <= this.cfg.maxRequestBytes) {
+      // The data cache's operations (src/core/cache-ops.ts validates their parameters).
+      try {
+        const { transaction: _t, ...params } = payload.length ? (JSON.parse(payload.toString('utf8')) as Record<string, unknown>) : {};
+        if (typeof params.reader === 'string') params.reader = this.commands!.readerName(params.reader);
+        resp = { status: 'ok', data: runCacheOperation(this.ctx.core, method, params) as never };
+      } catch (e) {
+        const err = toPcscError(e);
+        resp = { status: 'error', data: { code: err.code, name: err.codeName }, error: err.message };
+      }
+    } else if (!parsed.ok) {
       resp = { status: 'error', data: {}, error: parsed.error };
     } else {
       try {
