@@ -21,6 +21,7 @@
  * - Events: 'reader-added' / 'reader-removed' announce table membership,
  *   'reader-state' every change of a listed reader's entry; each exactly once.
  */
+import { ExchangeStats } from './exchange-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Driver, DriverReader, Feedback } from '../driver/contract.js';
@@ -582,8 +583,27 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       checkEvent(h);
       // Advanced before the card sees it: a write that fails half-way may still have changed the card.
       if (writes) this.dataCache.cardWritten(r.name);
-      return r.exchange(apdu).then(checkResponse, r.exchangeFailed);
+      const stats = this.exchangeStats(r.name);
+      const t0 = performance.now();
+      return r.exchange(apdu).then(checkResponse, r.exchangeFailed).then(
+        (resp) => {
+          stats.record(performance.now() - t0);
+          return resp;
+        },
+        (err: unknown) => {
+          stats.record(performance.now() - t0, err);
+          throw err;
+        },
+      );
     });
+  }
+
+  /** Exchange counts, failures by PC/SC code and recent latencies per reader (health views). */
+  private readonly stats = new Map<string, ExchangeStats>();
+  private exchangeStats(name: string): ExchangeStats {
+    let s = this.stats.get(name);
+    if (!s) this.stats.set(name, (s = new ExchangeStats()));
+    return s;
   }
 
   async control(handle: HandleId, code: number, data: Buffer): Promise<Buffer> {
@@ -674,6 +694,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         transaction: r.lock.holder !== 0 ? { depth: r.lock.count } : null,
         queued: r.queue.pending,
         busy: r.queue.inFlight,
+        exchanges: this.stats.get(r.name)?.toJSON() ?? null,
         device: r.device.diagnostics?.(),
       })),
     };

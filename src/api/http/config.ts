@@ -5,6 +5,12 @@ export const HttpConfig = Type.Object(
   {
     enabled: Type.Boolean({ default: true, description: 'Serve the HTTP API and web UI.' }),
     host: Type.String({ default: '127.0.0.1', description: 'Bind address.' }),
+    allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+      default: [],
+      maxItems: 64,
+      description:
+        "Host names the web UI and API answer to besides the board's own addresses and host name and localhost (DNS rebinding guard), e.g. [gateway.example.com]; other Host headers get 421.",
+    }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port (0 = any free port).' }),
     tls: Type.Object(
       {
@@ -18,6 +24,12 @@ export const HttpConfig = Type.Object(
       maximum: 10080,
       default: 720,
       description: 'A technician session ends after this many minutes without a request.',
+    }),
+    sessionMaxHours: Type.Integer({
+      minimum: 1,
+      maximum: 8760,
+      default: 168,
+      description: 'A technician session ends this many hours after login, however much it is used (a password change ends every session at once).',
     }),
     loginAttemptsPerMinute: Type.Integer({
       minimum: 1,
