@@ -70,7 +70,7 @@ t.test('data cache through the control channel and MQTT', async (t) => {
       try {
         return await ctl.request<Record<string, any>>(method, params);
       } catch (e) {
-        if (e instanceof ControlError) throw { code: e.body.pcsc?.code ?? e.body.code, message: e.message };
+        if (e instanceof ControlError) throw { code: e.body.code, message: e.message };
         throw e;
       }
     },

@@ -53,11 +53,6 @@ export class Commands {
     this.sessions = new SessionManager(o.core, { maxSessions: o.maxSessions, maxLeaseMs: o.maxLeaseMs });
   }
 
-  /** A reader reference (name, id...) as the other methods accept it, resolved to the full name. */
-  readerName(ref: string): string {
-    return this.reader(ref).name;
-  }
-
   private reader(ref: string): ReaderSnapshot {
     const readers = this.o.core.readers();
     const r = this.o.readers.resolve(ref, readers);

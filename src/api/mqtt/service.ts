@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ReaderSnapshot } from '../../core/api.js';
 import type { Service, ServiceContext } from '../../daemon/service.js';
 import { toPcscError, isPcscError } from '../../pcsc/error.js';
-import { isCacheOperation, runCacheOperation } from '../../core/cache-ops.js';
+import { isCacheOperation } from '../../core/cache-ops.js';
 import { acquireGatewayEvents, releaseGatewayEvents } from '../../events/index.js';
 import type { GatewayEvents } from '../../events/pipeline.js';
 import type { GatewayEvent } from '../../events/types.js';
@@ -493,12 +493,11 @@ export class MqttService implements Service {
     } else if ((parsed.ok || cacheOp) && packet.retain) {
       // A retained request is stored by the broker and handed to us again at every (re)subscribe: it would run at every restart.
       resp = { status: 'error', data: {}, error: 'request published with the retain flag refused (it would run again at every restart); publish requests without retain' };
-    } else if (cacheOp && isCacheOperation(method) && payload.length <= this.cfg.maxRequestBytes) {
-      // The data cache's operations (src/core/cache-ops.ts validates their parameters).
+    } else if (cacheOp && payload.length <= this.cfg.maxRequestBytes) {
+      // The data cache's operations, through the gateway layer (src/gateway: parameters checked against its catalog).
       try {
         const { transaction: _t, ...params } = payload.length ? (JSON.parse(payload.toString('utf8')) as Record<string, unknown>) : {};
-        if (typeof params.reader === 'string') params.reader = this.commands!.readerName(params.reader);
-        resp = { status: 'ok', data: runCacheOperation(this.ctx.core, method, params) as never };
+        resp = { status: 'ok', data: (await this.ctx.api.call(method, params, { owner: 'mqtt', label: 'mqtt' })) as never };
       } catch (e) {
         const err = toPcscError(e);
         resp = { status: 'error', data: { code: err.code, name: err.codeName }, error: err.message };
