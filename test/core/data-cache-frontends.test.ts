@@ -78,8 +78,8 @@ t.test('data cache through the control channel and MQTT', async (t) => {
       await ctl.request('transmit', { reader: r, apdus: [apdu] });
     },
     async tap(r) {
-      await ctl.request('remove', { reader: r });
-      await ctl.request('insert', { reader: r, card: CARD });
+      await ctl.request('simulate/remove', { reader: r });
+      await ctl.request('simulate/insert', { reader: r, card: CARD });
     },
   };
   const mqtt: Frontend = {
