@@ -5,6 +5,7 @@
  * Frontends parse their transport, call `call(op, params, caller)` and
  * render what comes back (README.md beside this file).
  */
+import { runCacheOperation } from '../core/cache-ops.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ReaderSnapshot, ScardCore } from '../core/api.js';
@@ -71,6 +72,11 @@ export interface Answers {
   feedback: { reader: string };
   'simulate/insert': Reader;
   'simulate/remove': Reader;
+  'cache/card': Record<string, unknown>;
+  'cache/read': Record<string, unknown>;
+  'cache/write': Record<string, unknown>;
+  'cache/remove': Record<string, unknown>;
+  'cache/list': Record<string, unknown>;
   diagnostics: Record<string, unknown>;
   'config/get': ConfigView;
   'config/validate': ConfigCheck;
@@ -200,6 +206,12 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
         return this.simulate(this.pick(q.reader), true, q.card ?? 'iso7816');
       case 'simulate/remove':
         return this.simulate(this.pick(q.reader), false);
+      case 'cache/card':
+      case 'cache/read':
+      case 'cache/write':
+      case 'cache/remove':
+      case 'cache/list':
+        return runCacheOperation(this.core, op, q.reader === undefined ? q : { ...q, reader: this.pick(q.reader).name });
       case 'diagnostics':
         return this.o.diagnostics?.() ?? { core: this.core.diagnostics() };
       case 'config/get':

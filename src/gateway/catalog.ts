@@ -16,6 +16,9 @@ const Apdu = Type.String({ format: 'apdu', maxLength: 2 * 65544 + 1024, descript
 const Apdus = Type.Array(Apdu, { minItems: 1, maxItems: 64, description: 'Command APDUs in hex, sent in one transaction.' });
 const ReaderRef = Type.String({ minLength: 1, maxLength: 512, description: 'Reader: full name, id, 1-based number, or a unique part of the name.' });
 const SessionId = Type.String({ minLength: 1, maxLength: 64, description: 'Session id from session/open.' });
+const CardId = Type.String({ minLength: 1, maxLength: 64, description: 'Card identifier (UUID) from cache/card.' });
+const CacheName = Type.String({ minLength: 1, maxLength: 256, description: 'Lookup name of a cache entry.' });
+const Freshness = Type.Integer({ minimum: 0, description: "The card's freshness counter the caller knows (stale otherwise)." });
 /** A string enum as JSON Schema `enum` (one clear error: "must be one of ..."). */
 const Enum = <T extends string>(values: readonly T[], description: string) => Type.Unsafe<T>({ type: 'string', enum: [...values], description });
 const ShareMode = Type.Optional(Enum(SHARE_MODES, 'PC/SC share mode (default shared).'));
@@ -80,6 +83,24 @@ export const OPERATIONS = {
     params({ reader: ReaderRef, card: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Record(Type.String(), Type.Unknown())], { description: 'Card model name or spec (default iso7816).' })) }),
   ),
   'simulate/remove': def('transmit', 'Remove the simulated card (an empty reader is an error).', params({ reader: ReaderRef })),
+  // The Smart Card data cache (src/core/data-cache.ts, README "Smart Card data cache"): the card by cardId or by the reader it is in.
+  'cache/card': def('read', "The identifier and freshness counter of the card in a reader (the data cache's key).", params({ reader: ReaderRef })),
+  'cache/read': def(
+    'read',
+    "An entry of a card's data cache (SCardReadCache).",
+    params({ cardId: Type.Optional(CardId), reader: Type.Optional(ReaderRef), name: CacheName, freshness: Type.Optional(Freshness) }),
+  ),
+  'cache/write': def(
+    'transmit',
+    "Store an entry in a card's data cache (SCardWriteCache).",
+    params({ cardId: Type.Optional(CardId), reader: Type.Optional(ReaderRef), name: CacheName, data: Hex, freshness: Type.Optional(Freshness) }),
+  ),
+  'cache/remove': def(
+    'transmit',
+    "Drop one entry of a card's data cache, or all of them without a name.",
+    params({ cardId: Type.Optional(CardId), reader: Type.Optional(ReaderRef), name: Type.Optional(CacheName) }),
+  ),
+  'cache/list': def('read', 'Data cache entries (names and sizes, no data) and counters.', params({ cardId: Type.Optional(CardId), reader: Type.Optional(ReaderRef) })),
   diagnostics: def('admin', 'Internal state of every part.', params({})),
   'config/get': def('admin', 'The configuration file and the running configuration, secrets masked.', params({})),
   'config/validate': def('admin', 'Check an edited configuration file without applying it.', params({ yaml: Type.String({ maxLength: 1024 * 1024 }) })),
