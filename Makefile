@@ -4,7 +4,8 @@ NODE ?= node
 NPM ?= npm
 # Debian packages the tests talk to (real parts, not mocks).
 DEB_PACKAGES := mosquitto mosquitto-clients python3-jinja2 socat pcscd pcsc-tools opensc python3-pyscard \
-  python3-virtualsmartcard python3-pycryptodome vsmartcard-vpicc vsmartcard-vpcd libpcsclite-dev chromium gcc make systemd
+  python3-virtualsmartcard python3-pycryptodome vsmartcard-vpicc vsmartcard-vpcd libpcsclite-dev chromium gcc make systemd \
+  dpkg-dev
 
 .PHONY: all deps npm-deps deb-deps check-node build lint typecheck test run clean docs-config
 
@@ -182,4 +183,43 @@ bench-http: npm-deps
 
 .PHONY: bench-pcsc
 bench-pcsc: npm-deps
-	npx tsx bench/pcsc/run.ts
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/run.ts
+
+# Fuzzing (issue 16): every parser of outside bytes (test/fuzz/targets.ts) with fast-check, each in its own process
+# (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 120 per parser), FUZZ_TARGETS.
+# Ends with one JSON line per parser and a summary line. Short runs are part of make test (test/fuzz/).
+.PHONY: fuzz
+fuzz: npm-deps
+	npx tsx bench/fuzz/run.ts
+
+# USB CCID (drivers/ccid, emulators/ccid): every descriptor of libccid's readers/ folder through our parser
+# (Debian's ccid source package fetched at run time, or LIBCCID_READERS=<dir>), and the CCID benchmark.
+.PHONY: test-ccid-libccid bench-ccid
+test-ccid-libccid:
+	npx tsx test/ccid/libccid-corpus.ts
+
+bench-ccid:
+	npx tsx bench/ccid/run.ts
+
+# make run with an emulated ACR1252U (contactless card on the PICC interface, contact card in the SAM slot)
+# hosted by the daemon behind the emulated USB binding (emulators/ccid, README "USB CCID readers").
+.PHONY: run-ccid
+run-ccid:
+	SCARDGATE_DRIVERS_CCID_EMULATE='[{"profile":"acr1252u","cards":[{"interface":0,"slot":0,"card":"iso14443-4"},{"interface":1,"slot":0,"card":"iso7816"}]}]' $(MAKE) --no-print-directory run
+
+# A fleet of gateways on a bridged Mosquitto pair (site -> central), both brokers restarted (issue 16):
+# FLEET_N (default 200), FLEET_TAP_MS, FLEET_OUTAGE_S. Ends with one JSON line.
+.PHONY: bench-fleet
+bench-fleet: npm-deps
+	npx tsx bench/fleet/run.ts
+
+# Hostile clients (issue 16): an MQTT request flood against a well-behaved client's latency and the gateway's memory.
+# N requests x ROUNDS, IDLE_MS idle afterwards. Ends with one JSON line.
+.PHONY: bench-hostile
+bench-hostile: npm-deps
+	npx tsx bench/hostile/mqtt-flood.ts
+
+# OSDP: card tap -> osdp_RAW latency at 9600/115200 against the wire-time bound; secure polls/s per PD.
+.PHONY: bench-osdp
+bench-osdp: npm-deps
+	npx tsx bench/osdp/run.ts

@@ -11,6 +11,11 @@
  *       prints "ready" before each wait and "inserted <CLOCK_MONOTONIC ns>"
  *       when SCardGetStatusChange returns, so the driver of the benchmark
  *       measures card-connect -> return latency on the same clock.
+ *   apdu-bench calls KIND READER N
+ *       one client, N calls of one kind, each timed: "status" (SCardStatus on
+ *       a SHARED handle), "connect" (SCardConnect SHARED + SCardDisconnect
+ *       LEAVE), "establish" (SCardEstablishContext + SCardReleaseContext);
+ *       one JSON line: count, seconds, calls_per_s, p50_us, p99_us.
  *   apdu-bench card PORT
  *       the fast card (below).
  */
@@ -111,6 +116,51 @@ static int bench_transmit(const char *reader, int n, const char *hex, int client
 	return 0;
 }
 
+static int bench_calls(const char *kind, const char *reader, int n) {
+	SCARDCONTEXT ctx;
+	SCARDHANDLE h;
+	DWORD proto;
+	uint32_t *lat = malloc(sizeof(uint32_t) * n);
+	int k = !strcmp(kind, "status") ? 0 : !strcmp(kind, "connect") ? 1 : !strcmp(kind, "establish") ? 2 : -1;
+	if (k < 0 || !lat) { fprintf(stderr, "apdu-bench: unknown call kind %s\n", kind); return 1; }
+	LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+	if (rv) die("SCardEstablishContext", rv);
+	rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h, &proto);
+	if (rv) die("SCardConnect", rv);
+	uint64_t start = 0;
+	for (int i = -50; i < n; i++) { /* 50 warm-up calls */
+		if (i == 0) start = now_ns();
+		uint64_t t0 = now_ns();
+		if (k == 0) {
+			char name[200];
+			unsigned char atr[40];
+			DWORD nl = sizeof name, al = sizeof atr, state, p;
+			rv = SCardStatus(h, name, &nl, &state, &p, atr, &al);
+			if (rv) die("SCardStatus", rv);
+		} else if (k == 1) {
+			SCARDHANDLE h2;
+			rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h2, &proto);
+			if (rv) die("SCardConnect", rv);
+			rv = SCardDisconnect(h2, SCARD_LEAVE_CARD);
+			if (rv) die("SCardDisconnect", rv);
+		} else {
+			SCARDCONTEXT c2;
+			rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &c2);
+			if (rv) die("SCardEstablishContext", rv);
+			rv = SCardReleaseContext(c2);
+			if (rv) die("SCardReleaseContext", rv);
+		}
+		if (i >= 0) lat[i] = (uint32_t)((now_ns() - t0) / 1000);
+	}
+	double secs = (now_ns() - start) / 1e9;
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+	SCardReleaseContext(ctx);
+	qsort(lat, n, sizeof *lat, cmp_u32);
+	printf("{\"count\":%d,\"clients\":1,\"seconds\":%.4f,\"calls_per_s\":%.0f,\"p50_us\":%u,\"p99_us\":%u}\n",
+		n, secs, n / secs, lat[n / 2], lat[(int)(n * 0.99)]);
+	return 0;
+}
+
 static int bench_insert(const char *reader, int rounds) {
 	SCARDCONTEXT ctx;
 	LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
@@ -180,7 +230,8 @@ static int card(int port) {
 int main(int argc, char **argv) {
 	if (argc >= 3 && !strcmp(argv[1], "card")) return card(atoi(argv[2]));
 	if (argc >= 6 && !strcmp(argv[1], "transmit")) return bench_transmit(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
+	if (argc >= 5 && !strcmp(argv[1], "calls")) return bench_calls(argv[2], argv[3], atoi(argv[4]));
 	if (argc >= 4 && !strcmp(argv[1], "insert")) return bench_insert(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: apdu-bench transmit READER N APDUHEX CLIENTS | insert READER ROUNDS\n");
+	fprintf(stderr, "usage: apdu-bench transmit READER N APDUHEX CLIENTS | calls status|connect|establish READER N | insert READER ROUNDS\n");
 	return 1;
 }

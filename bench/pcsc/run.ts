@@ -1,16 +1,19 @@
 /**
  * bench/pcsc: the same libpcsclite client (apdu-bench.c, built here) against
  * (a) Debian's pcscd + vsmartcard's vpcd and (b) scardgate + its vpcd driver,
- * both with the same fast vicc-side card. Throughput and latency unpinned and
- * pinned to one CPU, 4 concurrent clients on one reader, and card-insertion
- * detection latency. Ends with one JSON object per line.
+ * each with its own fast vicc-side card, both daemons running side by side.
+ * Every call type is measured in pairs, pcscd then scardgate (A B A B ...),
+ * unpinned and pinned (daemon, card and client on CPU 0): each pair's ratio and
+ * the median ratio per call type. Then RSS idle / after load / after 30 s idle,
+ * card-insertion latency, and one JSON object per line.
  *
- *   make bench-pcsc            (N=20000 APDUs per run, 50 insertions; BENCH_PCSC_N, BENCH_PCSC_ROUNDS to change;
- *                               BENCH_PCSC_CARD=fast-vicc for bench/common's card instead of the C one;
- *                               each throughput figure is the median of BENCH_PCSC_RUNS=3 runs)
+ *   make bench-pcsc   (BENCH_PCSC_PAIRS=5 pairs; BENCH_PCSC_N=5000 APDUs/calls per run;
+ *                      BENCH_PCSC_KINDS=select,case4,clients4,status,connect,establish to pick;
+ *                      BENCH_PCSC_ROUNDS=20 insertions; BENCH_PCSC_IDLE_S=30; BENCH_PCSC_CARD=fast-vicc
+ *                      for bench/common's card in this process instead of the C one)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,13 +24,24 @@ import { FastVicc } from '../common/fast-vicc.js';
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
-const N = Number(process.env.BENCH_PCSC_N ?? 20000);
-const ROUNDS = Number(process.env.BENCH_PCSC_ROUNDS ?? 50);
+const N = Number(process.env.BENCH_PCSC_N ?? 5000);
+const PAIRS = Number(process.env.BENCH_PCSC_PAIRS ?? 5);
+const ROUNDS = Number(process.env.BENCH_PCSC_ROUNDS ?? 20);
+const IDLE_S = Number(process.env.BENCH_PCSC_IDLE_S ?? 30);
 const READER = 'Virtual PCD 00 00';
-const APDU = '00B0000000';
 const CARD = process.env.BENCH_PCSC_CARD ?? 'c';
-const RUNS = Number(process.env.BENCH_PCSC_RUNS ?? 3);
 const PORTS = { pcscd: 42100, scardgate: 42200 };
+
+/** Call types: what the client runs. SELECT with no data back (case 3) and a case-4 SELECT returning FCI. */
+const KINDS: Record<string, string[]> = {
+  select: ['transmit', READER, '', '00A4040C07A0000000041010', '1'],
+  case4: ['transmit', READER, '', '00A4040007A000000004101000', '1'],
+  clients4: ['transmit', READER, '', '00A4040007A000000004101000', '4'],
+  status: ['calls', 'status', READER, ''],
+  connect: ['calls', 'connect', READER, ''],
+  establish: ['calls', 'establish', READER, ''],
+};
+const KIND_NAMES = (process.env.BENCH_PCSC_KINDS ?? Object.keys(KINDS).join(',')).split(',');
 
 interface Backend {
   name: 'pcscd' | 'scardgate';
@@ -39,6 +53,8 @@ interface Backend {
 const BUILD = join(here, 'build');
 /** scardgate as the daemon ships it: one esbuild bundle run by plain node (no TypeScript loader). */
 const SERVER_BUNDLE = join(BUILD, 'serve-scardgate.mjs');
+/** The daemon's Node flags (Makefile DAEMON_NODE_FLAGS). */
+const NODE_FLAGS = (process.env.DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 function build(): string {
   mkdirSync(BUILD, { recursive: true });
@@ -58,7 +74,7 @@ function build(): string {
 async function startScardgate(port: number): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pcsc-'));
   const socket = join(dir, 'pcscd.comm');
-  const proc: ChildProcess = spawn(process.execPath, [SERVER_BUNDLE, socket, String(port)], {
+  const proc: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, SERVER_BUNDLE, socket, String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -81,6 +97,7 @@ async function startScardgate(port: number): Promise<Backend> {
 
 async function startReference(port: number): Promise<Backend> {
   const p = await startPcscd({ port });
+  // pcscd runs under unshare + sh: the daemon is the exec'd process, same pid.
   return { name: 'pcscd', env: p.env, pid: p.proc.pid!, stop: () => p.stop() };
 }
 
@@ -90,35 +107,33 @@ function pin(pid: number, cpus: string): void {
 }
 
 function allCpus(): string {
-  return execFileSync('nproc', ['--all'], { encoding: 'utf8' }).trim() === '1' ? '0' : `0-${Number(execFileSync('nproc', ['--all'], { encoding: 'utf8' })) - 1}`;
+  const n = Number(execFileSync('nproc', ['--all'], { encoding: 'utf8' }).trim());
+  return n <= 1 ? '0' : `0-${n - 1}`;
 }
 
-interface TransmitResult {
-  count: number;
-  clients: number;
-  seconds: number;
-  apdu_per_s: number;
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? +(Number(m[1]) / 1024).toFixed(1) : NaN;
+}
+
+interface RunResult {
+  rate: number;
   p50_us: number;
   p99_us: number;
 }
 
 // The card may run in this process: clients must never be run synchronously.
-async function transmitOnce(bin: string, env: NodeJS.ProcessEnv, clients: number, cpu?: string): Promise<TransmitResult> {
-  const args = ['transmit', READER, String(N), APDU, String(clients)];
+async function runOnce(bin: string, env: NodeJS.ProcessEnv, kind: string, cpu?: string): Promise<RunResult> {
+  const args = KINDS[kind].map((a) => (a === '' ? String(N) : a));
   const { stdout } = cpu === undefined ? await execFileP(bin, args, { env }) : await execFileP('taskset', ['-c', cpu, bin, ...args], { env });
-  return JSON.parse(stdout.trim()) as TransmitResult;
+  const r = JSON.parse(stdout.trim()) as { apdu_per_s?: number; calls_per_s?: number; p50_us: number; p99_us: number };
+  return { rate: r.apdu_per_s ?? r.calls_per_s ?? 0, p50_us: r.p50_us, p99_us: r.p99_us };
 }
 
-/**
- * RUNS runs, the one with the median throughput: on a shared machine one run
- * can lose its CPU to other tenants; both daemons get the same treatment.
- */
-async function transmit(bin: string, env: NodeJS.ProcessEnv, clients: number, cpu?: string): Promise<TransmitResult> {
-  const runs: TransmitResult[] = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await transmitOnce(bin, env, clients, cpu));
-  runs.sort((a, b) => a.apdu_per_s - b.apdu_per_s);
-  return runs[Math.floor(runs.length / 2)];
-}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 interface Card {
   /** Inserts the card; resolves with the CLOCK_MONOTONIC instant (ns) just before its TCP connect. */
@@ -229,7 +244,7 @@ async function waitPresent(bin: string, env: NodeJS.ProcessEnv): Promise<void> {
   // A one-APDU run connects only once the daemon shows the card (it fails fast otherwise): retry.
   for (let i = 0; i < 100; i++) {
     try {
-      await execFileP(bin, ['transmit', READER, '1', APDU, '1'], { env });
+      await execFileP(bin, ['transmit', READER, '1', '00B0000000', '1'], { env });
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
@@ -241,59 +256,82 @@ async function waitPresent(bin: string, env: NodeJS.ProcessEnv): Promise<void> {
 async function main(): Promise<void> {
   const bin = build();
   const cpus = allCpus();
-  const results: Record<string, Record<string, unknown>> = {};
-  for (const name of ['pcscd', 'scardgate'] as const) {
-    const port = PORTS[name];
-    const backend = name === 'pcscd' ? await startReference(port) : await startScardgate(port);
-    const card: Card = CARD === 'fast-vicc' ? new ViccCard(port) : new FastCard(bin, port);
-    try {
+  const backends: Backend[] = [];
+  const cards: Card[] = [];
+  const lines: Record<string, unknown>[] = [];
+  try {
+    for (const name of ['pcscd', 'scardgate'] as const) {
+      const port = PORTS[name];
+      const backend = name === 'pcscd' ? await startReference(port) : await startScardgate(port);
+      backends.push(backend);
+      const card: Card = CARD === 'fast-vicc' ? new ViccCard(port) : new FastCard(bin, port);
+      cards.push(card);
       await card.connect();
       await waitPresent(bin, backend.env);
       progress(`${name}: card present`);
-      const unpinned = await transmit(bin, backend.env, 1);
-      // Pinned: daemon, card and client share CPU 0.
-      pin(backend.pid, '0');
-      pin(card.pid!, '0');
-      const pinned = await transmit(bin, backend.env, 1, '0');
-      pin(backend.pid, cpus);
-      pin(card.pid!, cpus);
-      progress(`${name}: pinned done`);
-      const concurrent = await transmit(bin, backend.env, 4);
-      progress(`${name}: 4 clients done`);
-      const insert = await insertionLatency(bin, backend.env, card);
-      results[name] = {
-        unpinned,
-        pinned,
-        concurrent,
-        insert_p50_ms: pct(insert, 0.5) / 1000,
-        insert_p90_ms: pct(insert, 0.9) / 1000,
-        insert_p99_ms: pct(insert, 0.99) / 1000,
-        insert_max_ms: Math.max(...insert) / 1000,
+    }
+    const rssIdle = backends.map((b) => rssMb(b.pid));
+    progress(`idle RSS: pcscd ${rssIdle[0]} MB, scardgate ${rssIdle[1]} MB`);
+    console.log('kind      mode      pair  pcscd/s   p99us  scardgate/s  p99us  ratio');
+    for (const mode of ['unpinned', 'pinned'] as const) {
+      const cpu = mode === 'pinned' ? '0' : undefined;
+      const pinAll = (c: string): void => {
+        for (const b of backends) pin(b.pid, c);
+        for (const k of cards) if (k.pid !== undefined && k.pid !== process.pid) pin(k.pid, c);
       };
-      console.log(`${name}: unpinned ${unpinned.apdu_per_s}/s p50 ${unpinned.p50_us} us p99 ${unpinned.p99_us} us; pinned ${pinned.apdu_per_s}/s p50 ${pinned.p50_us} us p99 ${pinned.p99_us} us; 4 clients ${concurrent.apdu_per_s}/s p99 ${concurrent.p99_us} us; insertion p50 ${(pct(insert, 0.5) / 1000).toFixed(2)} ms p99 ${(pct(insert, 0.99) / 1000).toFixed(2)} ms`);
-    } finally {
-      await card.stop();
-      await backend.stop();
+      if (cpu !== undefined) pinAll(cpu);
+      try {
+        for (const kind of KIND_NAMES) {
+          if (!KINDS[kind]) throw new Error(`BENCH_PCSC_KINDS: no call type ${kind} (${Object.keys(KINDS).join(', ')})`);
+          const ratios: number[] = [];
+          const runs: RunResult[][] = [[], []];
+          for (let pair = 0; pair < PAIRS; pair++) {
+            const a = await runOnce(bin, backends[0].env, kind, cpu);
+            const b = await runOnce(bin, backends[1].env, kind, cpu);
+            runs[0].push(a);
+            runs[1].push(b);
+            const ratio = b.rate / a.rate;
+            ratios.push(ratio);
+            console.log(
+              `${kind.padEnd(9)} ${mode.padEnd(9)} ${String(pair + 1).padStart(4)} ${String(a.rate).padStart(8)} ${String(a.p99_us).padStart(7)} ${String(b.rate).padStart(12)} ${String(b.p99_us).padStart(6)}  ${ratio.toFixed(3)}`,
+            );
+          }
+          const line = {
+            bench: 'pcsc',
+            kind,
+            mode,
+            pairs: PAIRS,
+            n: N,
+            median_ratio: +median(ratios).toFixed(3),
+            pcscd_per_s: median(runs[0].map((r) => r.rate)),
+            scardgate_per_s: median(runs[1].map((r) => r.rate)),
+            pcscd_p50_us: median(runs[0].map((r) => r.p50_us)),
+            scardgate_p50_us: median(runs[1].map((r) => r.p50_us)),
+            pcscd_p99_us: median(runs[0].map((r) => r.p99_us)),
+            scardgate_p99_us: median(runs[1].map((r) => r.p99_us)),
+          };
+          console.log(`${kind} ${mode}: median ratio ${line.median_ratio} (pcscd ${line.pcscd_per_s}/s p99 ${line.pcscd_p99_us} us, scardgate ${line.scardgate_per_s}/s p99 ${line.scardgate_p99_us} us)`);
+          lines.push(line);
+        }
+      } finally {
+        if (cpu !== undefined) pinAll(cpus);
+      }
     }
-  }
-  const p = results.pcscd as Record<string, TransmitResult & number>;
-  const s = results.scardgate as Record<string, TransmitResult & number>;
-  const lines: Record<string, unknown>[] = [];
-  for (const daemon of ['pcscd', 'scardgate'] as const) {
-    const r = results[daemon] as Record<string, TransmitResult>;
-    for (const mode of ['unpinned', 'pinned', 'concurrent'] as const) {
-      lines.push({ bench: 'pcsc', daemon, mode, card: CARD, clients: r[mode].clients, apdu: N, apdu_per_s: r[mode].apdu_per_s, p50_us: r[mode].p50_us, p99_us: r[mode].p99_us });
+    const rssLoad = backends.map((b) => rssMb(b.pid));
+    progress(`after load RSS: pcscd ${rssLoad[0]} MB, scardgate ${rssLoad[1]} MB; idling ${IDLE_S} s`);
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    const rssRest = backends.map((b) => rssMb(b.pid));
+    console.log(`RSS MB idle / after load / after ${IDLE_S} s idle: pcscd ${rssIdle[0]} / ${rssLoad[0]} / ${rssRest[0]}, scardgate ${rssIdle[1]} / ${rssLoad[1]} / ${rssRest[1]}`);
+    backends.forEach((b, i) => lines.push({ bench: 'pcsc', daemon: b.name, rss_idle_mb: rssIdle[i], rss_after_load_mb: rssLoad[i], rss_after_idle_mb: rssRest[i], idle_s: IDLE_S }));
+    for (let i = 0; i < backends.length && ROUNDS > 0; i++) {
+      const insert = await insertionLatency(bin, backends[i].env, cards[i]);
+      const l = { bench: 'pcsc', daemon: backends[i].name, mode: 'insertion', rounds: ROUNDS, p50_ms: pct(insert, 0.5) / 1000, p99_ms: pct(insert, 0.99) / 1000, max_ms: Math.max(...insert) / 1000 };
+      console.log(`${l.daemon}: insertion p50 ${l.p50_ms.toFixed(2)} ms p99 ${l.p99_ms.toFixed(2)} ms`);
+      lines.push(l);
     }
-    const r2 = results[daemon];
-    lines.push({ bench: 'pcsc', daemon, mode: 'insertion', rounds: ROUNDS, p50_ms: r2.insert_p50_ms, p90_ms: r2.insert_p90_ms, p99_ms: r2.insert_p99_ms, max_ms: r2.insert_max_ms });
-  }
-  for (const mode of ['unpinned', 'pinned', 'concurrent'] as const) {
-    lines.push({
-      bench: 'pcsc',
-      ratio: `scardgate/pcscd ${mode}`,
-      throughput_ratio: +(s[mode].apdu_per_s / p[mode].apdu_per_s).toFixed(3),
-      p99_ratio: +(s[mode].p99_us / p[mode].p99_us).toFixed(3),
-    });
+  } finally {
+    for (const c of cards) await c.stop();
+    for (const b of backends) await b.stop();
   }
   for (const l of lines) console.log(JSON.stringify(l));
 }

@@ -6,6 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { CardInfo, Driver, Feedback } from '../driver/contract.js';
+import type { DataCache } from './data-cache.js';
 
 export type ContextId = number;
 export type HandleId = number;
@@ -76,6 +77,8 @@ export interface CoreEvents {
 }
 
 export interface ScardCore extends EventEmitter<CoreEvents> {
+  /** The Smart Card data cache (Windows' SCardReadCache/SCardWriteCache): src/core/data-cache.ts. */
+  readonly dataCache: DataCache;
   /** Register a driver and start it; its readers appear as it reports them. */
   addDriver(driver: Driver): Promise<void>;
   /** Stop every driver (cards unpowered), fail pending calls with SCARD_E_SERVICE_STOPPED... */
@@ -109,6 +112,17 @@ export interface ScardCore extends EventEmitter<CoreEvents> {
   status(handle: HandleId): Promise<StatusResult>;
   getAttrib(handle: HandleId, attr: number): Promise<Buffer>;
   setAttrib(handle: HandleId, attr: number, value: Buffer): Promise<void>;
+
+  // --- immediate forms (the pcsc socket's fast path): the same checks and effects as the calls above
+  //     when nothing has to wait; otherwise they change nothing and say so, and the caller uses the async form.
+  /** The handle now, or undefined (card work or another handle's transaction to wait for: call connect()). Throws PcscError. */
+  connectNow(ctx: ContextId, reader: string, shareMode: number, preferredProtocols: number): ConnectResult | undefined;
+  /** True when disconnected now; false: the card must be reset/unpowered/ejected, call disconnect(). Throws PcscError. */
+  disconnectNow(handle: HandleId, disposition: number): boolean;
+  /** True when released now; false: a transaction holder's card must be reset, call releaseContext(). Throws PcscError. */
+  releaseContextNow(ctx: ContextId): boolean;
+  /** SCardStatus' return code (0 or the SCARD_* code) without a promise. */
+  statusNow(handle: HandleId): number;
 
   // --- reader services outside PC/SC (capabilities in ReaderSnapshot) ---
   feedback(reader: string, f: Feedback): Promise<void>;

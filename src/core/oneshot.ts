@@ -50,7 +50,7 @@ const errorOf = (e: unknown): ApduError => {
 
 export async function runApdus(core: ScardCore, reader: string, apdus: readonly Buffer[], opts: OneShotOptions = {}): Promise<OneShotResult> {
   if (!Array.isArray(apdus)) throw new PcscError(SCARD.E_INVALID_PARAMETER, 'apdus must be a list of byte buffers');
-  const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
+  const deadline = opts.timeoutMs !== undefined ? performance.now() + opts.timeoutMs : Infinity;
   const ctx = core.establishContext(opts.owner ?? 'oneshot');
   let handle = 0;
   try {
@@ -62,7 +62,7 @@ export async function runApdus(core: ScardCore, reader: string, apdus: readonly 
     const st = await core.status(handle);
     const results: ApduResult[] = [];
     for (const apdu of apdus) {
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0) {
         results.push({ error: errorOf(new PcscError(SCARD.E_TIMEOUT, `the run exceeded ${opts.timeoutMs} ms`)) });
         continue;

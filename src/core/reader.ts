@@ -189,6 +189,7 @@ export class Reader {
     this.card = info ?? this.slot.cardInfo();
     this.resetCardState();
     let failure: Error | undefined;
+    let gone = false;
     if (this.available) {
       try {
         // Auto power-on like pcscd, through the queue so it never overlaps an exchange.
@@ -197,13 +198,11 @@ export class Reader {
         this.setAtr(atr);
       } catch (e) {
         if (gen !== this.generation || this.gone) return;
-        if (!this.slot.isCardPresent()) {
-          this.present = false;
-          this.card = undefined;
-          return;
-        }
         this.mute = true;
-        failure = new PcscError(SCARD.W_UNRESPONSIVE_CARD, `power-up failed: ${(e as Error).message}`);
+        // The card left before it could be powered (a tap shorter than the power-up): it was still presented, so it is
+        // still announced — without an ATR — and its removal follows (already queued behind us, or noticed below).
+        if (!this.slot.isCardPresent()) gone = true;
+        else failure = new PcscError(SCARD.W_UNRESPONSIVE_CARD, `power-up failed: ${(e as Error).message}`);
       }
     }
     this.since = new Date().toISOString();
@@ -211,6 +210,7 @@ export class Reader {
     this.touch();
     if (this.listed) this.hooks.inserted(this);
     if (failure) this.hooks.error(this, failure);
+    if (gone) this.noticeAbsence();
   }
 
   private cardOut(): void {

@@ -1,15 +1,19 @@
 /**
  * The PC/SC resource manager: readers from drivers, contexts, card handles,
  * share modes, transactions and status changes with pcscd's semantics
- * (pcsc-protocol.md §3, §6). Frontends are thin adapters over this class.
+ * (docs/pcsc.md §3–§6). Frontends are thin adapters over this class.
  *
- * Choices where pcscd is not the model:
- * - BeginTransaction, and Transmit/Reconnect/Connect of other handles during a
+ * Choices where pcscd is not the model (README "Differences from pcscd"):
+ * - BeginTransaction, and Transmit/Reconnect of other handles during a
  *   transaction, wait in the reader's FIFO instead of pcscd's 100 ms
- *   SHARING_VIOLATION retry loop. Clients see the same thing, in order.
+ *   SHARING_VIOLATION retry loop. Clients see the same results, in order, sooner.
  * - Status does not wait for another handle's transaction (it needs no card I/O),
  *   and neither does a Connect that needs no card I/O (card powered, protocol
- *   already negotiated, or DIRECT); pcscd makes every Connect wait (PCSC#254).
+ *   already negotiated, or DIRECT); pcscd makes them wait (PCSC#254), for as
+ *   long as the transaction lasts.
+ * - Calls that need no waiting (Status, a Connect needing no card work, a LEAVE
+ *   Disconnect, a Release with nothing to reset) have synchronous forms (…Now)
+ *   the pcsc socket answers from without a promise.
  * - A handle whose reader was removed stays known: every call answers
  *   SCARD_E_READER_UNAVAILABLE, Disconnect succeeds and forgets it (pcscd
  *   answers 0 to that Disconnect too). A reader that comes back under the same
@@ -17,6 +21,7 @@
  * - Events: 'reader-added' / 'reader-removed' announce table membership,
  *   'reader-state' every change of a listed reader's entry; each exactly once.
  */
+import { ExchangeStats } from './exchange-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Driver, DriverReader, Feedback } from '../driver/contract.js';
@@ -34,6 +39,7 @@ import type {
   StatusResult,
 } from './api.js';
 import { checkApdu } from './apdu-check.js';
+import { DataCache, isWriteApdu, type DataCacheOptions } from './data-cache.js';
 import { getAttribute, setAttribute } from './attributes.js';
 import { newContext, type Context } from './contexts.js';
 import { control as runControl } from './control.js';
@@ -48,6 +54,8 @@ import { StatusChangeBus } from './status-change.js';
 export interface CoreOptions {
   /** Upper bound for one exchange with a card (config core.transmitTimeoutMs). */
   transmitTimeoutMs?: number;
+  /** Bounds of the Smart Card data cache (src/core/data-cache.ts). */
+  dataCache?: DataCacheOptions;
   log?: Logger;
 }
 
@@ -65,9 +73,13 @@ interface DriverEntry {
 }
 
 const invalidHandle = (id: number): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, `no card handle ${id}`);
+const releasedError = (): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, 'the context was released');
+const disconnectedError = (): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, 'the handle was disconnected');
 const invalidContext = (id: number): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, `no context ${id}`);
 
 export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCore {
+  /** Windows-style per-card data cache; the core keeps its card identities and freshness counters current. */
+  readonly dataCache: DataCache;
   private readonly ids = new IdPool();
   private readonly contexts = new Map<number, Context>();
   private readonly handles = new Map<number, Handle>();
@@ -88,6 +100,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
   constructor(opts: CoreOptions = {}) {
     super();
     this.timeoutMs = opts.transmitTimeoutMs ?? 30000;
+    this.dataCache = new DataCache(opts.dataCache);
     this.log = opts.log;
     this.bus = new StatusChangeBus({
       find: (n) => this.byName.get(n)?.snapshot(),
@@ -99,8 +112,14 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         this.safeEmit('reader-state', r.snapshot());
         this.bus.notify();
       },
-      inserted: (r) => this.safeEmit('card-inserted', r.snapshot()),
-      removed: (r) => this.safeEmit('card-removed', r.snapshot()),
+      inserted: (r) => {
+        this.dataCache.cardInserted(r.name, r.card);
+        this.safeEmit('card-inserted', r.snapshot());
+      },
+      removed: (r) => {
+        this.dataCache.cardRemoved(r.name);
+        this.safeEmit('card-removed', r.snapshot());
+      },
       error: (r, err) => {
         this.log?.warn({ reader: r.name, err: err.message }, 'reader error');
         if (r.listed && !r.gone) this.safeEmit('reader-error', r.snapshot(), err);
@@ -166,6 +185,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         continue;
       }
       this.byName.set(r.name, r);
+      if (r.present) this.dataCache.cardInserted(r.name, r.card);
       this.ordered = undefined;
       this.tableGeneration++;
       this.safeEmit('reader-added', r.snapshot());
@@ -185,6 +205,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       r.lock.clear();
       for (const h of r.handles) h.readerGone = true;
       if (listed) {
+        this.dataCache.cardRemoved(r.name);
         this.byName.delete(r.name);
         this.ordered = undefined;
         this.tableGeneration++;
@@ -237,9 +258,25 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     c.released = true;
     this.contexts.delete(ctx);
     this.bus.cancel(ctx, SCARD.E_CANCELLED, 'the context was released');
-    // pcscd §6.7: a transaction holder's card is reset so its half-done session is not left to others.
+    // pcscd: a transaction holder's card is reset so its half-done session is not left to others (docs/pcsc.md §5).
     await Promise.all([...c.handles].map((h) => this.closeHandle(h, -1)));
     this.ids.release(ctx);
+  }
+
+  /** Release at once when no handle's card must be reset; false: call releaseContext(). */
+  releaseContextNow(ctx: ContextId): boolean {
+    const c = this.ctx(ctx);
+    for (const h of c.handles) if (!h.closed && this.cleanupDisposition(h) !== DISPOSITION.LEAVE && this.cardActionable(h)) return false;
+    c.released = true;
+    this.contexts.delete(ctx);
+    this.bus.cancel(ctx, SCARD.E_CANCELLED, 'the context was released');
+    for (const h of [...c.handles]) {
+      h.closing = true;
+      h.closed = true;
+      this.forget(h);
+    }
+    this.ids.release(ctx);
+    return true;
   }
 
   isValidContext(ctx: ContextId): boolean {
@@ -276,7 +313,21 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
 
   // --- card handles -------------------------------------------------------------------------
 
-  async connect(ctx: ContextId, name: string, shareMode: number, preferred: number): Promise<ConnectResult> {
+  /**
+   * Connect at once when nothing has to wait: no card work (card powered and
+   * protocol settled, or DIRECT) and no transaction held by another handle.
+   * undefined: call connect(), which waits. Throws what connect() would reject with.
+   */
+  connectNow(ctx: ContextId, name: string, shareMode: number, preferred: number): ConnectResult | undefined {
+    const { c, r } = this.connectPrecheck(ctx, name, shareMode, preferred);
+    // pcscd makes every connect wait while a handle holds a transaction (LudovicRousseau/PCSC#254): only a
+    // connect that must power the card or negotiate its protocol waits here (docs/pcsc.md §4, README).
+    if (shareMode === SHARE.DIRECT) return this.addHandle(c, r, shareMode, r.protocol);
+    if (r.needsCardWork(preferred)) return undefined;
+    return this.addHandle(c, r, shareMode, r.settledProtocol(preferred));
+  }
+
+  private connectPrecheck(ctx: ContextId, name: string, shareMode: number, preferred: number): { c: Context; r: Reader } {
     const c = this.ctx(ctx);
     checkShareMode(shareMode);
     if (shareMode !== SHARE.DIRECT && !validProtocolMask(preferred)) {
@@ -287,16 +338,21 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     if (c.handles.size >= LIMITS.MAX_CONTEXT_CARD_HANDLES) throw new PcscError(SCARD.E_NO_MEMORY, 'too many handles in this context');
     if (r.handles.size >= LIMITS.MAX_READER_HANDLES) throw new PcscError(SCARD.F_INTERNAL_ERROR, 'too many handles on this reader');
     this.connectChecks(r, shareMode);
+    return { c, r };
+  }
+
+  async connect(ctx: ContextId, name: string, shareMode: number, preferred: number): Promise<ConnectResult> {
+    const now = this.connectNow(ctx, name, shareMode, preferred);
+    if (now) return now;
+    const c = this.ctx(ctx);
+    const r = this.byName.get(name)!;
     const direct = shareMode === SHARE.DIRECT;
-    // pcscd makes every connect wait while another handle holds a transaction
-    // (LudovicRousseau/PCSC#254). Only a connect that must power the card or
-    // negotiate its protocol needs to: the others are answered at once.
-    if (direct || !r.needsCardWork(preferred)) {
-      return this.addHandle(c, r, shareMode, direct ? r.protocol : r.settledProtocol(preferred));
-    }
-    const job = (): Promise<ConnectResult> => {
+    // Waits for another handle's transaction (FIFO, instead of pcscd's 100 ms polling) and for card work.
+    const job = (): ConnectResult | Promise<ConnectResult> => {
       if (c.released) throw invalidContext(ctx);
       this.connectChecks(r, shareMode);
+      if (direct) return this.addHandle(c, r, shareMode, r.protocol);
+      if (!r.needsCardWork(preferred)) return this.addHandle(c, r, shareMode, r.settledProtocol(preferred));
       return r.prepareCard(preferred, SCARD.W_UNPOWERED_CARD).then(
         (protocol) => {
           if (c.released) throw invalidContext(ctx);
@@ -351,7 +407,17 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         throw new PcscError(SCARD.E_SHARING_VIOLATION, `reader "${r.name}" has other handles`);
       }
       try {
-        if (initialization !== DISPOSITION.LEAVE) await r.resetCard(initialization === DISPOSITION.UNPOWER ? 'cold' : 'warm');
+        if (initialization !== DISPOSITION.LEAVE) {
+          // pcscd flags every handle on the reader RESET before it tries, the caller's and removed ones too;
+          // only a successful reconnect clears the caller's flag (docs/pcsc.md §4).
+          if (!r.present) {
+            for (const x of r.handles) x.event = HANDLE_EVENT.RESET;
+            throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${r.name}"`);
+          }
+          await r.resetCard(initialization === DISPOSITION.UNPOWER ? 'cold' : 'warm');
+        }
+        // pcscd: even a DIRECT reconnect needs a card (SCARD_E_NO_SMARTCARD).
+        if (!r.present) throw new PcscError(SCARD.E_NO_SMARTCARD, `no card in "${r.name}"`);
         const protocol = shareMode === SHARE.DIRECT ? r.protocol : await r.prepareCard(preferred);
         checkReader(h);
         this.changeShare(h, shareMode);
@@ -388,10 +454,25 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     await this.closeHandle(h, disposition);
   }
 
+  /** Disconnect at once when the card needs nothing (LEAVE, or no card to act on); false: call disconnect(). */
+  disconnectNow(handle: HandleId, disposition: number): boolean {
+    const h = this.handle(handle);
+    checkDisposition(disposition);
+    if (h.closed || h.closing) return true;
+    if (disposition !== DISPOSITION.LEAVE && this.cardActionable(h)) return false;
+    h.closing = true;
+    this.forget(h);
+    return true;
+  }
+
+  private cardActionable(h: Handle): boolean {
+    return !h.readerGone && h.reader.present && h.reader.available;
+  }
+
   /**
    * Forget a handle after carrying out its disposition. -1 = context cleanup:
    * RESET when the handle holds the transaction (unless its card was already
-   * reset or removed), LEAVE otherwise (pcscd §6.7).
+   * reset or removed), LEAVE otherwise (pcscd; docs/pcsc.md §5).
    */
   private async closeHandle(h: Handle, disposition: number): Promise<void> {
     if (h.closed || (h.closing && disposition !== -1)) return;
@@ -399,11 +480,11 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     const r = h.reader;
     const cleanup = disposition === -1;
     if (cleanup) {
-      disposition = r.lock.holder === h.id && h.event === HANDLE_EVENT.NONE ? DISPOSITION.RESET : DISPOSITION.LEAVE;
+      disposition = this.cleanupDisposition(h);
       h.closed = true;
-      r.queue.drop((o) => o === h.id, new PcscError(SCARD.E_INVALID_HANDLE, 'the context was released'));
+      r.queue.drop(h.id, releasedError);
     }
-    if (disposition !== DISPOSITION.LEAVE && !h.readerGone && r.present && r.available) {
+    if (disposition !== DISPOSITION.LEAVE && this.cardActionable(h)) {
       try {
         // Waits for another handle's transaction; the holder itself goes first.
         await r.queue.run(h.id, true, () => this.dispose(r, disposition, 'off'), r.lock.holder === h.id);
@@ -412,12 +493,24 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         if (err.code !== SCARD.E_NO_SMARTCARD && err.code !== SCARD.E_INVALID_HANDLE) this.hooks.error(r, err);
       }
     }
+    this.forget(h);
+  }
+
+  private cleanupDisposition(h: Handle): number {
+    return h.reader.lock.holder === h.id && h.event === HANDLE_EVENT.NONE ? DISPOSITION.RESET : DISPOSITION.LEAVE;
+  }
+
+  /** The bookkeeping of a disconnect; safe to run twice (a disconnect racing its context's release). */
+  private forget(h: Handle): void {
     h.closed = true;
-    this.handles.delete(h.id);
+    const r = h.reader;
+    if (this.handles.get(h.id) === h) {
+      this.handles.delete(h.id);
+      this.ids.release(h.id);
+    }
     h.ctx.handles.delete(h);
-    this.ids.release(h.id);
     if (!r.handles.delete(h) || h.readerGone) return;
-    r.queue.drop((o) => o === h.id, new PcscError(SCARD.E_INVALID_HANDLE, 'the handle was disconnected'));
+    r.queue.drop(h.id, disconnectedError);
     r.lock.releaseAll(h.id);
     r.setSharing(h.share === SHARE.EXCLUSIVE ? 0 : Math.max(0, r.sharing - 1));
     r.queue.pump();
@@ -484,11 +577,33 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     } catch (e) {
       return Promise.reject(e);
     }
+    const writes = r.protocol !== PROTOCOL.RAW && isWriteApdu(apdu);
     return r.queue.run(h.id, true, () => {
       if (h.closed) throw invalidHandle(handle);
       checkEvent(h);
-      return r.exchange(apdu).then(checkResponse, r.exchangeFailed);
+      // Advanced before the card sees it: a write that fails half-way may still have changed the card.
+      if (writes) this.dataCache.cardWritten(r.name);
+      const stats = this.exchangeStats(r.name);
+      const t0 = performance.now();
+      return r.exchange(apdu).then(checkResponse, r.exchangeFailed).then(
+        (resp) => {
+          stats.record(performance.now() - t0);
+          return resp;
+        },
+        (err: unknown) => {
+          stats.record(performance.now() - t0, err);
+          throw err;
+        },
+      );
     });
+  }
+
+  /** Exchange counts, failures by PC/SC code and recent latencies per reader (health views). */
+  private readonly stats = new Map<string, ExchangeStats>();
+  private exchangeStats(name: string): ExchangeStats {
+    let s = this.stats.get(name);
+    if (!s) this.stats.set(name, (s = new ExchangeStats()));
+    return s;
   }
 
   async control(handle: HandleId, code: number, data: Buffer): Promise<Buffer> {
@@ -504,10 +619,20 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
 
   async status(handle: HandleId): Promise<StatusResult> {
     const h = this.handle(handle);
+    // pcscd's client retries a SHARING_VIOLATION until another handle's transaction ends; Status needs no
+    // card I/O, so it is answered at once here (docs/pcsc.md §4, README "Differences from pcscd").
     checkReader(h);
     checkEvent(h);
     const r = h.reader;
     return { reader: r.name, state: r.stateBits(), protocol: r.protocol, atr: Buffer.from(r.atr) };
+  }
+
+  /** SCardStatus' return code, without a promise (the pcsc socket's fast path). */
+  statusNow(handle: HandleId): number {
+    const h = this.handles.get(handle);
+    if (!h || h.closed) return SCARD.E_INVALID_HANDLE;
+    if (h.readerGone || !h.reader.available) return SCARD.E_READER_UNAVAILABLE;
+    return h.event === HANDLE_EVENT.NONE ? SCARD.S_SUCCESS : h.event === HANDLE_EVENT.REMOVED ? SCARD.W_REMOVED_CARD : SCARD.W_RESET_CARD;
   }
 
   async getAttrib(handle: HandleId, attr: number): Promise<Buffer> {
@@ -557,6 +682,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
 
   diagnostics(): Record<string, unknown> {
     return {
+      dataCache: this.dataCache.diagnostics(),
       contexts: this.contexts.size,
       handles: this.handles.size,
       statusWaiters: this.bus.waiting,
@@ -568,6 +694,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         transaction: r.lock.holder !== 0 ? { depth: r.lock.count } : null,
         queued: r.queue.pending,
         busy: r.queue.inFlight,
+        exchanges: this.stats.get(r.name)?.toJSON() ?? null,
         device: r.device.diagnostics?.(),
       })),
     };

@@ -108,6 +108,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       const s: Session = {
         ctx,
         handle,
+        // Wall time, for the caller's expiresAt only: the lease itself runs on the timer (monotonic).
         expires: now + leaseMs,
         timer: setTimeout(() => void this.expire(id), leaseMs),
         info: { id, owner, reader: st.reader, protocol, atr: st.atr, leaseMs, expiresAt: '', openedAt: new Date(now).toISOString(), apdus: 0 },

@@ -96,11 +96,13 @@ export class SlotQueue {
     }
   }
 
-  /** Fail queued (not yet running) jobs matching `pred`, e.g. those of a released handle. */
-  drop(pred: (owner: number) => boolean, err: PcscError): void {
+  /** Fail queued (not yet running) jobs of `owner`, e.g. those of a released handle; `err` is built only when there are some. */
+  drop(owner: number, err: () => PcscError): void {
+    if (this.jobs.length === 0) return;
     const keep: Job[] = [];
+    let e: PcscError | undefined;
     for (const j of this.jobs) {
-      if (pred(j.owner)) j.reject(err);
+      if (j.owner === owner) j.reject((e ??= err()));
       else keep.push(j);
     }
     this.jobs = keep;

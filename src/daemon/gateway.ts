@@ -21,6 +21,8 @@ export interface GatewayOptions {
   logRing?: LogRing;
   /** The YAML file the config came from, for services that edit it (web UI). */
   configFile?: string;
+  /** Whole-gateway restart offered to services (the daemon sets it). */
+  requestRestart?: () => Promise<void>;
   /** Override the registry (tests); default: every enabled entry. */
   drivers?: DriverEntry[];
   services?: ServiceEntry[];
@@ -63,6 +65,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logRing: opts.logRing,
     configFile: opts.configFile,
     restartServices: (names, next) => restartServices(names, next),
+    requestRestart: opts.requestRestart,
     diagnostics() {
       const out: Record<string, unknown> = {
         gateway: {

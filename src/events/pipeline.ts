@@ -17,6 +17,7 @@ import type { EventJournal, GatewayEvent, GatewayEventType, JournalEvents } from
 import type { EventsConfigT } from './config.js';
 import { DurableOutbox, type EventDraft } from './outbox.js';
 import { cardFields, cardIdentity, cardType } from './card-data.js';
+import { clockProbe, type ClockProbe } from './clock.js';
 import { compileProfiles, matchProfile, runProfile, type CompiledProfile, type ProfileResult } from './profiles.js';
 import { runNdefStep, wantsNdef } from './ndef-step.js';
 
@@ -29,6 +30,8 @@ export interface GatewayEventsOptions {
   log: Logger;
   /** Acknowledge events as soon as they are recorded (nobody publishes them: MQTT disabled). */
   autoAck: boolean;
+  /** Whether the wall clock is trustworthy (default: src/events/clock.ts's signals). */
+  clock?: ClockProbe;
 }
 
 interface PresentCard {
@@ -36,6 +39,7 @@ interface PresentCard {
   uid?: string;
   atr: string;
   cardType: string | null;
+  /** performance.now() when it came: presentMs must not jump with the wall clock. */
   since: number;
 }
 
@@ -44,6 +48,7 @@ interface PendingRemoval {
   card: PresentCard;
   snapshot: ReaderSnapshot;
   at: Date;
+  atMono: number;
 }
 
 export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJournal {
@@ -64,7 +69,10 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     super();
     this.o = o;
     this.profiles = compileProfiles(o.config.profiles);
+    this.clock = o.clock ?? clockProbe();
   }
+
+  private readonly clock: ClockProbe;
 
   async start(): Promise<void> {
     if (this.started) return;
@@ -104,7 +112,9 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
   }
 
   private draft(type: GatewayEventType, r: ReaderSnapshot | string, data: Record<string, unknown>, at = new Date()): EventDraft {
-    return { type, gatewayId: this.o.gatewayId, reader: typeof r === 'string' ? r : r.name, time: at.toISOString(), data };
+    const d: EventDraft = { type, gatewayId: this.o.gatewayId, reader: typeof r === 'string' ? r : r.name, time: at.toISOString(), data };
+    if (!this.clock.synced()) d.timeUnsynced = true;
+    return d;
   }
 
   /** Queue an event (or a promise of one) so it is recorded after everything queued before it. */
@@ -153,7 +163,7 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
         this.suppressed++;
         return;
       }
-      this.enqueue(this.removedDraft(pending.snapshot, pending.card, pending.at));
+      this.enqueue(this.removedDraft(pending.snapshot, pending.card, pending.at, pending.atMono));
     }
     const at = new Date();
     const card = this.presentCard(r, at);
@@ -192,13 +202,15 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
 
   private presentCard(r: ReaderSnapshot, at: Date): PresentCard {
     const uid = r.card?.uid?.length ? r.card.uid.toString('hex').toUpperCase() : undefined;
-    return { identity: cardIdentity(r), uid, atr: r.atr.toString('hex').toUpperCase(), cardType: cardType(r), since: Number.isNaN(at.getTime()) ? Date.now() : at.getTime() };
+    // `at` is wall time: a card already present at start-up came that long before now.
+    const ago = Number.isNaN(at.getTime()) ? 0 : Math.max(0, Date.now() - at.getTime());
+    return { identity: cardIdentity(r), uid, atr: r.atr.toString('hex').toUpperCase(), cardType: cardType(r), since: performance.now() - ago };
   }
 
-  private removedDraft(r: ReaderSnapshot, card: PresentCard | undefined, at: Date): EventDraft {
+  private removedDraft(r: ReaderSnapshot, card: PresentCard | undefined, at: Date, atMono = performance.now()): EventDraft {
     const data: Record<string, unknown> = { atr: card?.atr ?? null, cardType: card?.cardType ?? null };
     if (card?.uid) data.uid = card.uid;
-    if (card) data.presentMs = at.getTime() - card.since;
+    if (card) data.presentMs = Math.round(atMono - card.since);
     return this.draft('card.removed', r, data, at);
   }
 
@@ -207,9 +219,10 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     this.present.delete(r.name);
     const at = new Date();
     if (this.o.config.debounceMs > 0 && card) {
+      // setTimeout runs on the monotonic clock: a wall clock jump neither fires nor holds the de-bounce.
       const timer = setTimeout(() => this.flushRemoval(r.name), this.o.config.debounceMs);
       timer.unref?.();
-      this.pendingRemovals.set(r.name, { timer, card, snapshot: r, at });
+      this.pendingRemovals.set(r.name, { timer, card, snapshot: r, at, atMono: performance.now() });
       return;
     }
     this.enqueue(this.removedDraft(r, card, at));
@@ -220,7 +233,7 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     if (!p) return;
     clearTimeout(p.timer);
     this.pendingRemovals.delete(reader);
-    this.enqueue(this.removedDraft(p.snapshot, p.card, p.at));
+    this.enqueue(this.removedDraft(p.snapshot, p.card, p.at, p.atMono));
   }
 
   /** Record an event that did not come from the core (tests, simulated faults). */

@@ -17,6 +17,8 @@ export interface GatewayEvent {
   reader: string;
   /** ISO 8601 UTC time the event happened. */
   time: string;
+  /** Present (true) when the gateway's clock was not known to be synchronised: `time` may be off by years; order by `seq` (src/events/clock.ts). */
+  timeUnsynced?: true;
   /** Type-specific payload (atr, uid, wiegand, cardType, protocol, profile results, error...). */
   data: Record<string, unknown>;
 }

@@ -48,7 +48,7 @@ t.test('SlotQueue: drop and close fail queued jobs with the given error', async 
   lock.acquire(1);
   const a = q.run(2, true, () => 'a');
   const b = q.run(3, true, () => 'b');
-  q.drop((o) => o === 2, new PcscError(SCARD.E_INVALID_HANDLE));
+  q.drop(2, () => new PcscError(SCARD.E_INVALID_HANDLE));
   await t.rejects(a, { code: SCARD.E_INVALID_HANDLE });
   q.close(new PcscError(SCARD.E_READER_UNAVAILABLE));
   await t.rejects(b, { code: SCARD.E_READER_UNAVAILABLE });

@@ -375,7 +375,7 @@ t.test('config: view with secrets masked, invalid edit refused with the key path
 });
 
 t.test('API tokens: bearer works without CSRF, revoked token refused', async (t) => {
-  const { token } = await createToken(g.stateDir, 'door-controller');
+  const { token } = await createToken(g.stateDir, 'door-controller', ['transmit']);
   const mode = (await stat(`${g.stateDir}/http-tokens.json`)).mode & 0o777;
   t.equal(mode, 0o600, 'token file is private');
   t.notMatch(await readFile(`${g.stateDir}/http-tokens.json`, 'utf8'), token.slice(4), 'token itself not stored');

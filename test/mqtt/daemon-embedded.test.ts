@@ -5,6 +5,10 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mqttPasswordPath } from '../../src/api/mqtt/broker-auth.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { ControlClient } from '../../src/cli/client.js';
 import { freePort, requireMosquitto } from './mosquitto.js';
@@ -17,11 +21,13 @@ t.test('scardgated with mqtt.url embedded', async (t) => {
   let stopped = false;
   t.teardown(() => (stopped ? undefined : d.stop()));
   t.equal(d.ready.listen.mqtt, `mqtt://127.0.0.1:${port}`, 'the ready line says where the broker is');
-  const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'scardgate/#', '-v', '-V', 'mqttv311']);
+  // The README's example: the credential the daemon generated in its state directory.
+  const password = readFileSync(mqttPasswordPath(join(d.dir, 'state')), 'utf8').trim();
+  const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-u', 'scardgate', '-P', password, '-t', 'scardgate/#', '-v', '-V', 'mqttv311']);
   let out = '';
   sub.stdout.on('data', (b: Buffer) => (out += b.toString()));
   t.teardown(() => sub.kill());
-  const o = await Observer.connect(`mqtt://127.0.0.1:${port}`, ['scardgate/#'], { protocolVersion: 4 });
+  const o = await Observer.connect(`mqtt://127.0.0.1:${port}`, ['scardgate/#'], { protocolVersion: 4, username: 'scardgate', password });
   t.teardown(() => o.close());
   await o.waitFor((x) => x.topic.endsWith('/readers'), 10000, 'readers');
   const ctl = await ControlClient.connect(d.controlSocket);
@@ -30,9 +36,8 @@ t.test('scardgated with mqtt.url embedded', async (t) => {
   await ctl.request('insert', { reader, card: { type: 'mifare-classic-1k', uid: '0A0B0C0D' } });
   ctl.close();
   await o.waitFor((x) => x.topic === 'scardgate/test-gw/events' && x.json().type === 'card.inserted', 10000, 'card.inserted');
-  const deadline = Date.now() + 5000;
   const tapLine = /^scardgate\/test-gw\/events \{"seq":\d+,"type":"card.inserted".*"uid":"0A0B0C0D"/m;
-  while (!tapLine.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => tapLine.test(out), 'mosquitto_sub to print the card.inserted event', 5000);
   t.match(out, /^scardgate\/test-gw\/availability online$/m, 'mosquitto_sub sees availability');
   t.match(out, tapLine, 'and the tap');
   const mark = o.messages.length;

@@ -75,6 +75,8 @@ export interface MosquittoOptions {
   port?: number;
   /** A WebSocket listener (and, with tls, a WebSocket-over-TLS one). */
   ws?: boolean;
+  /** More mosquitto.conf lines at the end (a bridge: `connection ...`). */
+  extra?: string[];
 }
 
 export interface Mosquitto {
@@ -175,6 +177,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     writeFileSync(acl, opts.acl ?? '');
     lines.push(`listener ${authPort} 127.0.0.1`, 'allow_anonymous false', `password_file ${pw}`, `acl_file ${acl}`);
   }
+  if (opts.extra) lines.push(...opts.extra);
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, lines.filter(Boolean).join('\n') + '\n');
   const logFile = join(dir, 'mosquitto.log');

@@ -19,6 +19,12 @@ export const HttpConfig = Type.Object(
       default: 720,
       description: 'A technician session ends after this many minutes without a request.',
     }),
+    sessionMaxHours: Type.Integer({
+      minimum: 1,
+      maximum: 8760,
+      default: 168,
+      description: 'A technician session ends this many hours after login, however much it is used (a password change ends every session at once).',
+    }),
     loginAttemptsPerMinute: Type.Integer({
       minimum: 1,
       maximum: 1000,

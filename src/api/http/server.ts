@@ -15,6 +15,7 @@ import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import { SessionStore } from './auth/sessions.js';
 import { TokenVerifier } from './auth/tokens.js';
+import { PasswordStamp } from './auth/password-stamp.js';
 import { registerAuth } from './auth/plugin.js';
 import { toHttpError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
@@ -23,6 +24,10 @@ import { eventRoutes } from './routes/events.js';
 import { transmitRoutes } from './routes/transmit.js';
 import { SessionManager } from '../../core/sessions.js';
 import { systemRoutes } from './routes/system.js';
+import { healthRoutes } from './routes/health.js';
+import { accountRoutes } from './routes/account.js';
+import { configFormRoutes } from './routes/config-form.js';
+import { setupRoutes } from './routes/setup.js';
 import type { HttpDeps } from './deps.js';
 
 export interface HttpApp {
@@ -91,7 +96,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   // The API speaks JSON only: anything else is 415, not a string body that fails later.
   app.removeContentTypeParser('text/plain');
 
-  const sessions = new SessionStore(http.sessionIdleMinutes * 60_000);
+  const stamp = new PasswordStamp(deps.stateDir);
+  const sessions = new SessionStore(http.sessionIdleMinutes * 60_000, { maxAgeMs: http.sessionMaxHours * 3_600_000, credential: () => stamp.current() });
   const tokens = new TokenVerifier(deps.stateDir);
   const cardSessions = new SessionManager(deps.core, { maxSessions: 16 });
 
@@ -132,6 +138,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   eventRoutes(app, deps, sessions);
   transmitRoutes(app, deps, cardSessions, sessions);
   systemRoutes(app, deps);
+  healthRoutes(app, deps);
+  accountRoutes(app, deps, sessions, stamp, tls !== undefined);
+  configFormRoutes(app, deps);
+  setupRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? defaultWebRoot();
   if (existsSync(join(webRoot, 'index.html'))) {

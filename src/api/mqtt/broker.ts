@@ -2,10 +2,12 @@
  * The built-in broker (aedes) of the default run: listens on loopback only, so
  * a newcomer sees events at once with `mosquitto_sub -t 'scardgate/#' -v`
  * without exposing anything to the network. aedes speaks MQTT 3.1.1, so the
- * gateway's own client uses 3.1.1 against it.
+ * gateway's own client uses 3.1.1 against it. Who may connect and publish:
+ * broker-auth.ts.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { authenticate, publishRefusal, type BrokerPolicy, type Identity } from './broker-auth.js';
 
 export interface EmbeddedBroker {
   host: string;
@@ -14,8 +16,25 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-export async function startEmbeddedBroker(host: string, port: number): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker();
+export async function startEmbeddedBroker(host: string, port: number, policy: BrokerPolicy): Promise<EmbeddedBroker> {
+  const who = new WeakMap<Client, Identity>();
+  const broker = await Aedes.createBroker({
+    authenticate: (client, username, password, done) => {
+      const id = authenticate(policy, username, password);
+      if (!id) return done(Object.assign(new Error('bad user name or password'), { returnCode: 4 }) as AuthenticateError, false);
+      if (id !== 'gateway' && client.id === policy.gatewayClientId) {
+        return done(Object.assign(new Error('client id reserved for the gateway'), { returnCode: 2 }) as AuthenticateError, false);
+      }
+      who.set(client, id);
+      done(null, true);
+    },
+    authorizePublish: (client, packet, done) => {
+      // client null: the broker's own $SYS messages.
+      if (!client) return done(null);
+      const refusal = publishRefusal(policy, who.get(client), packet.topic);
+      done(refusal ? new Error(`publish refused: ${refusal}`) : null);
+    },
+  });
   const sockets = new Set<Socket>();
   const server: Server = createServer((sock) => {
     sockets.add(sock);

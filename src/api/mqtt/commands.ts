@@ -76,6 +76,10 @@ export class Commands {
       case 'transmit':
         return (await this.transmit(q)) as ResponseData[M];
       case 'session/open': {
+        // The schema bounds leaseMs for every gateway; this gateway's own limit is mqtt.maxLeaseMs. Same wording as schema errors.
+        if (q.leaseMs !== undefined && q.leaseMs > this.o.maxLeaseMs) {
+          throw new PcscError(SCARD.E_INVALID_VALUE, `/leaseMs: must be <= ${this.o.maxLeaseMs} (mqtt.maxLeaseMs), got ${q.leaseMs}`);
+        }
         const r = this.reader(q.reader);
         const s = await this.sessions.open(OWNER, r.name, {
           shareMode: SHARE_OF[q.shareMode as keyof typeof SHARE_OF],

@@ -28,6 +28,13 @@ export const MqttConfig = Type.Object(
     reconnectMaxMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000, description: 'Largest reconnect delay.' }),
     inflight: Type.Integer({ minimum: 1, maximum: 65535, default: 100, description: 'Events published and not yet acknowledged by the broker at most.' }),
     maxRequestBytes: Type.Integer({ minimum: 256, maximum: 1048576, default: 65536, description: 'Larger request payloads are refused with an error response.' }),
+    maxConcurrentRequests: Type.Integer({ minimum: 1, maximum: 1024, default: 16, description: 'Requests worked on at once; more wait in arrival order.' }),
+    maxQueuedRequests: Type.Integer({
+      minimum: 0,
+      maximum: 100000,
+      default: 256,
+      description: 'Requests waiting at most; beyond that a request is answered at once with a busy error (a flooding client cannot hold up the others or the memory).',
+    }),
     maxSessions: Type.Integer({ minimum: 0, maximum: 1000, default: 16, description: 'Open APDU sessions at most (session/open).' }),
     maxLeaseMs: Type.Integer({ minimum: 1000, maximum: 3600000, default: 300000, description: 'Longest lease a session may ask for.' }),
     infoIntervalS: Type.Integer({ minimum: 0, maximum: 86400, default: 60, description: 'Re-publish gateway info (uptime, outbox depth) this often; 0 = on changes only.' }),

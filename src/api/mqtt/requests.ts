@@ -6,7 +6,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseHex, HexError } from '../../iso7816/hex.js';
 import { parseApdu } from '../../iso7816/apdu.js';
-import { METHODS, REQUESTS, type Method } from './topics.js';
+import { METHODS, REQUESTS, TRANSACTION_MAX_LENGTH, type Method } from './topics.js';
 
 export type ParsedRequest =
   | { ok: true; method: Method; params: Record<string, unknown>; transaction?: string | number }
@@ -86,10 +86,13 @@ export function parseRequest(method: string, payload: Buffer, maxBytes: number):
       return { ok: false, method, error: `payload is not valid JSON: ${(e as Error).message}` };
     }
   }
-  const transaction =
-    body && typeof body === 'object' && !Array.isArray(body) && ['string', 'number'].includes(typeof (body as Record<string, unknown>).transaction)
-      ? ((body as Record<string, unknown>).transaction as string | number)
-      : undefined;
+  // Echoed only when it is one the schema accepts: an over-long one would be sent back in full.
+  const tx = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).transaction : undefined;
+  const transaction = (typeof tx === 'string' && tx.length <= TRANSACTION_MAX_LENGTH) || (typeof tx === 'number' && Number.isFinite(tx)) ? tx : undefined;
+  if (typeof tx === 'string' && transaction === undefined) {
+    return { ok: false, method, error: `/transaction: at most ${TRANSACTION_MAX_LENGTH} characters, got ${tx.length} (not echoed)` };
+  }
+  if (!method) return { ok: false, method, error: `no method: publish to request/<method>; methods: ${METHODS.join(', ')}`, transaction };
   if (!(METHODS as string[]).includes(method)) {
     return { ok: false, method, error: `unknown method "${method}"; methods: ${METHODS.join(', ')}`, transaction };
   }

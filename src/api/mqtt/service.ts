@@ -15,11 +15,15 @@ import type { GatewayEvents } from '../../events/pipeline.js';
 import type { GatewayEvent } from '../../events/types.js';
 import { MqttConfig, type MqttConfigT } from './config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { brokerCredentials, mqttPasswordPath } from './broker-auth.js';
 import { ReaderDirectory } from './reader-states.js';
 import { Commands } from './commands.js';
 import { haTagValueTemplate } from './ha-tag.js';
 import { parseRequest } from './requests.js';
-import { haTagConfigTopic, isPublishableTopic, topicsFor, type GatewayInfo, type GatewayTopics, type Response } from './topics.js';
+import { Backoff } from './backoff.js';
+import { RequestGate } from './request-gate.js';
+import { trimHeapSoon } from '../../daemon/heap-trim.js';
+import { haTagConfigTopic, haTagConfigWildcard, isPublishableTopic, topicsFor, type GatewayInfo, type GatewayTopics, type Response } from './topics.js';
 
 /** How long after connecting we wait for our own retained availability to come back before deciding the broker keeps none. */
 const RETAIN_PROBE_MS = 2000;
@@ -39,6 +43,13 @@ export function safeUrl(url: string): string {
   }
 }
 
+/** Requests pending at once that make a burst worth a heap trim afterwards. */
+const BURST_REQUESTS = 200;
+
+/** Errors of reaching the broker at all (no MQTT conversation took place). */
+const TRANSPORT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
+const isTransportError = (e: Error): boolean => TRANSPORT_ERRORS.has(String((e as { code?: unknown }).code));
+
 export class MqttService implements Service {
   readonly name = 'mqtt';
   private readonly cfg: MqttConfigT;
@@ -50,6 +61,8 @@ export class MqttService implements Service {
   private commands?: Commands;
   private readonly readers = new ReaderDirectory();
   private url = '';
+  /** The gateway's own login on the built-in broker (in memory only). */
+  private embeddedLogin?: { username: string; password: string };
   private protocolVersion: 4 | 5 = 5;
   private connected = false;
   private stopping = false;
@@ -64,7 +77,10 @@ export class MqttService implements Service {
   private connectSent = false;
   private connackSeen = false;
   private refusedConnects = 0;
-  private backoffMs: number;
+  /** The current attempt failed before any broker could answer (refused, unreachable): says nothing about retain. */
+  private transportFailed = false;
+  private readonly backoff: Backoff;
+  private readonly gate: RequestGate;
   private lastState = new Map<string, string>();
   private coreListeners: Array<[string, (...a: any[]) => void]> = [];
   private counters = { requests: 0, requestErrors: 0, published: 0, connects: 0, connectionErrors: 0 };
@@ -73,7 +89,8 @@ export class MqttService implements Service {
   constructor(private readonly ctx: ServiceContext) {
     this.cfg = mqttConfigOf(ctx.config);
     this.log = ctx.log.child({ module: 'mqtt' });
-    this.backoffMs = this.cfg.reconnectMinMs;
+    this.gate = new RequestGate(this.cfg.maxConcurrentRequests, this.cfg.maxQueuedRequests);
+    this.backoff = new Backoff(this.cfg.reconnectMinMs, Math.max(this.cfg.reconnectMinMs, this.cfg.reconnectMaxMs));
   }
 
   async start(): Promise<void> {
@@ -105,18 +122,34 @@ export class MqttService implements Service {
     this.url = cfg.url;
     this.protocolVersion = cfg.protocolVersion;
     if (!this.url || this.url === 'embedded') {
+      const credentials = await brokerCredentials(this.ctx.config.state.dir);
       try {
-        this.broker = await startEmbeddedBroker(cfg.embedded.host, cfg.embedded.port);
-        this.url = this.broker.url;
-        this.protocolVersion = 4;
-        this.log.info({ url: this.url }, 'built-in MQTT broker listening (try: mosquitto_sub -t "%s/#" -v)', cfg.baseTopic);
+        this.broker = await startEmbeddedBroker(cfg.embedded.host, cfg.embedded.port, {
+          credentials,
+          baseTopic: cfg.baseTopic,
+          root: this.topics.root,
+          gatewayClientId: this.clientId(),
+          haPrefix: cfg.homeassistant.enabled ? cfg.homeassistant.discoveryPrefix : undefined,
+        });
       } catch (e) {
-        // A broker already on that port (Debian's mosquitto service, say): use it rather than refuse to start.
-        if ((e as { cause?: { code?: string } }).cause?.code !== 'EADDRINUSE') throw e;
-        const host = cfg.embedded.host.includes(':') ? `[${cfg.embedded.host}]` : cfg.embedded.host;
-        this.url = `mqtt://${host}:${cfg.embedded.port}`;
-        this.log.warn({ url: this.url }, 'a broker already listens where the built-in one would; publishing to it instead');
+        // A broker already on that port is not ours: sending it our events and taking its requests would give
+        // the card to whoever started it. Say so rather than fall back.
+        if ((e as { cause?: { code?: string } }).cause?.code === 'EADDRINUSE') {
+          throw new Error(
+            `mqtt.embedded: ${cfg.embedded.host}:${cfg.embedded.port} is already in use (another broker?). Set mqtt.url (with username/password) to use that broker, or mqtt.embedded.port to a free port.`,
+            { cause: e },
+          );
+        }
+        throw e;
       }
+      this.url = this.broker.url;
+      this.protocolVersion = 4;
+      this.embeddedLogin = credentials.gateway;
+      this.log.info(
+        { url: this.url, credential: mqttPasswordPath(this.ctx.config.state.dir) },
+        'built-in MQTT broker listening (try: mosquitto_sub -u scardgate -P "$(cat <credential>)" -t "%s/#" -v)',
+        cfg.baseTopic,
+      );
     }
     this.watchCore();
     events.outbox.on('recorded', this.onRecorded);
@@ -126,6 +159,10 @@ export class MqttService implements Service {
       this.infoTimer = setInterval(() => this.periodic(), cfg.infoIntervalS * 1000);
       this.infoTimer.unref?.();
     }
+  }
+
+  private clientId(): string {
+    return this.cfg.clientId || `scardgate-${this.ctx.gatewayId}`;
   }
 
   private clientOptions(): IClientOptions {
@@ -140,10 +177,10 @@ export class MqttService implements Service {
     };
     const opts: IClientOptions = {
       protocolVersion: this.protocolVersion,
-      clientId: c.clientId || `scardgate-${this.ctx.gatewayId}`,
+      clientId: this.clientId(),
       clean: c.clean,
       keepalive: c.keepaliveS,
-      reconnectPeriod: this.backoffMs,
+      reconnectPeriod: this.backoff.next(),
       connectTimeout: 10000,
       queueQoSZero: false,
       // The cache is 65536 two-byte buffers built on the first packet (~15 ms on the way to ready, for the embedded
@@ -158,6 +195,7 @@ export class MqttService implements Service {
     if (this.protocolVersion === 5 && !c.clean) opts.properties = { sessionExpiryInterval: 0xffffffff };
     if (c.username) opts.username = c.username;
     if (c.password) opts.password = c.password;
+    if (this.embeddedLogin) Object.assign(opts, this.embeddedLogin);
     const ca = file('ca');
     const cert = file('cert');
     const key = file('key');
@@ -176,6 +214,7 @@ export class MqttService implements Service {
       if (p.cmd === 'connect') {
         this.connectSent = true;
         this.connackSeen = false;
+        this.transportFailed = false;
       }
     });
     client.on('packetreceive', (p) => {
@@ -183,26 +222,27 @@ export class MqttService implements Service {
     });
     client.on('close', () => {
       // A 3.1.1 broker without retain support refuses a retained will by closing before CONNACK.
-      if (this.connectSent && !this.connackSeen && !this.connected && this.retainAllowed && client.options.will?.retain) {
+      // mqtt.js writes CONNECT before the TCP connect completes, so a refused connect (broker down) looks the same: not counted.
+      if (this.connectSent && !this.connackSeen && !this.connected && !this.transportFailed && this.retainAllowed && client.options.will?.retain) {
         if (++this.refusedConnects >= 2) this.noRetain('the broker closes the connection before CONNACK while our will is retained');
       }
       this.connectSent = false;
       if (this.connected && !this.stopping) this.log.warn({ url: safeUrl(this.url) }, 'MQTT connection lost; events queue in the outbox');
       // MQTT 3.1.1 has no way to say "retain not supported": such a broker just drops a client that publishes retained.
       // Two connections in a row dropped right after our retained publishes, with no retained copy seen: stop retaining.
-      if (this.connected && this.retainAllowed && this.retainKept !== true && Date.now() - this.connectedAt < RETAIN_PROBE_MS) {
+      if (this.connected && this.retainAllowed && this.retainKept !== true && performance.now() - this.connectedAt < RETAIN_PROBE_MS) {
         if (++this.quickDrops >= 2) this.noRetain('the broker drops the connection after retained publishes');
       } else if (this.connected) {
         this.quickDrops = 0;
       }
       this.connected = false;
       clearTimeout(this.probeTimer);
-      // Exponential back-off between reconnect attempts, reset by a successful connect.
-      client.options.reconnectPeriod = this.backoffMs;
-      this.backoffMs = Math.min(this.cfg.reconnectMaxMs, this.backoffMs * 2);
+      // Exponential back-off with full jitter between reconnect attempts (src/api/mqtt/backoff.ts), reset by a successful connect.
+      client.options.reconnectPeriod = this.backoff.next();
     });
     client.on('error', (e) => {
       this.counters.connectionErrors++;
+      if (isTransportError(e)) this.transportFailed = true;
       // MQTT 5 reason code 0x9A: the broker refuses retained messages, the will included.
       if ((e as { code?: number }).code === 0x9a || /retain not supported/i.test(e.message)) this.noRetain(e.message);
       if (e.message !== this.lastError) this.log.warn({ url: safeUrl(this.url), error: e.message }, 'MQTT connection error');
@@ -223,15 +263,16 @@ export class MqttService implements Service {
     // mqtt-packet writes a packet in several chunks; with Nagle on, a response after a PUBACK waits for the broker's delayed ACK (~40 ms).
     (this.client?.stream as { setNoDelay?: (b: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.connected = true;
-    this.connectedAt = Date.now();
+    this.connectedAt = performance.now();
     this.refusedConnects = 0;
     this.counters.connects++;
-    this.backoffMs = this.cfg.reconnectMinMs;
+    this.backoff.reset();
     this.lastError = '';
     this.log.info({ url: safeUrl(this.url), protocolVersion: this.protocolVersion, sessionPresent: connack.sessionPresent }, 'MQTT connected');
     const client = this.client!;
     if (connack.properties?.retainAvailable === false) this.noRetain('CONNACK retain available: false');
     this.publishAllState();
+    if (!this.cfg.homeassistant.enabled) this.clearHaDiscovery();
     client.subscribe(
       [this.topics.requestWildcard, this.topics.availability],
       { qos: 1 },
@@ -344,6 +385,51 @@ export class MqttService implements Service {
     });
   }
 
+  /**
+   * Discovery turned off: delete the tag configs a previous run retained (HA would keep showing the scanners).
+   * They are found by subscribing to this gateway's configs for a while; the broker hands over the retained ones.
+   */
+  private clearHaDiscovery(): void {
+    const client = this.client;
+    if (!client || !this.retainAllowed) return;
+    const wildcard = haTagConfigWildcard(this.cfg.homeassistant.discoveryPrefix, this.ctx.gatewayId);
+    const prefix = wildcard.slice(0, wildcard.indexOf('+'));
+    const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+      if (packet.retain && payload.length && topic.startsWith(prefix) && topic.endsWith('/config')) this.publish(topic, '', { qos: 1, retain: true });
+    };
+    client.on('message', onMessage);
+    client.subscribe(wildcard, { qos: 1 }, (err) => {
+      if (err) {
+        client.off('message', onMessage);
+        return;
+      }
+      const t = setTimeout(() => {
+        client.off('message', onMessage);
+        client.unsubscribe(wildcard);
+      }, RETAIN_PROBE_MS);
+      t.unref?.();
+    });
+  }
+
+  /** A clean stop: retained info and reader states say the gateway no longer serves them (a crash leaves that to the will). */
+  private async publishStopped(client: MqttClient): Promise<void> {
+    const retain = this.retainAllowed;
+    const info = this.info();
+    const now = new Date().toISOString();
+    const readers = this.ctx.core.readers();
+    const list = this.readers.list(readers);
+    for (const r of list.readers) r.state = 'unavailable';
+    const pubs: Array<Promise<unknown>> = [
+      client.publishAsync(this.topics.info, JSON.stringify({ ...info, broker: { ...info.broker, connected: false } }), { qos: 1, retain }),
+      client.publishAsync(this.topics.readers, JSON.stringify(list), { qos: 1, retain }),
+    ];
+    for (const r of readers) {
+      const st = { ...this.readers.state(r), state: 'unavailable' as const, atr: null, uid: null, protocol: null, cardType: null, since: now };
+      pubs.push(client.publishAsync(this.topics.readerState(st.readerId), JSON.stringify(st), { qos: 1, retain }));
+    }
+    await Promise.all(pubs);
+  }
+
   private readonly onRecorded = (): void => this.pump();
 
   private readonly onEvent = (ev: GatewayEvent): void => {
@@ -389,14 +475,23 @@ export class MqttService implements Service {
     }
     const prefix = this.topics.request('');
     if (!topic.startsWith(prefix)) return;
-    void this.onRequest(topic.slice(prefix.length), payload, packet);
+    const method = topic.slice(prefix.length);
+    if (!this.gate.submit(() => this.onRequest(method, payload, packet))) void this.onRequest(method, payload, packet, true);
+    // A burst: once it is over, let V8 give its garbage back (src/daemon/heap-trim.ts).
+    if (this.gate.pending >= BURST_REQUESTS) trimHeapSoon();
   }
 
-  private async onRequest(method: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+  /** `busy`: refused unread because too many requests are waiting (src/api/mqtt/request-gate.ts). */
+  private async onRequest(method: string, payload: Buffer, packet: IPublishPacket, busy = false): Promise<void> {
     this.counters.requests++;
     const parsed = parseRequest(method, payload, this.cfg.maxRequestBytes);
     let resp: Response;
-    if (!parsed.ok) {
+    if (busy) {
+      resp = { status: 'error', data: {}, error: `busy: ${this.cfg.maxQueuedRequests} requests already waiting (mqtt.maxQueuedRequests); try again later` };
+    } else if (parsed.ok && packet.retain) {
+      // A retained request is stored by the broker and handed to us again at every (re)subscribe: it would run at every restart.
+      resp = { status: 'error', data: {}, error: 'request published with the retain flag refused (it would run again at every restart); publish requests without retain' };
+    } else if (!parsed.ok) {
       resp = { status: 'error', data: {}, error: parsed.error };
     } else {
       try {
@@ -421,7 +516,7 @@ export class MqttService implements Service {
       topic = props.responseTopic;
       if (props.correlationData) opts.properties = { correlationData: props.correlationData };
     }
-    if (!isPublishableTopic(topic)) topic = this.topics.response('invalid');
+    if (!isPublishableTopic(topic)) topic = this.topics.responseNoMethod;
     this.publish(topic, JSON.stringify(resp), opts, true);
   }
 
@@ -460,8 +555,8 @@ export class MqttService implements Service {
     const client = this.client;
     if (client) {
       // Let in-flight events be acknowledged (bounded), then say offline ourselves: a clean shutdown is not a crash.
-      const deadline = Date.now() + 2000;
-      while (this.connected && this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const deadline = performance.now() + 2000;
+      while (this.connected && this.inflight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       if (this.connected) {
         // Unsubscribe first: the broker would echo our own "offline" back (we follow the availability topic), and the
         // PUBACK for it, written after end() closed the stream, failed with "write after end".
@@ -469,6 +564,7 @@ export class MqttService implements Service {
           client
             .unsubscribeAsync([this.topics.requestWildcard, this.topics.availability])
             .catch(() => undefined)
+            .then(() => this.publishStopped(client))
             .then(() => client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: this.retainAllowed }))
             .catch(() => undefined),
           new Promise((r) => setTimeout(r, 2000)),
@@ -490,6 +586,9 @@ export class MqttService implements Service {
       retainAvailable: this.retainKept,
       inflight: this.inflight,
       sessions: this.commands?.openSessions() ?? 0,
+      requestsPending: this.gate.pending,
+      requestsBusy: this.gate.refused,
+      requestsPeakWaiting: this.gate.peakWaiting,
       embeddedBroker: this.broker ? `${this.broker.host}:${this.broker.port}` : null,
       ...this.counters,
       outbox: this.events?.outbox.stats(),

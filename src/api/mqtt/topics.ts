@@ -11,6 +11,7 @@
  *   events                            GatewayEvent                  QoS 1, not retained, from the durable outbox
  *   request/<method>                  Request<method>               in
  *   response/<method>                 Response                      QoS 1, not retained (MQTT 5: to the request's response topic)
+ *   response                          Response                      the same, for a request topic without a usable method (`request/`)
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { GatewayEvent } from '../../events/types.js';
@@ -40,6 +41,8 @@ export function topicsFor(baseTopic: string, gatewayId: string) {
     request: (method: string) => `${root}/${TOPIC.request}/${method}`,
     requestWildcard: `${root}/${TOPIC.request}/#`,
     response: (method: string) => `${root}/${TOPIC.response}/${method}`,
+    /** Answers to a request whose method makes no topic (`request/`, `request/a//b`): a `response/#` subscriber gets them too. */
+    responseNoMethod: `${root}/${TOPIC.response}`,
   };
 }
 export type GatewayTopics = ReturnType<typeof topicsFor>;
@@ -108,7 +111,9 @@ export type Response<T = unknown> =
 const Hex = Type.String({ format: 'hex', minLength: 1, maxLength: 2 * 65544 + 1024, description: 'Bytes as hex, e.g. "00 A4 04 00 00".' });
 const ApduHex = Type.String({ format: 'apdu', maxLength: 2 * 65544 + 1024, description: 'A command APDU in hex.' });
 const ReaderRef = Type.String({ minLength: 1, maxLength: 512, description: 'Reader name or its topic segment (readerId).' });
-const Transaction = Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Number()]));
+/** Longest `transaction` string echoed back; a longer one is refused and not echoed. */
+export const TRANSACTION_MAX_LENGTH = 256;
+const Transaction = Type.Optional(Type.Union([Type.String({ maxLength: TRANSACTION_MAX_LENGTH }), Type.Number()]));
 /** A string enum as JSON Schema `enum` (one clear error: "must be one of ..."). */
 const Enum = <T extends string>(values: readonly T[], opts: { default?: T; description?: string } = {}) =>
   Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
@@ -220,6 +225,9 @@ export interface ResponseData {
   'simulate/insert': Record<string, never>;
   'simulate/remove': Record<string, never>;
 }
+
+/** Every Home Assistant tag config of one gateway (to clear them when discovery is turned off). */
+export const haTagConfigWildcard = (prefix: string, gatewayId: string): string => `${prefix}/tag/${topicSegment(`scardgate_${gatewayId}`)}/+/config`;
 
 /** Home Assistant tag scanner discovery: `<prefix>/tag/<nodeId>/<objectId>/config`. */
 export const haTagConfigTopic = (prefix: string, gatewayId: string, readerId: string): string =>

@@ -12,7 +12,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ContextId, HandleId, ScardCore } from '../../core/api.js';
-import { LIMITS, SCARD, SHARE } from '../../pcsc/constants.js';
+import { LIMITS, PROTOCOL, SCARD, SHARE } from '../../pcsc/constants.js';
 import { toPcscError } from '../../pcsc/error.js';
 import {
   CMD,
@@ -77,6 +77,11 @@ export class PcscConnection {
   /** TRANSMIT/CONTROL replies are built here when the previous reply has left the process. */
   private replyBuf: Buffer | null = null;
   private cur: Request | null = null;
+  // Stall detection, advanced by the server's sweep (nothing on the per-message path but the request count).
+  private halfMs = 0;
+  private requestsMark = -1;
+  private writeStallMs = 0;
+  private queuedMark = 0;
 
   constructor(
     readonly socket: Socket,
@@ -101,6 +106,28 @@ export class PcscConnection {
     return true;
   }
 
+  /**
+   * Called every `tickMs` by the server: the reason to cut this client off, or
+   * null. Mid-request (or silent since connecting) with no complete request for
+   * `halfMessageMs`; replies left unread with no progress for `writeStallMs`.
+   */
+  tick(tickMs: number, limits: { halfMessageMs: number; writeStallMs: number }): string | null {
+    if (this.isClosed) return null;
+    const midRequest = !this.busy && (this.decoder.pending > 0 || this.requests === 0);
+    if (midRequest && this.requests === this.requestsMark) {
+      this.halfMs += tickMs;
+      if (this.halfMs >= limits.halfMessageMs) return `no complete request for ${limits.halfMessageMs} ms`;
+    } else this.halfMs = 0;
+    this.requestsMark = this.requests;
+    const queued = this.socket.writableLength;
+    if (queued > 0 && queued >= this.queuedMark) {
+      this.writeStallMs += tickMs;
+      if (this.writeStallMs >= limits.writeStallMs) return `replies unread for ${limits.writeStallMs} ms`;
+    } else this.writeStallMs = 0;
+    this.queuedMark = queued;
+    return null;
+  }
+
   /** Closes the connection: its contexts are released (handles disconnected, held transactions reset). */
   close(reason: string): void {
     if (this.isClosed) return;
@@ -110,7 +137,11 @@ export class PcscConnection {
     const core = this.host.core;
     for (const ctx of this.contexts) {
       this.host.contextClosed(ctx);
-      core.releaseContext(ctx).catch(() => undefined);
+      try {
+        if (!core.releaseContextNow(ctx)) core.releaseContext(ctx).catch(() => undefined);
+      } catch {
+        // already released
+      }
     }
     this.contexts.clear();
     this.handles.clear();
@@ -260,14 +291,11 @@ export class PcscConnection {
         return this.transmit(req);
       case CMD.CONTROL:
         return this.control(req);
-      case CMD.STATUS:
+      case CMD.STATUS: {
         // Only rv travels: the client reads name, state, protocol and ATR from the table.
         if (!this.ownsHandle(req.hCard)) return this.send(encodePairReply(req.hCard, SCARD.E_INVALID_HANDLE));
-        return this.wait(
-          this.host.core.status(req.hCard),
-          () => this.send(encodePairReply(req.hCard, SCARD.S_SUCCESS)),
-          (rv) => this.send(encodePairReply(req.hCard, rv)),
-        );
+        return this.send(encodePairReply(req.hCard, this.host.core.statusNow(req.hCard)));
+      }
       case CMD.CANCEL:
         this.send(encodePairReply(req.hContext, this.host.cancel(req.hContext)));
         return;
@@ -307,8 +335,14 @@ export class PcscConnection {
     this.host.contextClosed(req.hContext);
     // Every handle of the connection belongs to the context being released when there was only one.
     if (this.contexts.size === 0) this.handles.clear();
+    const core = this.host.core;
+    try {
+      if (core.releaseContextNow(req.hContext)) return this.send(encodePairReply(req.hContext, SCARD.S_SUCCESS));
+    } catch (e) {
+      return this.send(encodePairReply(req.hContext, codeOf(e)));
+    }
     this.wait(
-      this.host.core.releaseContext(req.hContext),
+      core.releaseContext(req.hContext),
       () => this.send(encodePairReply(req.hContext, SCARD.S_SUCCESS)),
       (rv) => this.send(encodePairReply(req.hContext, rv)),
     );
@@ -318,8 +352,19 @@ export class PcscConnection {
     // pcscd: a context that is not this connection's makes the connect fail with INVALID_VALUE.
     if (!this.contexts.has(req.hContext)) return this.send(encodeConnectReply(req, 0, 0, SCARD.E_INVALID_VALUE));
     if (this.handles.size >= LIMITS.MAX_CONTEXT_CARD_HANDLES) return this.send(encodeConnectReply(req, 0, 0, SCARD.E_NO_MEMORY));
+    const core = this.host.core;
+    try {
+      const now = core.connectNow(req.hContext, req.reader, req.shareMode, req.preferredProtocols);
+      if (now) {
+        this.handles.add(now.handle);
+        return this.send(encodeConnectReply(req, now.handle, now.protocol, SCARD.S_SUCCESS));
+      }
+    } catch (e) {
+      const rv = codeOf(e);
+      return this.send(encodeConnectReply(req, 0, this.failedConnectProtocol(req, rv), rv));
+    }
     this.wait(
-      this.host.core.connect(req.hContext, req.reader, req.shareMode, req.preferredProtocols),
+      core.connect(req.hContext, req.reader, req.shareMode, req.preferredProtocols),
       (r) => {
         this.handles.add(r.handle);
         this.send(encodeConnectReply(req, r.handle, r.protocol, SCARD.S_SUCCESS));
@@ -340,18 +385,29 @@ export class PcscConnection {
   }
 
   private reconnect(req: Req<typeof CMD.RECONNECT>): void {
-    if (!this.ownsHandle(req.hCard)) return this.send(encodeReconnectReply(req, req.activeProtocol, SCARD.E_INVALID_HANDLE));
+    // A failed reconnect hands back SCARD_PROTOCOL_UNDEFINED, as pcscd does (the client library sends the
+    // caller's variable in the request and copies the reply's value out whatever the result; docs/pcsc.md §3).
+    if (!this.ownsHandle(req.hCard)) return this.send(encodeReconnectReply(req, PROTOCOL.UNDEFINED, SCARD.E_INVALID_HANDLE));
     this.wait(
       this.host.core.reconnect(req.hCard, req.shareMode, req.preferredProtocols, req.initialization),
       (r) => this.send(encodeReconnectReply(req, r.protocol, SCARD.S_SUCCESS)),
-      (rv) => this.send(encodeReconnectReply(req, req.activeProtocol, rv)),
+      (rv) => this.send(encodeReconnectReply(req, PROTOCOL.UNDEFINED, rv)),
     );
   }
 
   private disconnect(req: Req<typeof CMD.DISCONNECT>): void {
     if (!this.ownsHandle(req.hCard)) return this.send(encodeDispositionReply(req.hCard, req.disposition, SCARD.E_INVALID_HANDLE));
+    const core = this.host.core;
+    try {
+      if (core.disconnectNow(req.hCard, req.disposition)) {
+        this.handles.delete(req.hCard);
+        return this.send(encodeDispositionReply(req.hCard, req.disposition, SCARD.S_SUCCESS));
+      }
+    } catch (e) {
+      return this.send(encodeDispositionReply(req.hCard, req.disposition, codeOf(e)));
+    }
     this.wait(
-      this.host.core.disconnect(req.hCard, req.disposition),
+      core.disconnect(req.hCard, req.disposition),
       () => {
         this.handles.delete(req.hCard);
         this.send(encodeDispositionReply(req.hCard, req.disposition, SCARD.S_SUCCESS));

@@ -18,9 +18,26 @@ export interface PcscServerOptions {
   mode: number;
   /** Group (name or numeric gid) given the socket, so its members may connect. */
   group?: string | number;
-  /** Cap on simultaneous client connections (pcscd: 200); beyond it a client is closed at once. */
-  maxConnections?: number;
+  /** Bounds on clients (README "pcsc socket limits"); defaults PCSC_LIMITS. */
+  limits?: Partial<PcscLimits>;
 }
+
+/**
+ * What one client may hold. Node cannot read a Unix socket peer's uid
+ * (SO_PEERCRED), so the connection cap is global, and the timeouts free the
+ * slots of clients that connect and stall: libpcsclite sends each request in
+ * one go and reads its reply at once.
+ */
+export interface PcscLimits {
+  /** Simultaneous client connections (pcscd: 200); beyond it a client is closed at once. */
+  maxConnections: number;
+  /** A client that has sent part of a request (or nothing yet) and no complete one for this long is closed. */
+  halfMessageMs: number;
+  /** A client that leaves replies unread, with no progress, for this long is closed. */
+  writeStallMs: number;
+}
+
+export const PCSC_LIMITS: PcscLimits = { maxConnections: 200, halfMessageMs: 10000, writeStallMs: 60000 };
 
 export interface PcscServerLog {
   info(obj: object, msg?: string): void;
@@ -54,7 +71,9 @@ export class PcscServer implements ConnectionHost {
     // pcscd 2.3+ keeps an int16 that skips 0 and negative values on wrap-around.
     this.readerEventCount = this.readerEventCount >= 0x7fff ? 1 : this.readerEventCount + 1;
   };
-  stats = { accepted: 0, refused: 0, protocolErrors: 0, notifications: 0, cancels: 0 };
+  stats = { accepted: 0, refused: 0, protocolErrors: 0, notifications: 0, cancels: 0, timedOut: 0 };
+  private readonly limits: PcscLimits;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     readonly core: ScardCore,
@@ -63,6 +82,7 @@ export class PcscServer implements ConnectionHost {
   ) {
     this.readerTable = new ReaderTable(core);
     this.table = () => this.readerTable.current;
+    this.limits = { ...PCSC_LIMITS, ...opts.limits };
   }
 
   get path(): string {
@@ -95,6 +115,10 @@ export class PcscServer implements ConnectionHost {
     if (gid !== undefined) chownSync(path, -1, gid);
     chmodSync(path, this.opts.mode);
     server.on('error', (e) => this.log.warn({ err: e }, 'pcsc socket error'));
+    // One timer for every connection, checked at a quarter of the shorter timeout (no per-message timer work).
+    const tickMs = Math.max(10, Math.min(this.limits.halfMessageMs, this.limits.writeStallMs) / 4);
+    this.sweeper = setInterval(() => this.sweep(tickMs), tickMs);
+    this.sweeper.unref();
     this.log.info({ socket: path, mode: `0${this.opts.mode.toString(8)}`, gid }, 'pcsc socket listening');
   }
 
@@ -104,6 +128,8 @@ export class PcscServer implements ConnectionHost {
     this.core.off('reader-removed', this.onReaderAddedOrRemoved);
     const server = this.server;
     this.server = null;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     for (const c of [...this.connections]) c.close('daemon stopping');
     if (server) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -121,8 +147,19 @@ export class PcscServer implements ConnectionHost {
     for (const c of this.connections) if (c.notify(SCARD.S_SUCCESS)) this.stats.notifications++;
   }
 
+  private sweep(tickMs: number): void {
+    for (const c of this.connections) {
+      const why = c.tick(tickMs, this.limits);
+      if (why) {
+        this.stats.timedOut++;
+        this.log.warn({ conn: c.id, reason: why }, 'pcsc client cut off');
+        c.close(why);
+      }
+    }
+  }
+
   private accept(socket: Socket): void {
-    if (this.connections.size >= (this.opts.maxConnections ?? 200)) {
+    if (this.connections.size >= this.limits.maxConnections) {
       this.stats.refused++;
       socket.destroy();
       return;
@@ -181,6 +218,7 @@ export class PcscServer implements ConnectionHost {
       handles,
       waiting: registered,
       readersNotShown: this.readerTable.overflow,
+      limits: this.limits,
       ...this.stats,
     };
   }

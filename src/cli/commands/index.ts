@@ -10,7 +10,8 @@ import { insert } from './insert.js';
 import { remove } from './remove.js';
 import { diag } from './diag.js';
 import { passwd, token } from './passwd.js';
+import { fleet } from './fleet.js';
 
-export const COMMANDS: Command[] = [readers, watch, send, insert, remove, diag, passwd, token];
+export const COMMANDS: Command[] = [readers, watch, send, insert, remove, diag, passwd, token, fleet];
 
 export { UsageError, type Command, type CommandIo } from './command.js';

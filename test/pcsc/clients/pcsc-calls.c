@@ -148,7 +148,7 @@ int main(void) {
 			rv_line("connect", rv);
 			printf(" proto=%lu\n", (unsigned long)proto);
 		} else if (!strcmp(c, "reconnect")) {
-			DWORD proto = 0;
+			DWORD proto = 0x5A5A; /* shows whether a failed reconnect writes the protocol back, and what */
 			LONG rv = SCardReconnect(hs[h], num(a[2]), num(a[3]), num(a[4]), &proto);
 			if (rv == SCARD_S_SUCCESS) protos[h] = proto;
 			rv_line("reconnect", rv);

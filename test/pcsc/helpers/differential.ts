@@ -34,7 +34,11 @@ export async function runSequence(daemon: Daemonish, port: number, steps: string
       } else {
         const c = clients[head[0] as 'A' | 'B'];
         if (!c) throw new Error(`bad step ${step}`);
-        if (head.endsWith('&')) c.send(rest.join(' '));
+        if (head.endsWith('&')) {
+          c.send(rest.join(' '));
+          // A line per step keeps results aligned with their steps.
+          out.push(`${step} => sent`);
+        }
         else if (head.endsWith('<')) out.push(`${step} => ${await c.next(30000, step)}`);
         else out.push(`${step} => ${await c.call(rest.join(' '), 30000)}`);
       }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResourceManager } from '../../../src/core/index.js';
 import type { Driver, DriverEvents, DriverReader } from '../../../src/driver/contract.js';
-import { PcscServer } from '../../../src/api/pcsc/server.js';
+import { PcscServer, type PcscLimits } from '../../../src/api/pcsc/server.js';
 import { SimSlot } from '../../../drivers/sim/slot.js';
 import { createCard } from '../../../drivers/sim/cards/index.js';
 
@@ -53,14 +53,14 @@ export interface SimGateway {
 
 const silent = { info() {}, warn() {}, debug() {} };
 
-export async function startSimGateway(readers: { name: string; card?: unknown }[] = []): Promise<SimGateway> {
+export async function startSimGateway(readers: { name: string; card?: unknown }[] = [], limits?: Partial<PcscLimits>): Promise<SimGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'scardgate-pcsc-'));
   const socket = join(dir, 'pcscd.comm');
   const core = new ResourceManager({ transmitTimeoutMs: 5000 });
   const driver = new TestSimDriver();
   await core.addDriver(driver);
   const slots = new Map<string, SimSlot>();
-  const server = new PcscServer(core, { socketPath: socket, mode: 0o600 }, silent);
+  const server = new PcscServer(core, { socketPath: socket, mode: 0o600, limits }, silent);
   await server.start();
   const waitListed = (name: string, present: boolean) =>
     new Promise<void>((resolve) => {

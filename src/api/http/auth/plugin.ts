@@ -7,6 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CSRF_HEADER, SESSION_COOKIE, csrfMatches, type Session, type SessionStore } from './sessions.js';
 import type { TokenRecord, TokenVerifier } from './tokens.js';
 import { reason } from '../errors.js';
+import { allows } from './scopes.js';
+import { requiredScope } from './route-scopes.js';
 
 export type Principal = { kind: 'session'; session: Session } | { kind: 'token'; token: TokenRecord };
 
@@ -18,6 +20,12 @@ declare module 'fastify' {
     /** Route reachable without authentication (login, the UI's static shell). */
     public?: boolean;
   }
+}
+
+/** Who made a request, for audit lines: the token's name and id (never its text), or the technician session. */
+export function principalLabel(p: Principal | undefined): string {
+  if (!p) return 'anonymous';
+  return p.kind === 'token' ? `token ${p.token.name} (${p.token.id})` : 'technician session';
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -49,9 +57,14 @@ export function registerAuth(app: FastifyInstance, sessions: SessionStore, token
       const token = await tokens.verify(authz.replace(/^Bearer\s+/i, '').trim());
       if (!token) return deny(reply, 401, 'invalid or revoked API token');
       req.principal = { kind: 'token', token };
+      const need = requiredScope(req.method, route ?? '', req.routeOptions.config?.scope);
+      if (!allows(token.scopes, need)) {
+        req.log.warn({ by: principalLabel(req.principal), method: req.method, route }, 'API token refused: scope');
+        return deny(reply, 403, `this route needs the ${need} scope; token "${token.name}" has ${token.scopes.join(', ') || 'none'}`);
+      }
       return;
     }
-    const session = sessions.get(req.cookies[SESSION_COOKIE]);
+    const session = await sessions.check(req.cookies[SESSION_COOKIE]);
     if (!session) {
       const had = req.cookies[SESSION_COOKIE] !== undefined;
       return deny(reply, 401, had ? 'session expired: log in again' : 'authentication required: log in or send an API token');
@@ -61,5 +74,13 @@ export function registerAuth(app: FastifyInstance, sessions: SessionStore, token
       return deny(reply, 403, 'missing or wrong CSRF token: send the X-CSRF-Token header from GET /api/auth/session');
     }
     req.principal = { kind: 'session', session };
+  });
+  // The audit trail: who changed what. Administrative changes at info, other state changes at debug (a door
+  // controller's every transmit would flood the journal); always the caller's name, never a secret.
+  app.addHook('onResponse', async (req, reply) => {
+    if (!req.principal || !UNSAFE.has(req.method)) return;
+    const route = req.routeOptions.url ?? '';
+    const admin = requiredScope(req.method, route, req.routeOptions.config?.scope) === 'admin';
+    req.log[admin ? 'info' : 'debug']({ by: principalLabel(req.principal), method: req.method, route, status: reply.statusCode }, 'HTTP API change');
   });
 }

@@ -8,6 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writePrivateFile } from './password.js';
+import { DEFAULT_SCOPES, LEGACY_SCOPES, isScope, type Scope } from './scopes.js';
 
 export const TOKENS_FILE = 'http-tokens.json';
 export const TOKEN_PREFIX = 'sgt_';
@@ -18,6 +19,8 @@ export interface TokenRecord {
   /** sha256 of the whole token text, hex. */
   sha256: string;
   created: string;
+  /** What the token may do (scopes.ts); a record without it predates scopes and gets LEGACY_SCOPES. */
+  scopes: Scope[];
 }
 
 export const tokensPath = (stateDir: string): string => join(stateDir, TOKENS_FILE);
@@ -26,21 +29,27 @@ const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').dig
 
 export async function readTokens(stateDir: string): Promise<TokenRecord[]> {
   try {
-    const parsed = JSON.parse(await readFile(tokensPath(stateDir), 'utf8')) as { tokens?: TokenRecord[] };
-    return Array.isArray(parsed.tokens) ? parsed.tokens : [];
+    const parsed = JSON.parse(await readFile(tokensPath(stateDir), 'utf8')) as { tokens?: Array<Partial<TokenRecord>> };
+    if (!Array.isArray(parsed.tokens)) return [];
+    return parsed.tokens.map((t) => {
+      const scopes = Array.isArray(t.scopes) ? t.scopes.filter(isScope) : undefined;
+      // A record naming only unknown scopes gets none: it authenticates and may do nothing.
+      return { ...t, scopes: scopes ?? [...LEGACY_SCOPES] } as TokenRecord;
+    });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
 }
 
-/** Creates a token named `name`; returns the token text, shown once and never stored. */
-export async function createToken(stateDir: string, name: string): Promise<{ token: string; record: TokenRecord }> {
+/** Creates a token named `name` allowed `scopes`; returns the token text, shown once and never stored. */
+export async function createToken(stateDir: string, name: string, scopes: readonly Scope[] = DEFAULT_SCOPES): Promise<{ token: string; record: TokenRecord }> {
+  if (scopes.length === 0 || !scopes.every(isScope)) throw new Error('token scopes must be one or more of read, transmit, admin');
   if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) throw new Error('token name must be 1-64 characters of A-Z a-z 0-9 _ . @ -');
   const tokens = await readTokens(stateDir);
   if (tokens.some((t) => t.name === name)) throw new Error(`a token named "${name}" already exists (revoke it first)`);
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-  const record: TokenRecord = { id: randomBytes(6).toString('hex'), name, sha256: sha256(token), created: new Date().toISOString() };
+  const record: TokenRecord = { id: randomBytes(6).toString('hex'), name, sha256: sha256(token), created: new Date().toISOString(), scopes: [...new Set(scopes)] };
   tokens.push(record);
   await writePrivateFile(tokensPath(stateDir), JSON.stringify({ tokens }, null, 2) + '\n');
   return { token, record };

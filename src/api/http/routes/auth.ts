@@ -19,7 +19,7 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Sessi
         deps.log.warn({ ip: req.ip }, 'web login refused: wrong password');
         return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'wrong password' });
       }
-      const s = sessions.create();
+      const s = await sessions.open();
       deps.log.info({ ip: req.ip }, 'web login');
       reply.setCookie(SESSION_COOKIE, s.id, cookieOpts);
       return { csrfToken: s.csrf, idleMinutes: deps.config.http.sessionIdleMinutes };

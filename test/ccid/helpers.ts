@@ -1,0 +1,61 @@
+/** A CCID rig: the real core, the CCID driver, the emulated USB bus (emulators/ccid). */
+import { once, type EventEmitter } from 'node:events';
+import pino from 'pino';
+import { ResourceManager } from '../../src/core/index.js';
+import { CcidDriver } from '../../drivers/ccid/index.js';
+import type { CcidConfigT } from '../../drivers/ccid/config.js';
+import { EmulatedUsbBinding } from '../../emulators/ccid/binding.js';
+
+export const log = pino({ level: process.env.CCID_TEST_LOG ?? 'silent' });
+
+export const ccidConfig = (over: Partial<CcidConfigT> = {}): CcidConfigT => ({
+  enabled: true,
+  escape: false,
+  voltage: 'auto',
+  commandTimeoutMs: 2000,
+  maxTimeExtensions: 50,
+  pollIntervalMs: 50,
+  hotplugPollMs: 50,
+  emulate: [],
+  ...over,
+});
+
+export interface Rig {
+  core: ResourceManager;
+  bus: EmulatedUsbBinding;
+  driver: CcidDriver;
+  close(): Promise<void>;
+}
+
+export async function rig(config: Partial<CcidConfigT> = {}, hotplug = true): Promise<Rig> {
+  const bus = new EmulatedUsbBinding(hotplug);
+  const core = new ResourceManager({ transmitTimeoutMs: 10000, log });
+  const driver = new CcidDriver(ccidConfig(config), { log }, { binding: bus });
+  await core.addDriver(driver);
+  return { core, bus, driver, close: () => core.stop() };
+}
+
+/** An event within a deadline, or a failure naming what was awaited. */
+export async function waitFor<T extends unknown[]>(em: EventEmitter, event: string, ms = 5000, what = `'${event}' event`): Promise<T> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  try {
+    return (await once(em, event, { signal: ac.signal })) as T;
+  } catch (e) {
+    if (ac.signal.aborted) throw new Error(`no ${what} within ${ms} ms`, { cause: e });
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Poll a condition until true or the deadline; fails naming it. */
+export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
