@@ -103,7 +103,15 @@ async function hsuDriver(link: string, opts: Record<string, unknown>, maxBaudRat
   const board = new FakeGpioBoard(); // the IRQ line only selects event-driven detection: HSU reads are data-driven
   const d = createPn532Driver({ readers: [{ transport: { type: 'hsu', path: link, baudRate: BAUD, maxBaudRate }, ...opts }] } as never, { log }, { gpio: board.factory, gpioBase: async () => 0 });
   await d.start();
-  if (!d.readers()[0]) throw new Error('PN532 reader did not come up');
+  // a loaded machine can make the first attempt miss its ACK windows: the driver retries with back-off
+  if (!d.readers()[0]) {
+    await Promise.race([
+      new Promise((r) => d.once('reader-added', r)),
+      sleep(20000).then(() => {
+        throw new Error('PN532 reader did not come up within 20 s');
+      }),
+    ]);
+  }
   return d;
 }
 
