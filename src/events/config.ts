@@ -59,6 +59,11 @@ export const EventsConfig = Type.Object(
       description:
         'How UID bytes become Wiegand numbers: lsb-first reads UID0..UID3 as a little-endian number (most MIFARE readers and printed card numbers), msb-first as big-endian.',
     }),
+    ndef: Type.Boolean({
+      default: true,
+      description:
+        'Read the NDEF message of Type 2 tags (Ultralight, NTAG21x) and MIFARE Classic (MAD, NFC Forum keys) after the card profile; card.inserted carries data.ndef.records and, for a Home Assistant tag URI, data.haTagId.',
+    }),
     profileTimeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 3000, description: 'Upper bound for running a card profile before card.inserted is recorded without the rest of its results.' }),
     profiles: Type.Array(CardProfile, {
       default: DEFAULT_PROFILES,

@@ -19,6 +19,7 @@ import { DurableOutbox, type EventDraft } from './outbox.js';
 import { cardFields, cardIdentity, cardType } from './card-data.js';
 import { clockProbe, type ClockProbe } from './clock.js';
 import { compileProfiles, matchProfile, runProfile, type CompiledProfile, type ProfileResult } from './profiles.js';
+import { runNdefStep, wantsNdef } from './ndef-step.js';
 
 export interface GatewayEventsOptions {
   core: ScardCore;
@@ -168,21 +169,34 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     const card = this.presentCard(r, at);
     this.present.set(r.name, card);
     const cp = matchProfile(this.profiles, r);
-    if (!cp) {
+    // NDEF step (src/events/ndef-step.ts): Type 2 tags and MIFARE Classic, after the profile
+    const ndef = this.o.config.ndef && wantsNdef(cardType(r));
+    if (!cp && !ndef) {
       const f = cardFields(r, this.o.config.wiegandByteOrder);
       card.uid = f.uid;
       this.enqueue(this.draft('card.inserted', r, { ...f }, at));
       return;
     }
     this.enqueue(
-      runProfile(this.o.core, r.name, cp, this.o.config.profileTimeoutMs).then((res) => {
-        const uid = uidFromProfile(r, res);
+      (async () => {
+        const res = cp ? await runProfile(this.o.core, r.name, cp, this.o.config.profileTimeoutMs) : undefined;
+        const uid = res ? uidFromProfile(r, res) : undefined;
         // The profile's connect negotiated the protocol; the snapshot taken at insertion did not know it yet.
         const now = this.o.core.reader(r.name);
         const f = cardFields(now && now.atr.equals(r.atr) ? { ...r, protocol: now.protocol } : r, this.o.config.wiegandByteOrder, uid);
         card.uid = f.uid;
-        return this.draft('card.inserted', r, { ...f, profile: res }, at);
-      }),
+        const data: Record<string, unknown> = { ...f };
+        if (res) data.profile = res;
+        // only while the same card is still there: a connect to an empty slot is a reader error, not an answer
+        const still = this.o.core.reader(r.name);
+        if (ndef && !(still?.card && cardIdentity(still) === identity)) data.ndef = { error: 'the card left before its NDEF message was read' };
+        else if (ndef) {
+          const n = await runNdefStep(this.o.core, r.name, f.cardType, this.o.config.profileTimeoutMs);
+          data.ndef = n.records ? { records: n.records } : n.error ? { error: n.error } : { records: [] };
+          if (n.haTagId) data.haTagId = n.haTagId;
+        }
+        return this.draft('card.inserted', r, data, at);
+      })(),
     );
   }
 

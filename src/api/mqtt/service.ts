@@ -17,6 +17,7 @@ import type { Reader } from '../../gateway/readers.js';
 import { MqttConfig, type MqttConfigT } from './config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { brokerCredentials, mqttPasswordPath } from './broker-auth.js';
+import { haTagValueTemplate } from './ha-tag.js';
 import { parseRequest } from './requests.js';
 import { Backoff } from './backoff.js';
 import { RequestGate } from './request-gate.js';
@@ -344,8 +345,7 @@ export class MqttService implements Service {
     const gw = this.ctx.gatewayId;
     this.publishRetained(haTagConfigTopic(this.cfg.homeassistant.discoveryPrefix, gw, id), {
       topic: this.topics.events,
-      // HA ignores an empty result: only this reader's card.inserted becomes a tag scan, with the UID as tag id.
-      value_template: `{% if value_json.type == 'card.inserted' and value_json.reader == ${JSON.stringify(r.name)} and value_json.data.uid is defined %}{{ value_json.data.uid }}{% endif %}`,
+      value_template: haTagValueTemplate(r.name),
       device: {
         identifiers: [`scardgate_${gw}`],
         name: `scardgate ${gw}`,
