@@ -365,7 +365,7 @@ export class PdEngine {
       this.counters.sessions++;
       this.o.hooks?.secure?.(true, 'handshake complete');
     }
-    tracePacket(this.o.log, this.o.trace ?? { enabled: false, cardData: false }, { ...pkt, data: out.data, scb: pkt.scb });
+    tracePacket(this.o.log, this.o.trace ?? { enabled: false, cardData: false }, pkt, out.data);
     if (out.code === REPLY.NAK && out.data[0] === NAK.SEQUENCE) this.counters.naks++;
     else this.cache = { code: cmd.code, bytes };
     return { bytes, after: out.after };

@@ -27,7 +27,7 @@ async function rig(t: { teardown(fn: () => unknown): void }, pds: Array<Record<s
     logLevel: 'info',
     config: {
       drivers: { sim: { readers: [{ name: 'Door A' }, { name: 'Door B' }, { name: 'Door C' }] } },
-      osdp: { enabled: true, path: pty.a, baudRate: 9600, pds },
+      osdp: { enabled: true, path: pty.a, baudRate: 9600, trace: true, pds },
     },
   });
   const { SERVICES } = await import('../../src/daemon/registry.js');
@@ -94,6 +94,12 @@ t.test('install mode, KEYSET, secure session, taps in 26/34/37 bits, LED/BUZ, CO
     t.match(decodeCredential(got.bitCount, got.data), { ...expect[a], parityOk: true }, `PD ${a}: ${expect[a].format}`);
     await gw.core.simulateRemove(readerName(gw, door));
   }
+  const trace = gw.logs.lines.filter((l) => l.msg === 'osdp packet');
+  t.ok(trace.length > 20, `packet trace on (${trace.length} lines)`);
+  t.ok(trace.some((l) => JSON.stringify(l).includes('osdp_KEYSET') && JSON.stringify(l).includes('redacted')), 'KEYSET traced, its key redacted');
+  t.ok(trace.some((l) => JSON.stringify(l).includes('osdp_RAW') && JSON.stringify(l).includes('redacted: card data')), 'RAW traced, card data redacted');
+  t.notOk(gw.logs.lines.some((l) => JSON.stringify(l).toLowerCase().includes('59508240')), 'the 26-bit card data is in no log line');
+  t.notOk(gw.logs.lines.some((l) => JSON.stringify(l).toLowerCase().includes(KEY.toString('hex'))), 'nor the key');
 
   const slotA = sim.list().find((r) => r.friendlyName === 'Door A')!.slot;
   const led = (onColor: number) => ({
