@@ -151,3 +151,25 @@ t.test('a panel with the wrong key is refused; ENFORCE_SECURE refuses SCBK-D', a
   await waitFor(() => (cp.bus.diagnostics().pds as Array<{ reconnects: number }>)[0].reconnects >= before + 2, 'two more attempts after the tap', 20000);
   t.equal(cp.cards.length, 0, 'no card data to a panel without the key');
 });
+
+t.test('the serial line vanishes and comes back: the PD reopens it and the panel sees it online again', async (t) => {
+  const { gw, pty, link } = await rig(t, [{ address: 4, reader: 'Door A', scbk: KEY.toString('hex') }]);
+  const cp = panel(link, [{ address: 4, secure: true, scbk: KEY }]);
+  cp.start();
+  await waitFor(() => cp.bus.isOnline(4), 'PD online');
+  await cp.stop();
+  await link.close();
+  await pty.stop();
+  await gw.logs.waitFor((l) => l.msg === 'OSDP serial line lost; reopening', 10000, 'the PD noticing the line is gone');
+  const again = await ptyPair({ a: pty.a, b: pty.b });
+  t.teardown(() => again.stop());
+  const link2 = await openSerialLink(again.b, 9600);
+  t.teardown(() => link2.close());
+  const cp2 = panel(link2, [{ address: 4, secure: true, scbk: KEY }]);
+  cp2.start();
+  t.teardown(() => cp2.stop());
+  await waitFor(() => cp2.bus.isOnline(4), 'PD online on the new line', 30000);
+  await gw.core.simulateInsert(readerName(gw, 'Door A'), { type: 'mifare-classic-1k', uid: UID });
+  await waitFor(() => cp2.cards.length === 1, 'a card read through the reopened line');
+  t.match(decodeCredential(cp2.cards[0].card.bitCount, cp2.cards[0].card.data), { format: 'H10301', facility: 0xb2, card: 0xa104 });
+});

@@ -125,8 +125,6 @@ export class OsdpService implements Service {
   async start(): Promise<void> {
     this.state = await this.stateFile.load();
     const baud = this.state.baudRate ?? this.cfg.baudRate;
-    const link = await openSerialLink(this.cfg.path, baud, this.deps.serialPort);
-    this.link = link;
     const trace = { enabled: this.cfg.trace, cardData: this.cfg.traceCardData };
     this.engines = this.cfg.pds.map((pd, i) => {
       const saved = this.state.pds[i] ?? {};
@@ -155,7 +153,7 @@ export class OsdpService implements Service {
             this.state.pds[i] = { ...this.state.pds[i], address: c.address };
             for (const e of this.engines) e.o.currentBaud = c.baudRate;
             await this.stateFile.save(this.state);
-            await link.setBaudRate(c.baudRate);
+            await this.link?.setBaudRate(c.baudRate);
           },
           keyset: async (key) => {
             this.state.pds[i] = { ...this.state.pds[i], scbk: key.toString('hex') };
@@ -167,10 +165,46 @@ export class OsdpService implements Service {
       });
       return engine;
     });
-    this.port = new PdPort(link, this.engines, { log: this.log });
-    link.on('lost', (why) => this.log.error({ path: this.cfg.path, why }, 'OSDP serial line lost'));
     this.unsubscribe = this.ops.onCardRead((reader, uid) => this.cardRead(reader, uid));
-    this.log.info({ path: this.cfg.path, baudRate: baud, addresses: this.engines.map((e) => e.address) }, 'OSDP PD listening');
+    this.running = true;
+    await this.attach();
+  }
+
+  private running = false;
+  private retry?: NodeJS.Timeout;
+  private backoffMs = 500;
+
+  /** Open the line (at the speed the panel last chose); a missing or vanished adapter is retried with back-off. */
+  private async attach(): Promise<void> {
+    if (!this.running) return;
+    const baud = this.state.baudRate ?? this.cfg.baudRate;
+    try {
+      const link = await openSerialLink(this.cfg.path, baud, this.deps.serialPort);
+      if (!this.running) {
+        await link.close();
+        return;
+      }
+      this.link = link;
+      this.port = new PdPort(link, this.engines, { log: this.log });
+      link.on('lost', (why) => {
+        if (this.link !== link) return;
+        this.log.error({ path: this.cfg.path, why }, 'OSDP serial line lost; reopening');
+        this.link = undefined;
+        void link.close().finally(() => this.scheduleRetry());
+      });
+      this.backoffMs = 500;
+      this.log.info({ path: this.cfg.path, baudRate: baud, addresses: this.engines.map((e) => e.address) }, 'OSDP PD listening');
+    } catch (e) {
+      this.log.warn({ path: this.cfg.path, err: (e as Error).message, retryMs: this.backoffMs }, 'OSDP serial line not available; retrying');
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (!this.running) return;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => void this.attach(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, 30000);
   }
 
   private readerOf(pd: OsdpPdConfigT): string | undefined {
@@ -206,6 +240,8 @@ export class OsdpService implements Service {
   }
 
   async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.retry);
     this.unsubscribe?.();
     for (const l of this.leds) l.close();
     await this.link?.close();
