@@ -71,6 +71,11 @@ t.test('install mode, KEYSET, secure session, taps in 26/34/37 bits, LED/BUZ, CO
   t.teardown(() => cp.stop());
   await waitFor(() => [1, 2, 3].every((a) => cp.bus.isOnline(a)) && keysets.includes(1), 'three PDs online, PD 1 given its key with KEYSET', 20000);
   t.ok([1, 2, 3].every((a) => cp.bus.info(a)?.secure), 'all three in secure sessions');
+  t.same(
+    cp.bus.info(1)!.capabilities.map((c) => c.fn),
+    [3, 4, 5, 8, 9, 10, 16],
+    'PDCAP: card data, LED, buzzer (the sim reader has feedback), CRC, secure channel, receive buffer, OSDP version; no keypad, text or outputs',
+  );
   const stateFile = join(gw.config.state.dir, 'osdp-pd.json');
   await waitFor(() => {
     try {

@@ -110,11 +110,17 @@ export class OsdpService implements Service {
   }
 
   private capabilities(pd: OsdpPdConfigT): Capability[] {
-    // only what this PD has: card data as raw bits, LED and buzzer through the reader's feedback, CRC, AES-128 when offered
+    // only what this PD has: card data as raw bits, LED and buzzer when the reader behind has feedback, CRC, AES-128 when offered
+    const reader = this.readerOf(pd);
+    const feedback = reader !== undefined && this.ops.hasFeedback(reader);
     return [
       { fn: CAP.CARD_DATA_FORMAT, compliance: 1, count: 0 },
-      { fn: CAP.READER_LED, compliance: 1, count: 1 },
-      { fn: CAP.READER_AUDIBLE, compliance: 1, count: 1 },
+      ...(feedback
+        ? [
+            { fn: CAP.READER_LED, compliance: 1, count: 1 },
+            { fn: CAP.READER_AUDIBLE, compliance: 1, count: 1 },
+          ]
+        : []),
       { fn: CAP.CHECK_CHARACTER, compliance: 1, count: 0 },
       { fn: CAP.COMMUNICATION_SECURITY, compliance: pd.secureChannel ? (pd.enforceSecure ? 0x01 : 0x03) : 0, count: 0 },
       { fn: CAP.RECEIVE_BUFFER, compliance: 1440 & 0xff, count: 1440 >> 8 },
@@ -134,7 +140,7 @@ export class OsdpService implements Service {
       const engine: PdEngine = new PdEngine({
         address: saved.address ?? pd.address,
         identity: { vendorCode: parseInt(this.cfg.vendorCode, 16), model: this.cfg.model, version: 1, serial: (this.cfg.serial + i) >>> 0, firmware: [1, 0, 0] },
-        capabilities: this.capabilities(pd),
+        capabilities: () => this.capabilities(pd),
         secureChannel: pd.secureChannel,
         scbk,
         installMode: !scbk,
