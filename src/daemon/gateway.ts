@@ -12,6 +12,7 @@ import type { Driver } from '../driver/contract.js';
 import type { LogRing } from '../log/index.js';
 import { DRIVERS, SERVICES, createCore, type DriverEntry, type ServiceEntry } from './registry.js';
 import type { Service, ServiceContext } from './service.js';
+import { loopLag, startLoopLag } from './loop-lag.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   logRing?: LogRing;
   /** The YAML file the config came from, for services that edit it (web UI). */
   configFile?: string;
+  /** Whole-gateway restart offered to services (the daemon sets it). */
+  requestRestart?: () => Promise<void>;
   /** Override the registry (tests); default: every enabled entry. */
   drivers?: DriverEntry[];
   services?: ServiceEntry[];
@@ -49,6 +52,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     mark = now;
   };
   await mkdir(config.state.dir, { recursive: true });
+  startLoopLag();
   const core = await createCore({ config, log: log.child({ module: 'core' }) });
   lap('core');
   const services: Service[] = [];
@@ -63,6 +67,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logRing: opts.logRing,
     configFile: opts.configFile,
     restartServices: (names, next) => restartServices(names, next),
+    requestRestart: opts.requestRestart,
     diagnostics() {
       const out: Record<string, unknown> = {
         gateway: {
@@ -73,6 +78,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           pid: process.pid,
           node: process.version,
           rssBytes: process.memoryUsage().rss,
+          eventLoopDelay: loopLag(),
         },
         core: core.diagnostics(),
       };

@@ -123,9 +123,41 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
     log.error({ err: reason instanceof Error ? reason : new Error(String(reason)) }, 'unhandled promise rejection');
   });
 
+  /**
+   * The web UI's restart: the file re-read and validated first (an invalid one is refused and the running
+   * gateway kept), then every part stopped and started again in this process (same pid, so systemd's
+   * watchdog and journald follow it). Log level and log ring are the process's and stay.
+   */
+  let restarting: Promise<void> | undefined;
+  const requestRestart = (): Promise<void> =>
+    (restarting ??= (async () => {
+      if (stopping) return;
+      let next: LoadedConfig;
+      try {
+        next = loadConfig(configFile, { env: io.env });
+      } catch (err) {
+        log.error({ err }, 'restart refused: the configuration does not load');
+        return;
+      }
+      log.info({ config: next.source }, 'restarting');
+      const old = gateway;
+      gateway = undefined;
+      if (old) await stopGateway(old, { log, boundMs: STOP_BOUND_MS - 250 });
+      if (stopping) return;
+      try {
+        starting = startGateway({ config: next.config, gatewayId: next.gatewayId, log, version, logRing: ring, configFile, requestRestart });
+        gateway = await starting;
+        loaded = next;
+        log.info({ readers: gateway.core.readers().length, listen: gateway.addresses() }, 'restarted');
+      } catch (err) {
+        log.fatal({ err }, 'restart failed');
+        void shutdown('restart failed', 1);
+      }
+    })().finally(() => (restarting = undefined)));
+
   log.info({ version, gatewayId, config: loaded.source, pid: process.pid }, 'starting');
   try {
-    starting = startGateway({ config, gatewayId, log, version, logRing: ring, configFile });
+    starting = startGateway({ config, gatewayId, log, version, logRing: ring, configFile, requestRestart });
     gateway = await starting;
   } catch (err) {
     log.fatal({ err }, 'start-up failed');

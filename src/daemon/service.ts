@@ -27,6 +27,8 @@ export interface ServiceContext {
    * config editor). Names that are not a restartable running service come back as pending.
    */
   restartServices?(names: string[], config: Config): Promise<{ restarted: string[]; pending: string[]; failed: Array<{ part: string; error: string }> }>;
+  /** Restart the whole gateway with the file re-read (web UI's restart button); set by the daemon (main.ts). */
+  requestRestart?(): Promise<void>;
 }
 
 export interface Service {

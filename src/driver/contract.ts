@@ -56,6 +56,8 @@ export interface SlotEvents {
 export interface DriverSlot extends EventEmitter<SlotEvents> {
   readonly index: number;
   readonly level: ExchangeLevel;
+  /** A contactless slot (an NFC reader), known even while its field is empty (tag scanners are announced for it). */
+  readonly contactless?: boolean;
   /** Current presence as the driver last saw it. */
   isCardPresent(): boolean;
   /** Card info of the present card, if any. */

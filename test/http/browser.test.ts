@@ -96,6 +96,7 @@ t.test('APDU console: bad hex refused as typed, SELECT MF answered 9000', async 
 
 t.test('config editor: an invalid edit is refused with the key path, file untouched', async (t) => {
   await page.locator('#tab-config').click();
+  await page.locator('#config-mode-raw').click();
   const area = page.locator('#config-text');
   await area.waitFor();
   const text = await area.inputValue();

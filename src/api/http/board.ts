@@ -9,6 +9,8 @@ export const USB_CLASS_SMART_CARD = 0x0b;
 
 export interface BoardDevices {
   serialPorts: Array<{ path: string; manufacturer?: string; serialNumber?: string; vendorId?: string; productId?: string }> | { error: string };
+  /** Said when a probe worked in a reduced way (e.g. no udevadm: ports listed from /dev without vendor details). */
+  notes?: string[];
   i2cBuses: Array<{ path: string; bus: number }> | { error: string };
   usbCcid: Array<{ bus: string; address: number; vendorId: string; productId: string; product?: string; interfaces: number[] }> | { error: string };
 }
@@ -16,10 +18,29 @@ export interface BoardDevices {
 const errorText = (e: unknown): { error: string } => ({ error: e instanceof Error ? e.message : String(e) });
 const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
-async function serialPorts(): Promise<BoardDevices['serialPorts']> {
+/** Serial device names a board offers (UARTs, USB-serial adapters, CDC ACM), as /dev lists them. */
+const SERIAL_NAME = /^(ttyS\d+|ttyAMA\d+|ttyAML\d+|ttyUSB\d+|ttyACM\d+|ttyXRUSB\d+|ttymxc\d+|ttyO\d+|ttyTHS\d+|serial\d+)$/;
+
+async function devSerialPorts(devDir: string): Promise<Array<{ path: string }>> {
+  const names = await readdir(devDir);
+  return names
+    .filter((n) => SERIAL_NAME.test(n))
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .map((n) => ({ path: `${devDir}/${n}` }));
+}
+
+async function serialPorts(notes: string[], devDir = '/dev'): Promise<BoardDevices['serialPorts']> {
   try {
     const { SerialPort } = await import('serialport');
-    const ports = await SerialPort.list();
+    let ports;
+    try {
+      ports = await SerialPort.list();
+    } catch (e) {
+      // serialport lists Linux ports through udevadm; boards without udev (containers, minimal images) still have ports.
+      if (!/udevadm/.test(String((e as Error).message))) throw e;
+      notes.push('udevadm is not available on this system: serial ports are listed from /dev, without vendor or serial-number details');
+      return await devSerialPorts(devDir);
+    }
     return ports.map((p) => ({
       path: p.path,
       manufacturer: p.manufacturer,
@@ -81,6 +102,7 @@ async function usbCcid(): Promise<BoardDevices['usbCcid']> {
 }
 
 export async function boardDevices(): Promise<BoardDevices> {
-  const [s, i, u] = await Promise.all([serialPorts(), i2cBuses(), usbCcid()]);
-  return { serialPorts: s, i2cBuses: i, usbCcid: u };
+  const notes: string[] = [];
+  const [s, i, u] = await Promise.all([serialPorts(notes), i2cBuses(), usbCcid()]);
+  return { serialPorts: s, i2cBuses: i, usbCcid: u, ...(notes.length ? { notes } : {}) };
 }

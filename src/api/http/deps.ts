@@ -32,6 +32,8 @@ export interface HttpDeps {
   configFile?: string;
   /** Restart the named parts (top-level sections, "drivers.<name>") with a new config. */
   applyConfig?: (parts: string[], config: Config) => Promise<RestartReport>;
+  /** Restart the whole gateway in place (the daemon re-reads its file); undefined when not run by scardgated. */
+  restart?: () => Promise<void>;
   /** Directory of the built web UI (dist/web). */
   webRoot?: string;
 }

@@ -37,6 +37,7 @@ export function depsFromContext(ctx: ServiceContext): HttpDeps {
     configFile: ctx.configFile,
     webRoot: ctx.config.http.webRoot || undefined,
     applyConfig: ctx.restartServices && (async (parts, config) => ctx.restartServices!(parts, config)),
+    restart: ctx.requestRestart,
   };
 }
 

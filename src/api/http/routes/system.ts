@@ -1,13 +1,12 @@
 /** Diagnostics, logs tail and the configuration view/editor. */
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError } from '../../../config/load.js';
 import { walkKeys } from '../../../config/keys.js';
 import { LogsQuery, ConfigPutBody } from '../schemas.js';
 import { boardDevices } from '../board.js';
-import { changedParts, isSecretKey, maskObject, maskYaml, validateEdit } from '../config-edit.js';
+import { isSecretKey, maskObject, maskYaml } from '../config-edit.js';
+import { saveConfigText } from '../config-save.js';
 import { HttpError } from '../errors.js';
-import { writePrivateFile } from '../auth/password.js';
 import { principalLabel } from '../auth/plugin.js';
 import type { HttpDeps } from '../deps.js';
 
@@ -74,48 +73,7 @@ export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
     };
   });
 
-  app.put<{ Body: ConfigPutBody }>('/api/config', { schema: { body: ConfigPutBody } }, async (req) => {
-    const file = deps.configFile;
-    if (!file) throw new HttpError(409, 'the gateway runs on the embedded default configuration; start it with --config <file> to edit');
-    const current = await readFile(file, 'utf8').catch(() => '');
-    let edit;
-    try {
-      edit = validateEdit(req.body.yaml, current, file);
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        throw new HttpError(400, `invalid configuration: ${e.problems.join('; ')}`, { problems: e.problems });
-      }
-      throw e;
-    }
-    const parts = changedParts(deps.config, edit.loaded.config);
-    await writeConfigFile(file, edit.text);
-    deps.log.info({ parts, by: principalLabel(req.principal) }, 'configuration changed through the web API');
-    let report = { restarted: [] as string[], pending: parts } as Awaited<ReturnType<NonNullable<HttpDeps['applyConfig']>>>;
-    if (deps.applyConfig && parts.length > 0) report = await deps.applyConfig(parts, edit.loaded.config);
-    return { saved: true, file, changed: parts, ...report };
-  });
-}
-
-/**
- * Atomic replace (temp file + rename, mode kept) where the directory allows it;
- * else in place (a file the daemon may write in a directory it may not, as
- * /etc/scardgate often is). Failures say which file and why.
- */
-async function writeConfigFile(file: string, text: string): Promise<void> {
-  const mode = (await stat(file).catch(() => undefined))?.mode;
-  try {
-    await writePrivateFile(file, text);
-    if (mode !== undefined) await chmod(file, mode & 0o777);
-    return;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw new HttpError(500, `cannot write the configuration file ${file}: ${(e as Error).message}`);
-  }
-  try {
-    await writeFile(file, text);
-  } catch (e) {
-    throw new HttpError(500, `cannot write the configuration file ${file}: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied for the daemon user' : (e as Error).message}`);
-  }
+  app.put<{ Body: ConfigPutBody }>('/api/config', { schema: { body: ConfigPutBody } }, async (req) => saveConfigText(deps, req.body.yaml, principalLabel(req.principal)));
 }
 
 function safe(f: () => Record<string, unknown>): Record<string, unknown> {

@@ -3,21 +3,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type Reader } from '../api.js';
 import { parseHex } from '../../../iso7816/hex.js';
 import { decodeSw } from '../../../iso7816/status-words.js';
-
-interface Exchange {
-  reader: string;
-  command: string;
-  response?: string;
-  sw?: string;
-  swText?: string;
-  swKind?: string;
-  error?: string;
-  ms?: number;
-  at: string;
-}
-
-const HISTORY_KEY = 'scardgate.apdu.history';
-const MAX_HISTORY = 50;
+import { loadHistory, MAX_HISTORY, redactExchange, saveHistory, type Exchange } from '../history.js';
+import { announce, announceError } from '../announce.js';
+import { dateTime } from '../format.js';
 
 function checkHex(text: string): { ok: true; bytes: number } | { ok: false; message: string } {
   if (text.trim() === '') return { ok: false, message: '' };
@@ -27,14 +15,6 @@ function checkHex(text: string): { ok: true; bytes: number } | { ok: false; mess
     return { ok: true, bytes: b.length };
   } catch (e) {
     return { ok: false, message: (e as Error).message };
-  }
-}
-
-function loadHistory(): Exchange[] {
-  try {
-    return JSON.parse(localStorage.getItem(HISTORY_KEY) ?? '[]') as Exchange[];
-  } catch {
-    return [];
   }
 }
 
@@ -65,9 +45,7 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
   useEffect(() => {
     if (!reader && readers[0]) setReader(withCard[0]?.name ?? readers[0].name);
   }, [readers.length]);
-  useEffect(() => {
-    localStorage.setItem(HISTORY_KEY, JSON.stringify(history.slice(0, MAX_HISTORY)));
-  }, [history]);
+  useEffect(() => saveHistory(history), [history]);
   useEffect(() => () => void (session && api('DELETE', `/api/sessions/${session}`).catch(() => undefined)), [session]);
 
   const send = async (e: Event) => {
@@ -87,19 +65,26 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
       } else {
         r = await api<Exchange>('POST', '/api/transmit', { reader, apdu });
       }
-      setHistory((h) => [{ ...r, at }, ...h].slice(0, MAX_HISTORY));
+      const x = redactExchange({ ...r, reader, command: r.command ?? apdu, at });
+      setHistory((h) => [x, ...h].slice(0, MAX_HISTORY));
+      if (x.secret) setApdu('');
+      announce(`${x.sw ?? ''} ${x.swText ?? ''}`.trim() || 'answered');
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && keep) setSession(undefined);
-      setHistory((h) => [{ reader, command: apdu, error: (err as Error).message, at }, ...h].slice(0, MAX_HISTORY));
+      const x = redactExchange({ reader, command: apdu, error: (err as Error).message, at });
+      setHistory((h) => [x, ...h].slice(0, MAX_HISTORY));
+      if (x.secret) setApdu('');
+      announceError(x.error ?? '');
     } finally {
       setBusy(false);
     }
   };
 
-  if (readers.length === 0) return <div class="empty"><h2>No readers</h2><p>Nothing to send an APDU to.</p></div>;
+  if (readers.length === 0) return <div class="placeholder"><h2>No readers</h2><p>Nothing to send an APDU to.</p></div>;
   const last = history[0];
   return (
     <>
+      <h2>APDU console</h2>
       <form class="console" onSubmit={send} id="apdu-form">
         <label>
           Reader
@@ -119,7 +104,8 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
             value={apdu}
             spellcheck={false}
             autoComplete="off"
-            aria-invalid={!check.ok}
+            aria-invalid={apdu.trim() !== '' && !check.ok}
+            aria-describedby="apdu-check"
             onInput={(e) => setApdu(e.currentTarget.value)}
           />
         </label>
@@ -136,9 +122,9 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
         </div>
       </form>
       {last && (
-        <section class="result" id="apdu-result">
+        <section class="result" id="apdu-result" aria-label="Last answer">
           {last.error ? (
-            <p class="error" role="alert">{last.error}</p>
+            <p class="error">{last.error}</p>
           ) : (
             <>
               <p>
@@ -146,6 +132,7 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
                 <span class="muted small"> · {last.ms?.toFixed(1)} ms</span>
               </p>
               <pre class="mono" id="apdu-response">{last.response || '(empty)'}</pre>
+              <p class="muted small">{last.reader} · {dateTime(last.at)}</p>
               <button class="link" onClick={() => copy(last.response ?? '')}>Copy response</button>
             </>
           )}
@@ -154,13 +141,19 @@ export function Console({ readers, initialReader }: { readers: Reader[]; initial
       {history.length > 0 && (
         <section>
           <h3>History <button class="link" onClick={() => setHistory([])}>clear</button></h3>
-          <ul class="history">
+          <p class="muted small">Kept in this browser until you sign out; PINs and keys are never stored.</p>
+          <ul class="history" id="apdu-history">
             {history.map((h) => (
               <li>
-                <button class="link mono" title="reuse this command" onClick={() => setApdu(h.command)}>{h.command}</button>
+                {h.secret ? (
+                  <span class="mono">{h.command}</span>
+                ) : (
+                  <button class="link mono" title="reuse this command" onClick={() => setApdu(h.command)}>{h.command}</button>
+                )}
                 {' → '}
                 {h.error ? <span class="error">{h.error}</span> : <span class={`sw ${h.swKind}`}>{h.sw}</span>}
-                <button class="link" onClick={() => copy(`${h.command}\n${h.response ?? h.error ?? ''}`)}>copy</button>
+                <button class="link" aria-label={`copy exchange of ${dateTime(h.at)}`} onClick={() => copy(`${h.command}\n${h.response ?? h.error ?? ''}`)}>copy</button>
+                <div class="muted small">{h.reader} · {dateTime(h.at)}</div>
               </li>
             ))}
           </ul>

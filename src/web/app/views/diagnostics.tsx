@@ -34,11 +34,12 @@ export function Diagnostics() {
     const t = setInterval(load, 5000);
     return () => clearInterval(t);
   }, []);
-  if (error) return <p class="error" role="alert">{error}</p>;
+  if (error) return <p class="error">{error}</p>;
   if (!d) return <p class="muted">Loading…</p>;
   const mqtt = mqttLine(d.services);
   return (
     <div id="diagnostics">
+      <h2>Diagnostics</h2>
       <dl class="kv">
         <dt>Version</dt><dd>{d.version}</dd>
         <dt>Uptime</dt><dd>{uptime(d.uptimeSeconds)}</dd>
@@ -46,9 +47,45 @@ export function Diagnostics() {
         {mqtt && (<><dt>MQTT</dt><dd class={mqtt.includes('DOWN') ? 'error' : ''} id="mqtt-state">{mqtt}</dd></>)}
       </dl>
       <h3>Board</h3>
-      <pre class="mono small">{JSON.stringify(d.board, null, 2)}</pre>
-      <h3>Services and drivers</h3>
-      <pre class="mono small">{JSON.stringify({ core: d.core, ...d.services }, null, 2)}</pre>
+      <Board board={d.board as unknown as BoardJson} />
+      <details>
+        <summary>Services and drivers (raw)</summary>
+        <pre class="mono small">{JSON.stringify({ core: d.core, ...d.services }, null, 2)}</pre>
+      </details>
     </div>
+  );
+}
+
+type Listed<T> = T[] | { error: string };
+interface BoardJson {
+  serialPorts: Listed<{ path: string; manufacturer?: string; vendorId?: string; productId?: string }>;
+  i2cBuses: Listed<{ path: string; bus: number }>;
+  usbCcid: Listed<{ vendorId: string; productId: string; product?: string; bus: string; address: number }>;
+  notes?: string[];
+}
+
+function Listing<T>({ title, items, render, id }: { title: string; items: Listed<T>; render: (t: T) => string; id: string }) {
+  return (
+    <>
+      <dt>{title}</dt>
+      <dd id={id}>
+        {Array.isArray(items) ? (items.length ? items.map(render).join(', ') : 'none found') : <span class="warn">unavailable: {items.error}</span>}
+      </dd>
+    </>
+  );
+}
+
+/** What a technician may wire a reader to; a probe that could not run says so in words (e.g. no udevadm). */
+function Board({ board }: { board: BoardJson }) {
+  return (
+    <>
+      <dl>
+        <Listing id="board-serial" title="Serial ports" items={board.serialPorts} render={(p) => `${p.path}${p.manufacturer ? ` (${p.manufacturer})` : ''}`} />
+        <Listing id="board-i2c" title="I2C buses" items={board.i2cBuses} render={(b) => b.path} />
+        <Listing id="board-usb" title="USB smart card readers" items={board.usbCcid} render={(u) => `${u.product ?? 'reader'} ${u.vendorId}:${u.productId}`} />
+      </dl>
+      {board.notes?.map((n) => <p class="muted small board-note">{n}</p>)}
+      <p class="small"><a href="#/setup">Add a reader</a> from these.</p>
+    </>
   );
 }

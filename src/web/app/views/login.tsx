@@ -1,7 +1,13 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError } from '../api.js';
 
-export function Login({ expired, onIn }: { expired: boolean; onIn: (csrf: string) => void }) {
+const WHY = {
+  expired: 'Your session expired. Log in again.',
+  restarted: 'The gateway restarted. Log in again.',
+  password: 'Signed out: the password changed or every session was ended. Log in again.',
+} as const;
+
+export function Login({ expired, onIn }: { expired: '' | keyof typeof WHY; onIn: (csrf: string) => void }) {
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -21,9 +27,14 @@ export function Login({ expired, onIn }: { expired: boolean; onIn: (csrf: string
     }
   };
   return (
-    <form class="login" onSubmit={submit} id="login-form">
-      <h1>scardgate</h1>
-      {expired && <p class="warn" id="session-expired">Your session expired. Log in again.</p>}
+    <main>
+    <form class="login" onSubmit={submit} id="login-form" aria-labelledby="login-title">
+      <h1 id="login-title">scardgate</h1>
+      {expired && (
+        <p class="warn" id="session-expired" role="status">
+          {WHY[expired]}
+        </p>
+      )}
       <label>
         Technician password
         <input type="password" id="password" autoFocus autoComplete="current-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
@@ -36,7 +47,8 @@ export function Login({ expired, onIn }: { expired: boolean; onIn: (csrf: string
           {error}
         </p>
       )}
-      <p class="muted small">First start: the password is printed once in the gateway's log (journalctl -u scardgate). Change it with scardctl passwd.</p>
+      <p class="muted small">First start: the password is printed once in the gateway's log (journalctl -u scardgate). Change it under Account once logged in, or with scardctl passwd.</p>
     </form>
+    </main>
   );
 }

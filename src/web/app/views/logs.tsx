@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
+import { dateTime } from '../format.js';
 
 interface Line { time?: string; level?: string | number; msg?: string; module?: string; [k: string]: unknown }
 
@@ -43,6 +44,7 @@ export function Logs({ follow }: { follow: (onLine: (line: string) => void) => (
   const shown = lines.map(parse).filter((l) => LEVELS.indexOf(String(l.level)) >= floor || typeof l.level !== 'string').reverse();
   return (
     <>
+      <h2>Logs</h2>
       <div class="row">
         <label class="inline">
           Level at least{' '}
@@ -52,7 +54,7 @@ export function Logs({ follow }: { follow: (onLine: (line: string) => void) => (
         </label>
         <span class="muted small">{shown.length} of {lines.length} recent lines, newest first, live</span>
       </div>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && <p class="error">{error}</p>}
       {shown.length === 0 ? (
         <p class="muted">No log lines at this level.</p>
       ) : (
@@ -62,7 +64,7 @@ export function Logs({ follow }: { follow: (onLine: (line: string) => void) => (
             const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
             return (
               <li class={`lvl-${String(level)}`}>
-                {time ? new Date(time).toLocaleTimeString() : ''} {String(level ?? '')} {module ? `[${module}] ` : ''}{msg}{extra}
+                {time ? dateTime(time) : ''} {String(level ?? '')} {module ? `[${module}] ` : ''}{msg}{extra}
               </li>
             );
           })}

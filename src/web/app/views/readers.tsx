@@ -1,55 +1,69 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Reader } from '../api.js';
+import { announce, announceError } from '../announce.js';
+import { dateTime } from '../format.js';
+import type { ReaderFault } from '../main.js';
 
-function stateOf(r: Reader): [string, string] {
-  if (!r.available) return ['unavailable', 'Reader unavailable'];
-  if (r.mute) return ['error', 'Card mute'];
-  if (r.cardPresent) return ['present', 'Card present'];
-  return ['empty', 'No card'];
+/** [data-state, css class, text]. The class is "idle", not "empty": .empty is nobody's page placeholder any more. */
+export function stateOf(r: Reader): [string, string, string] {
+  if (!r.available) return ['unavailable', 'unavailable', 'Reader unavailable'];
+  if (r.mute) return ['error', 'fault', 'Card mute'];
+  if (r.cardPresent) return ['present', 'present', 'Card present'];
+  return ['empty', 'idle', 'No card'];
 }
 
-export function Readers({ readers, errors, onConsole }: { readers: Reader[] | undefined; errors: Record<string, { message: string; at: string }>; onConsole: (reader: string) => void }) {
+export function Readers({ readers, errors, onConsole }: { readers: Reader[] | undefined; errors: Record<string, ReaderFault>; onConsole: (reader: string) => void }) {
   const [models, setModels] = useState<string[]>(['iso7816']);
   const [model, setModel] = useState('iso7816');
   const [error, setError] = useState('');
+  const [note, setNote] = useState<Record<string, string>>({});
   useEffect(() => {
     api<{ cardModels: string[] }>('GET', '/api/readers').then((r) => setModels(r.cardModels), () => undefined);
   }, []);
   if (readers === undefined) return <p class="muted">Connecting to the gateway…</p>;
   if (readers.length === 0)
     return (
-      <div class="empty" id="no-readers">
+      <div class="placeholder" id="no-readers">
         <h2>No readers</h2>
-        <p>The gateway sees no reader. Check the drivers section in Config, and Diagnostics for the serial ports, I2C buses and USB devices of this board.</p>
+        <p>The gateway sees no reader. <a href="#/setup">Add a reader</a> from the serial ports, I2C buses and USB devices of this board.</p>
       </div>
     );
   const sim = async (r: Reader, action: 'insert' | 'remove') => {
     setError('');
     try {
       await api('POST', `/api/readers/${encodeURIComponent(r.name)}/simulate/${action}`, action === 'insert' ? { card: model } : {});
+      announce(action === 'insert' ? `simulated ${model} card inserted in ${r.name}` : `simulated card removed from ${r.name}`);
     } catch (e) {
       setError((e as Error).message);
+      announceError((e as Error).message);
     }
   };
   const beep = async (r: Reader) => {
     setError('');
+    setNote((n) => ({ ...n, [r.name]: 'Identifying…' }));
     try {
       await api('POST', `/api/readers/${encodeURIComponent(r.name)}/feedback`, { led: 'blink', buzzer: { ms: 200 } });
+      const text = `LED blinked and buzzer sounded at ${dateTime(new Date())}: this is the reader that just signalled.`;
+      setNote((n) => ({ ...n, [r.name]: text }));
+      announce(`${r.name}: ${text}`);
     } catch (e) {
-      setError((e as Error).message);
+      const text = `Identify failed: ${(e as Error).message}`;
+      setNote((n) => ({ ...n, [r.name]: text }));
+      announceError(`${r.name}: ${text}`);
     }
   };
   return (
     <>
-      {error && <p class="error" role="alert">{error}</p>}
+      <h2>Readers</h2>
+      {error && <p class="error">{error}</p>}
       <ul class="readers" id="readers">
         {readers.map((r) => {
-          const [cls, text] = stateOf(r);
+          const [state, cls, text] = stateOf(r);
           return (
             <li class={`reader ${cls}`} data-reader={r.name}>
               <div class="row">
                 <strong class="name">{r.name}</strong>
-                <span class={`badge ${cls}`} data-state={cls}>
+                <span class={`badge ${cls}`} data-state={state}>
                   {text}
                 </span>
               </div>
@@ -83,17 +97,22 @@ export function Readers({ readers, errors, onConsole }: { readers: Reader[] | un
                 <dt>Events</dt>
                 <dd>{r.eventCounter}</dd>
                 <dt>Since</dt>
-                <dd>{new Date(r.since).toLocaleTimeString()}</dd>
+                <dd>{dateTime(r.since)}</dd>
               </dl>
               {errors[r.name] && (
                 <p class="error small reader-error">
-                  {new Date(errors[r.name].at).toLocaleTimeString()}: {errors[r.name].message}
+                  Last error {dateTime(errors[r.name].at)}: {errors[r.name].message} (<a href="#/health">health</a>)
+                </p>
+              )}
+              {note[r.name] && (
+                <p class="small identify-note" role="status">
+                  {note[r.name]}
                 </p>
               )}
               <div class="actions">
                 {r.cardPresent && <button onClick={() => onConsole(r.name)}>APDU console</button>}
                 {r.capabilities.feedback && (
-                  <button class="link" title="blink the LED and sound the buzzer: which reader is this?" onClick={() => beep(r)}>
+                  <button class="secondary identify" aria-label={`Identify ${r.name}: blink its LED and sound its buzzer`} onClick={() => beep(r)}>
                     Identify
                   </button>
                 )}
@@ -104,7 +123,7 @@ export function Readers({ readers, errors, onConsole }: { readers: Reader[] | un
                     </button>
                   ) : (
                     <>
-                      <select value={model} onChange={(e) => setModel(e.currentTarget.value)} aria-label="card model">
+                      <select value={model} onChange={(e) => setModel(e.currentTarget.value)} aria-label={`simulated card model for ${r.name}`}>
                         {models.map((m) => (
                           <option value={m}>{m}</option>
                         ))}
