@@ -8,9 +8,9 @@ import { startTestGateway } from '../helpers/gateway.js';
 import { openSerialLink } from '../../src/osdp/link.js';
 import { decodeCredential } from '../../src/osdp/formats.js';
 import { EmulatedCp } from '../../emulators/osdp/cp.js';
-import { Pn532Chip } from '../emulators/pn532/chip.js';
-import { HsuAttachment } from '../emulators/pn532/hsu.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
+import { Pn532Chip } from '../../emulators/pn532/chip.js';
+import { HsuAttachment } from '../../emulators/pn532/hsu.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
 import { ptyPair } from './pty.js';
 import { KEY, waitFor } from './helpers.js';
 
