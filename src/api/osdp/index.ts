@@ -5,13 +5,16 @@
  * reader's feedback and card reads at the reader to osdp_RAW, and keeps what
  * the panel changes (address, speed, key) in the state directory.
  *
- * It reaches the gateway through the narrow ReaderOps interface below
- * (today backed by the core: card-inserted events and feedback).
+ * It reaches the gateway through the narrow ReaderOps interface below, backed
+ * by src/gateway (reader stream, feedback operation) in the daemon.
  */
 import type { Logger } from 'pino';
 import type { Service, ServiceContext } from '../../daemon/service.js';
 import type { Feedback } from '../../driver/contract.js';
 import type { ScardCore, ReaderSnapshot } from '../../core/api.js';
+import type { GatewayApi } from '../../gateway/api.js';
+import type { Reader } from '../../gateway/readers.js';
+import type { Caller } from '../../gateway/types.js';
 import { CAP, COLOR, REPLY } from '../../osdp/codes.js';
 import { credentialFromUid } from '../../osdp/formats.js';
 import { openSerialLink, type ByteLink, type SerialPortFactory } from '../../osdp/link.js';
@@ -23,7 +26,7 @@ import { OsdpStateFile, type OsdpState } from './state.js';
 
 export const BAUD_RATES = [9600, 19200, 38400, 57600, 115200, 230400] as const;
 
-/** What the PD frontend needs from the gateway. */
+/** What the PD frontend needs from the gateway (src/gateway's operations and reader stream; a test can stand in). */
 export interface ReaderOps {
   /** Card reads: reader name and the card's UID (undefined for cards without one). Returns an unsubscribe function. */
   onCardRead(fn: (reader: string, uid: Buffer | undefined) => void): () => void;
@@ -33,6 +36,52 @@ export interface ReaderOps {
   hasFeedback(reader: string): boolean;
 }
 
+const CALLER: Caller = { owner: 'osdp', scopes: ['read', 'transmit'], label: 'osdp' };
+
+/**
+ * ReaderOps over the gateway application layer: the reader list and its live
+ * changes ('reader' events), the feedback operation. A card read is a reader
+ * turning present with a UID, once per insertion (event counter): the driver's
+ * UID at once, or the one a card profile learnt (card.inserted) moments later.
+ */
+export async function gatewayReaderOps(api: GatewayApi): Promise<ReaderOps & { close(): void }> {
+  const readers = new Map<string, Reader>();
+  for (const r of (await api.call('readers', {}, CALLER)).readers) readers.set(r.name, r);
+  const sent = new Map<string, number>();
+  const listeners = new Set<(reader: string, uid: Buffer | undefined) => void>();
+  const onReader = (r: Reader): void => {
+    readers.set(r.name, r);
+    if (r.state !== 'present') return;
+    if (sent.get(r.name) === r.eventCounter) return;
+    if (!r.uid && r.card?.contactless !== false) return; // a contactless card's UID may still come from its profile
+    sent.set(r.name, r.eventCounter);
+    const uid = r.uid ? Buffer.from(r.uid, 'hex') : undefined;
+    for (const l of listeners) l(r.name, uid);
+  };
+  const onRemoved = (r: { name: string }): void => {
+    readers.delete(r.name);
+    sent.delete(r.name);
+  };
+  api.on('reader', onReader);
+  api.on('reader-removed', onRemoved);
+  return {
+    onCardRead(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    async feedback(reader, f) {
+      await api.call('feedback', { reader, ...f }, CALLER);
+    },
+    readerNames: () => [...readers.keys()],
+    hasFeedback: (reader) => readers.get(reader)?.capabilities.feedback ?? false,
+    close() {
+      api.off('reader', onReader);
+      api.off('reader-removed', onRemoved);
+    },
+  };
+}
+
+/** ReaderOps straight over the core (embedding and the bench, where no gateway layer runs). */
 export function coreReaderOps(core: ScardCore): ReaderOps {
   return {
     onCardRead(fn) {
@@ -267,6 +316,22 @@ export class OsdpService implements Service {
   }
 }
 
-export function createOsdpService(ctx: ServiceContext, deps: OsdpServiceDeps = {}): OsdpService {
-  return new OsdpService(ctx.config.osdp, ctx.config.state.dir, ctx.log, deps.ops ?? coreReaderOps(ctx.core), deps);
+/** The daemon's factory: the PD frontend as an adapter over the gateway API of the ServiceContext. */
+export function createOsdpService(ctx: ServiceContext, deps: OsdpServiceDeps = {}): Service {
+  let svc: OsdpService | undefined;
+  let ops: (ReaderOps & { close(): void }) | undefined;
+  return {
+    name: 'osdp',
+    async start() {
+      ops = deps.ops ? { ...deps.ops, close: () => undefined } : await gatewayReaderOps(ctx.api);
+      svc = new OsdpService(ctx.config.osdp, ctx.config.state.dir, ctx.log, ops, deps);
+      await svc.start();
+    },
+    async stop() {
+      await svc?.stop();
+      ops?.close();
+    },
+    diagnostics: () => svc?.diagnostics() ?? {},
+    addresses: () => svc?.addresses() ?? {},
+  };
 }
