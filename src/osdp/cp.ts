@@ -402,7 +402,7 @@ export class CpBus extends EventEmitter<CpEvents> {
     } else {
       bytes = encodePacket(pkt);
     }
-    tracePacket(this.o.log, this.o.trace ?? { enabled: false, cardData: false }, { ...pkt, data }, undefined);
+    tracePacket(this.o.log, this.o.trace ?? { enabled: false, cardData: false }, pkt, data);
     // room for the command, the PD's 200 ms, and a reply of up to 64 bytes on the wire
     const timeout = this.o.replyTimeoutMs + this.wireMs(bytes.length + 64);
     for (let attempt = 0; attempt <= this.o.retries; attempt++) {

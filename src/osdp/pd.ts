@@ -50,8 +50,8 @@ export interface PdHooks {
 export interface PdOptions {
   address: number;
   identity: PdIdentity;
-  /** Capabilities declared in osdp_PDCAP. */
-  capabilities: Capability[];
+  /** Capabilities declared in osdp_PDCAP (a function: asked at each osdp_CAP, for what the reader behind has now). */
+  capabilities: Capability[] | (() => Capability[]);
   /** Secure Channel supported at all. */
   secureChannel: boolean;
   /** Installed SCBK (undefined: none yet). */
@@ -253,7 +253,7 @@ export class PdEngine {
         return { code: REPLY.PDID, data: encodePdid(this.o.identity) };
       case CMD.CAP:
         this.lengthIs(data, 1, 'osdp_CAP');
-        return { code: REPLY.PDCAP, data: encodeCaps(this.o.capabilities) };
+        return { code: REPLY.PDCAP, data: encodeCaps(typeof this.o.capabilities === 'function' ? this.o.capabilities() : this.o.capabilities) };
       case CMD.LSTAT:
         this.lengthIs(data, 0, 'osdp_LSTAT');
         return { code: REPLY.LSTATR, data: encodeLstat(h.localStatus?.() ?? { tamper: false, power: false }) };
@@ -365,7 +365,7 @@ export class PdEngine {
       this.counters.sessions++;
       this.o.hooks?.secure?.(true, 'handshake complete');
     }
-    tracePacket(this.o.log, this.o.trace ?? { enabled: false, cardData: false }, { ...pkt, data: out.data, scb: pkt.scb });
+    tracePacket(this.o.log, this.o.trace ?? { enabled: false, cardData: false }, pkt, out.data);
     if (out.code === REPLY.NAK && out.data[0] === NAK.SEQUENCE) this.counters.naks++;
     else this.cache = { code: cmd.code, bytes };
     return { bytes, after: out.after };

@@ -27,7 +27,7 @@ async function rig(t: { teardown(fn: () => unknown): void }, pds: Array<Record<s
     logLevel: 'info',
     config: {
       drivers: { sim: { readers: [{ name: 'Door A' }, { name: 'Door B' }, { name: 'Door C' }] } },
-      osdp: { enabled: true, path: pty.a, baudRate: 9600, pds },
+      osdp: { enabled: true, path: pty.a, baudRate: 9600, trace: true, pds },
     },
   });
   const { SERVICES } = await import('../../src/daemon/registry.js');
@@ -71,6 +71,11 @@ t.test('install mode, KEYSET, secure session, taps in 26/34/37 bits, LED/BUZ, CO
   t.teardown(() => cp.stop());
   await waitFor(() => [1, 2, 3].every((a) => cp.bus.isOnline(a)) && keysets.includes(1), 'three PDs online, PD 1 given its key with KEYSET', 20000);
   t.ok([1, 2, 3].every((a) => cp.bus.info(a)?.secure), 'all three in secure sessions');
+  t.same(
+    cp.bus.info(1)!.capabilities.map((c) => c.fn),
+    [3, 4, 5, 8, 9, 10, 16],
+    'PDCAP: card data, LED, buzzer (the sim reader has feedback), CRC, secure channel, receive buffer, OSDP version; no keypad, text or outputs',
+  );
   const stateFile = join(gw.config.state.dir, 'osdp-pd.json');
   await waitFor(() => {
     try {
@@ -94,6 +99,12 @@ t.test('install mode, KEYSET, secure session, taps in 26/34/37 bits, LED/BUZ, CO
     t.match(decodeCredential(got.bitCount, got.data), { ...expect[a], parityOk: true }, `PD ${a}: ${expect[a].format}`);
     await gw.core.simulateRemove(readerName(gw, door));
   }
+  const trace = gw.logs.lines.filter((l) => l.msg === 'osdp packet');
+  t.ok(trace.length > 20, `packet trace on (${trace.length} lines)`);
+  t.ok(trace.some((l) => JSON.stringify(l).includes('osdp_KEYSET') && JSON.stringify(l).includes('redacted')), 'KEYSET traced, its key redacted');
+  t.ok(trace.some((l) => JSON.stringify(l).includes('osdp_RAW') && JSON.stringify(l).includes('redacted: card data')), 'RAW traced, card data redacted');
+  t.notOk(gw.logs.lines.some((l) => JSON.stringify(l).toLowerCase().includes('59508240')), 'the 26-bit card data is in no log line');
+  t.notOk(gw.logs.lines.some((l) => JSON.stringify(l).toLowerCase().includes(KEY.toString('hex'))), 'nor the key');
 
   const slotA = sim.list().find((r) => r.friendlyName === 'Door A')!.slot;
   const led = (onColor: number) => ({
@@ -144,4 +155,26 @@ t.test('a panel with the wrong key is refused; ENFORCE_SECURE refuses SCBK-D', a
   const before = (cp.bus.diagnostics().pds as Array<{ reconnects: number }>)[0].reconnects;
   await waitFor(() => (cp.bus.diagnostics().pds as Array<{ reconnects: number }>)[0].reconnects >= before + 2, 'two more attempts after the tap', 20000);
   t.equal(cp.cards.length, 0, 'no card data to a panel without the key');
+});
+
+t.test('the serial line vanishes and comes back: the PD reopens it and the panel sees it online again', async (t) => {
+  const { gw, pty, link } = await rig(t, [{ address: 4, reader: 'Door A', scbk: KEY.toString('hex') }]);
+  const cp = panel(link, [{ address: 4, secure: true, scbk: KEY }]);
+  cp.start();
+  await waitFor(() => cp.bus.isOnline(4), 'PD online');
+  await cp.stop();
+  await link.close();
+  await pty.stop();
+  await gw.logs.waitFor((l) => l.msg === 'OSDP serial line lost; reopening', 10000, 'the PD noticing the line is gone');
+  const again = await ptyPair({ a: pty.a, b: pty.b });
+  t.teardown(() => again.stop());
+  const link2 = await openSerialLink(again.b, 9600);
+  t.teardown(() => link2.close());
+  const cp2 = panel(link2, [{ address: 4, secure: true, scbk: KEY }]);
+  cp2.start();
+  t.teardown(() => cp2.stop());
+  await waitFor(() => cp2.bus.isOnline(4), 'PD online on the new line', 30000);
+  await gw.core.simulateInsert(readerName(gw, 'Door A'), { type: 'mifare-classic-1k', uid: UID });
+  await waitFor(() => cp2.cards.length === 1, 'a card read through the reopened line');
+  t.match(decodeCredential(cp2.cards[0].card.bitCount, cp2.cards[0].card.data), { format: 'H10301', facility: 0xb2, card: 0xa104 });
 });

@@ -169,3 +169,41 @@ function decodeCredentialHex(uid: string): string {
   const v = (BigInt(even) << 33n) | (BigInt(n) << 1n) | BigInt(odd);
   return (v << 6n).toString(16).padStart(10, '0');
 }
+
+t.test('injected faults: wrong MACs, bad CRCs, dropped replies; every card arrives right', async (t) => {
+  const faults = { wrongMac: 0.1, badCrc: 0.1, drop: 0.1, random: rng(9) };
+  const { emu, bus } = rig({ scbk: KEY, installMode: false, faults }, { scbk: KEY });
+  const got: string[] = [];
+  bus.on('card', (_a, c) => got.push(c.data.toString('hex')));
+  bus.start();
+  t.teardown(() => bus.stop());
+  await waitFor(() => bus.isOnline(1), 'PD online despite the faults');
+  const uids = ['04a1b2c3', '11223344', 'deadbeef'];
+  for (const u of uids) {
+    emu.tap(Buffer.from(u, 'hex'), 'wiegand34');
+    await waitFor(() => emu.engine.pendingEvents() === 0 && got.includes(decodeCredentialHex(u)), `card ${u} delivered`);
+  }
+  t.ok(emu.injected.wrongMac > 0 && emu.injected.badCrc > 0 && emu.injected.drop > 0, `faults injected: ${JSON.stringify(emu.injected)}`);
+  t.ok(got.every((g) => uids.map(decodeCredentialHex).includes(g)), 'nothing but the tapped cards');
+  t.ok(emu.engine.counters.sessions > 1, 'wrong MACs ended sessions and new ones were opened');
+});
+
+t.test('slow replies: beyond the reply timeout the PD never comes online; within it, it does', async (t) => {
+  const slow = rig({ scbk: KEY, installMode: false, faults: { slowMs: 80 } }, { scbk: KEY }, {}, { replyTimeoutMs: 30, retries: 0 });
+  slow.bus.start();
+  t.teardown(() => slow.bus.stop());
+  await waitFor(() => (slow.bus.diagnostics().pds as Array<{ reconnects: number }>)[0].reconnects >= 3, 'three attempts');
+  t.notOk(slow.bus.isOnline(1), '80 ms replies against a 30 ms timeout');
+  const patient = rig({ scbk: KEY, installMode: false, faults: { slowMs: 80 } }, { scbk: KEY }, {}, { replyTimeoutMs: 150 });
+  patient.bus.start();
+  t.teardown(() => patient.bus.stop());
+  await waitFor(() => patient.bus.isOnline(1), 'online with a 150 ms timeout');
+});
+
+t.test('secure session timeout: the PD ends an idle session, the CP opens a new one', async (t) => {
+  const { emu, bus } = rig({ scbk: KEY, installMode: false, sessionTimeoutMs: 100 }, { scbk: KEY }, {}, { pollIntervalMs: 200, offlineAfterMs: 5000 });
+  bus.start();
+  t.teardown(() => bus.stop());
+  await waitFor(() => emu.engine.counters.sessions >= 3, 'three sessions (each poll came after the timeout)', 15000);
+  t.ok(emu.engine.counters.naks >= 2, 'the stale-session commands were NAKed');
+});

@@ -1,8 +1,8 @@
 /** A socat pseudo-terminal pair: the two ends of one serial line for the OSDP tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface PtyPair {
   a: string;
@@ -11,10 +11,12 @@ export interface PtyPair {
   stop(): Promise<void>;
 }
 
-export async function ptyPair(): Promise<PtyPair> {
-  const dir = mkdtempSync(join(tmpdir(), 'osdp-'));
-  const a = join(dir, 'a');
-  const b = join(dir, 'b');
+/** A new pair, or one again on the links `at` of a stopped pair (a USB adapter plugged back in). */
+export async function ptyPair(at?: { a: string; b: string }): Promise<PtyPair> {
+  const dir = at ? dirname(at.a) : mkdtempSync(join(tmpdir(), 'osdp-'));
+  mkdirSync(dir, { recursive: true });
+  const a = at?.a ?? join(dir, 'a');
+  const b = at?.b ?? join(dir, 'b');
   const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -5,13 +5,16 @@
  * reader's feedback and card reads at the reader to osdp_RAW, and keeps what
  * the panel changes (address, speed, key) in the state directory.
  *
- * It reaches the gateway through the narrow ReaderOps interface below
- * (today backed by the core: card-inserted events and feedback).
+ * It reaches the gateway through the narrow ReaderOps interface below, backed
+ * by src/gateway (reader stream, feedback operation) in the daemon.
  */
 import type { Logger } from 'pino';
 import type { Service, ServiceContext } from '../../daemon/service.js';
 import type { Feedback } from '../../driver/contract.js';
 import type { ScardCore, ReaderSnapshot } from '../../core/api.js';
+import type { GatewayApi } from '../../gateway/api.js';
+import type { Reader } from '../../gateway/readers.js';
+import type { Caller } from '../../gateway/types.js';
 import { CAP, COLOR, REPLY } from '../../osdp/codes.js';
 import { credentialFromUid } from '../../osdp/formats.js';
 import { openSerialLink, type ByteLink, type SerialPortFactory } from '../../osdp/link.js';
@@ -23,7 +26,7 @@ import { OsdpStateFile, type OsdpState } from './state.js';
 
 export const BAUD_RATES = [9600, 19200, 38400, 57600, 115200, 230400] as const;
 
-/** What the PD frontend needs from the gateway. */
+/** What the PD frontend needs from the gateway (src/gateway's operations and reader stream; a test can stand in). */
 export interface ReaderOps {
   /** Card reads: reader name and the card's UID (undefined for cards without one). Returns an unsubscribe function. */
   onCardRead(fn: (reader: string, uid: Buffer | undefined) => void): () => void;
@@ -33,6 +36,52 @@ export interface ReaderOps {
   hasFeedback(reader: string): boolean;
 }
 
+const CALLER: Caller = { owner: 'osdp', scopes: ['read', 'transmit'], label: 'osdp' };
+
+/**
+ * ReaderOps over the gateway application layer: the reader list and its live
+ * changes ('reader' events), the feedback operation. A card read is a reader
+ * turning present with a UID, once per insertion (event counter): the driver's
+ * UID at once, or the one a card profile learnt (card.inserted) moments later.
+ */
+export async function gatewayReaderOps(api: GatewayApi): Promise<ReaderOps & { close(): void }> {
+  const readers = new Map<string, Reader>();
+  for (const r of (await api.call('readers', {}, CALLER)).readers) readers.set(r.name, r);
+  const sent = new Map<string, number>();
+  const listeners = new Set<(reader: string, uid: Buffer | undefined) => void>();
+  const onReader = (r: Reader): void => {
+    readers.set(r.name, r);
+    if (r.state !== 'present') return;
+    if (sent.get(r.name) === r.eventCounter) return;
+    if (!r.uid && r.card?.contactless !== false) return; // a contactless card's UID may still come from its profile
+    sent.set(r.name, r.eventCounter);
+    const uid = r.uid ? Buffer.from(r.uid, 'hex') : undefined;
+    for (const l of listeners) l(r.name, uid);
+  };
+  const onRemoved = (r: { name: string }): void => {
+    readers.delete(r.name);
+    sent.delete(r.name);
+  };
+  api.on('reader', onReader);
+  api.on('reader-removed', onRemoved);
+  return {
+    onCardRead(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    async feedback(reader, f) {
+      await api.call('feedback', { reader, ...f }, CALLER);
+    },
+    readerNames: () => [...readers.keys()],
+    hasFeedback: (reader) => readers.get(reader)?.capabilities.feedback ?? false,
+    close() {
+      api.off('reader', onReader);
+      api.off('reader-removed', onRemoved);
+    },
+  };
+}
+
+/** ReaderOps straight over the core (embedding and the bench, where no gateway layer runs). */
 export function coreReaderOps(core: ScardCore): ReaderOps {
   return {
     onCardRead(fn) {
@@ -110,11 +159,17 @@ export class OsdpService implements Service {
   }
 
   private capabilities(pd: OsdpPdConfigT): Capability[] {
-    // only what this PD has: card data as raw bits, LED and buzzer through the reader's feedback, CRC, AES-128 when offered
+    // only what this PD has: card data as raw bits, LED and buzzer when the reader behind has feedback, CRC, AES-128 when offered
+    const reader = this.readerOf(pd);
+    const feedback = reader !== undefined && this.ops.hasFeedback(reader);
     return [
       { fn: CAP.CARD_DATA_FORMAT, compliance: 1, count: 0 },
-      { fn: CAP.READER_LED, compliance: 1, count: 1 },
-      { fn: CAP.READER_AUDIBLE, compliance: 1, count: 1 },
+      ...(feedback
+        ? [
+            { fn: CAP.READER_LED, compliance: 1, count: 1 },
+            { fn: CAP.READER_AUDIBLE, compliance: 1, count: 1 },
+          ]
+        : []),
       { fn: CAP.CHECK_CHARACTER, compliance: 1, count: 0 },
       { fn: CAP.COMMUNICATION_SECURITY, compliance: pd.secureChannel ? (pd.enforceSecure ? 0x01 : 0x03) : 0, count: 0 },
       { fn: CAP.RECEIVE_BUFFER, compliance: 1440 & 0xff, count: 1440 >> 8 },
@@ -125,8 +180,6 @@ export class OsdpService implements Service {
   async start(): Promise<void> {
     this.state = await this.stateFile.load();
     const baud = this.state.baudRate ?? this.cfg.baudRate;
-    const link = await openSerialLink(this.cfg.path, baud, this.deps.serialPort);
-    this.link = link;
     const trace = { enabled: this.cfg.trace, cardData: this.cfg.traceCardData };
     this.engines = this.cfg.pds.map((pd, i) => {
       const saved = this.state.pds[i] ?? {};
@@ -136,7 +189,7 @@ export class OsdpService implements Service {
       const engine: PdEngine = new PdEngine({
         address: saved.address ?? pd.address,
         identity: { vendorCode: parseInt(this.cfg.vendorCode, 16), model: this.cfg.model, version: 1, serial: (this.cfg.serial + i) >>> 0, firmware: [1, 0, 0] },
-        capabilities: this.capabilities(pd),
+        capabilities: () => this.capabilities(pd),
         secureChannel: pd.secureChannel,
         scbk,
         installMode: !scbk,
@@ -155,7 +208,7 @@ export class OsdpService implements Service {
             this.state.pds[i] = { ...this.state.pds[i], address: c.address };
             for (const e of this.engines) e.o.currentBaud = c.baudRate;
             await this.stateFile.save(this.state);
-            await link.setBaudRate(c.baudRate);
+            await this.link?.setBaudRate(c.baudRate);
           },
           keyset: async (key) => {
             this.state.pds[i] = { ...this.state.pds[i], scbk: key.toString('hex') };
@@ -167,10 +220,46 @@ export class OsdpService implements Service {
       });
       return engine;
     });
-    this.port = new PdPort(link, this.engines, { log: this.log });
-    link.on('lost', (why) => this.log.error({ path: this.cfg.path, why }, 'OSDP serial line lost'));
     this.unsubscribe = this.ops.onCardRead((reader, uid) => this.cardRead(reader, uid));
-    this.log.info({ path: this.cfg.path, baudRate: baud, addresses: this.engines.map((e) => e.address) }, 'OSDP PD listening');
+    this.running = true;
+    await this.attach();
+  }
+
+  private running = false;
+  private retry?: NodeJS.Timeout;
+  private backoffMs = 500;
+
+  /** Open the line (at the speed the panel last chose); a missing or vanished adapter is retried with back-off. */
+  private async attach(): Promise<void> {
+    if (!this.running) return;
+    const baud = this.state.baudRate ?? this.cfg.baudRate;
+    try {
+      const link = await openSerialLink(this.cfg.path, baud, this.deps.serialPort);
+      if (!this.running) {
+        await link.close();
+        return;
+      }
+      this.link = link;
+      this.port = new PdPort(link, this.engines, { log: this.log });
+      link.on('lost', (why) => {
+        if (this.link !== link) return;
+        this.log.error({ path: this.cfg.path, why }, 'OSDP serial line lost; reopening');
+        this.link = undefined;
+        void link.close().finally(() => this.scheduleRetry());
+      });
+      this.backoffMs = 500;
+      this.log.info({ path: this.cfg.path, baudRate: baud, addresses: this.engines.map((e) => e.address) }, 'OSDP PD listening');
+    } catch (e) {
+      this.log.warn({ path: this.cfg.path, err: (e as Error).message, retryMs: this.backoffMs }, 'OSDP serial line not available; retrying');
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (!this.running) return;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => void this.attach(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, 30000);
   }
 
   private readerOf(pd: OsdpPdConfigT): string | undefined {
@@ -206,6 +295,8 @@ export class OsdpService implements Service {
   }
 
   async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.retry);
     this.unsubscribe?.();
     for (const l of this.leds) l.close();
     await this.link?.close();
@@ -225,6 +316,22 @@ export class OsdpService implements Service {
   }
 }
 
-export function createOsdpService(ctx: ServiceContext, deps: OsdpServiceDeps = {}): OsdpService {
-  return new OsdpService(ctx.config.osdp, ctx.config.state.dir, ctx.log, deps.ops ?? coreReaderOps(ctx.core), deps);
+/** The daemon's factory: the PD frontend as an adapter over the gateway API of the ServiceContext. */
+export function createOsdpService(ctx: ServiceContext, deps: OsdpServiceDeps = {}): Service {
+  let svc: OsdpService | undefined;
+  let ops: (ReaderOps & { close(): void }) | undefined;
+  return {
+    name: 'osdp',
+    async start() {
+      ops = deps.ops ? { ...deps.ops, close: () => undefined } : await gatewayReaderOps(ctx.api);
+      svc = new OsdpService(ctx.config.osdp, ctx.config.state.dir, ctx.log, ops, deps);
+      await svc.start();
+    },
+    async stop() {
+      await svc?.stop();
+      ops?.close();
+    },
+    diagnostics: () => svc?.diagnostics() ?? {},
+    addresses: () => svc?.addresses() ?? {},
+  };
 }
