@@ -155,7 +155,8 @@ async function setup(vp: ViewportName) {
 async function login(page: Page): Promise<void> {
   await page.locator('#password').fill(PASSWORD);
   await page.locator('#login').click();
-  await page.locator('#readers').waitFor();
+  await page.locator('#live-status.open, #login-error').first().waitFor();
+  if (await page.locator('#login-error').isVisible()) throw new Error(`login refused: ${await page.locator('#login-error').textContent()}`);
 }
 
 async function go(page: Page, vp: ViewportName, view: string): Promise<void> {
@@ -216,6 +217,8 @@ for (const vp of ['desktop', 'phone'] as ViewportName[]) {
     t.match(await page.locator('#session-expired').textContent(), /restarted/);
     await shot(page, `pn532-${vp}-4-after-restart`);
     await login(page);
+    t.match(page.url(), /#\/setup$/, 'back on the view the technician was on');
+    await go(page, vp, 'readers');
     const card = page.locator('li.reader[data-reader^="Door PN532"]');
     await card.waitFor({ timeout: 20_000 });
 

@@ -254,10 +254,10 @@ function Configured({ view, onChanged, onRestart }: { view: SetupView; onChanged
         </ul>
       )}
       {err && <p class="error">{err}</p>}
-      {report && <SaveReport r={report} onRestart={view.restartAvailable ? onRestart : undefined} />}
+      {report && <SaveReport r={report} onRestart={view.restartAvailable ? onRestart : undefined} id="configured-" />}
       {view.restartAvailable && !report && (
         <p class="small">
-          <RestartButton onRestart={onRestart} />
+          <RestartButton onRestart={onRestart} id="restart-any" />
         </p>
       )}
     </section>
