@@ -68,8 +68,14 @@ dist/native/sd_notify.node: src/daemon/native/sd_notify.c
 typecheck: npm-deps
 	npx tsc --noEmit -p .
 
-lint: npm-deps
+lint: npm-deps lint-imports
 	npx eslint .
+
+# Import boundaries (.dependency-cruiser.cjs): frontends never import drivers, drivers never import
+# frontends, test never imports bench, production code never imports test/ or bench/.
+.PHONY: lint-imports
+lint-imports: npm-deps
+	npx depcruise --config .dependency-cruiser.cjs --output-type err src drivers emulators test bench
 
 # The whole test suite on a fresh machine: installs what it needs, type-checks, lints, tests.
 test: deps build lint
@@ -201,6 +207,12 @@ test-ccid-libccid:
 bench-ccid:
 	npx tsx bench/ccid/run.ts
 
+# make run with an emulated ACR1252U (contactless card on the PICC interface, contact card in the SAM slot)
+# hosted by the daemon behind the emulated USB binding (emulators/ccid, README "USB CCID readers").
+.PHONY: run-ccid
+run-ccid:
+	SCARDGATE_DRIVERS_CCID_EMULATE='[{"profile":"acr1252u","cards":[{"interface":0,"slot":0,"card":"iso14443-4"},{"interface":1,"slot":0,"card":"iso7816"}]}]' $(MAKE) --no-print-directory run
+
 # A fleet of gateways on a bridged Mosquitto pair (site -> central), both brokers restarted (issue 16):
 # FLEET_N (default 200), FLEET_TAP_MS, FLEET_OUTAGE_S. Ends with one JSON line.
 .PHONY: bench-fleet
@@ -212,3 +224,20 @@ bench-fleet: npm-deps
 .PHONY: bench-hostile
 bench-hostile: npm-deps
 	npx tsx bench/hostile/mqtt-flood.ts
+
+# Power cuts on the event outbox, long version (issue 16): 100 SIGKILLs during write bursts, each followed by the
+# loss of the unsynced tail of the last segment. The short version (10) is part of make test.
+.PHONY: powercut
+powercut: npm-deps
+	POWERCUT_ROUNDS=100 npx tap --timeout=1200 test/events/power-cut.test.ts
+
+# Soak (issue 16; benchmark-style, not part of make test): the daemon under mixed load on every frontend with faults on
+# a schedule. SOAK_MINUTES (default 10), SOAK_FAULT_S (default 45). Ends with one JSON line.
+.PHONY: soak
+soak: npm-deps deb-deps
+	npx tsx bench/soak/run.ts
+
+# OSDP: card tap -> osdp_RAW latency at 9600/115200 against the wire-time bound; secure polls/s per PD.
+.PHONY: bench-osdp
+bench-osdp: npm-deps
+	npx tsx bench/osdp/run.ts

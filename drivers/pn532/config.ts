@@ -9,7 +9,12 @@ export const Pn532HsuTransport = Type.Object(
     path: Type.String({ minLength: 1, description: 'Serial device, e.g. /dev/ttyAMA0, /dev/serial0, /dev/ttyUSB0.' }),
     baudRate: Type.Literal(115200, {
       default: 115200,
-      description: 'HSU speed. The PN532 always starts at 115200; other rates would need SetSerialBaudRate, which the driver does not send yet.',
+      description: 'HSU power-on speed: the PN532 always starts (and restarts after a reset) at 115200.',
+    }),
+    maxBaudRate: Type.Union([Type.Literal(115200), Type.Literal(230400), Type.Literal(460800), Type.Literal(921600), Type.Literal(1288000)], {
+      default: 921600,
+      description:
+        'HSU speed switched to after start-up with SetSerialBaudRate (115200 = never switch). The port is checked to accept it and an echo must pass at the new speed; otherwise the driver stays at 115200 until restart. After a module reset it starts again at 115200.',
     }),
   },
   { additionalProperties: false },
@@ -62,7 +67,8 @@ export type Pn532ConfigT = Static<typeof Pn532Config>;
 /** Fill defaults for a reader config given in code (tests, embedding) rather than through the validated YAML. */
 export function pn532ReaderDefaults(r: Partial<Pn532ReaderConfigT> & Pick<Pn532ReaderConfigT, 'transport'>): Pn532ReaderConfigT {
   const given = r.transport as { type: string; baudRate?: number; address?: number };
-  const t = given.type === 'hsu' ? { ...given, baudRate: given.baudRate ?? 115200 } : { ...given, address: given.address ?? 0x24 };
+  const g = given as { maxBaudRate?: number };
+  const t = given.type === 'hsu' ? { ...given, baudRate: given.baudRate ?? 115200, maxBaudRate: g.maxBaudRate ?? 921600 } : { ...given, address: given.address ?? 0x24 };
   return {
     name: 'PN532 NFC',
     pollIntervalMs: 100,

@@ -1,5 +1,5 @@
 /**
- * The host side of the PN532 dialogue (hardware.md §1.2): send a command
+ * The host side of the PN532 dialogue (docs/pn532.md §2): send a command
  * frame, wait for the ACK, wait for the response; NACK a damaged response so
  * the module sends it again; resend a command the module never acknowledged.
  */
@@ -69,10 +69,30 @@ export interface CommandOptions {
    * not run twice).
    */
   idempotent?: boolean;
+  /**
+   * No answer in time is an expected outcome (waiting for a card to come, or
+   * for a card's verdict), not link trouble: it does not make the link suspect.
+   */
+  expectSilence?: boolean;
 }
+
+/** How long link trouble keeps the link suspect (repeatable reads are then verified by a second read). */
+const SUSPECT_MS = 30000;
 
 export class Dialogue {
   readonly counters: DialogueCounters = { commands: 0, resends: 0, syncs: 0, staleFrames: 0, nacks: 0, ackTimeouts: 0, responseTimeouts: 0, badFrames: 0, errorFrames: 0 };
+  /**
+   * A sign that the module reset itself since the last initialisation: a
+   * command lost and its resend answered (the lost frame woke the chip, docs/pn532.md §3),
+   * or an error frame for a command it answered before. The reader re-runs its init.
+   */
+  resetSuspected = false;
+  /** Called when resetSuspected becomes true. */
+  onResetSuspected?: () => void;
+  /** When the link last showed trouble (damaged frame, NACK, resend, lost answer). */
+  private troubleAt = -Infinity;
+  /** Command codes the module answered since the last initialisation. */
+  private answered = new Set<number>();
   /** Serialises commands: one frame exchange on the wire at a time. */
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -80,6 +100,39 @@ export class Dialogue {
     readonly link: FrameLink,
     readonly timing: DialogueTiming,
   ) {}
+
+  /** Damaged or lost frames lately: a checksum-passing answer may still be wrong (docs/pn532.md §2.4). */
+  get linkSuspect(): boolean {
+    return Date.now() - this.troubleAt < SUSPECT_MS;
+  }
+
+  private trouble(): void {
+    this.troubleAt = Date.now();
+  }
+
+  private suspectReset(why: string): void {
+    this.lastResetSign = why;
+    if (this.resetSuspected) return;
+    this.resetSuspected = true;
+    this.onResetSuspected?.();
+  }
+  lastResetSign = '';
+
+  /** A fresh initialisation: forget reset signs and the stream's uncertainty (the init's own answers re-synchronise it). */
+  initialised(): void {
+    this.resetSuspected = false;
+    this.answered.clear();
+  }
+
+  /** The next command starts with a resynchronisation (after an abort whose answer may still come). */
+  markUncertain(): void {
+    this.uncertain = true;
+  }
+
+  /** Drop the pending resynchronisation: a module that may be in LowVbat ignores the echo (init sends SAMConfiguration first). */
+  forgetUncertain(): void {
+    this.uncertain = false;
+  }
 
   /** Run `fn` with the module to itself (commands inside must use the `*Locked` forms). */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -142,7 +195,10 @@ export class Dialogue {
           this.uncertain = false;
           return;
         }
-        if (f.kind !== 'ack') this.counters.staleFrames++;
+        if (f.kind !== 'ack') {
+          this.counters.staleFrames++;
+          this.trouble();
+        }
       }
     }
     throw new Pn532NoResponse(0x00, false, 'no answer to the resynchronisation echo');
@@ -155,10 +211,18 @@ export class Dialogue {
     this.counters.commands++;
     let lastProblem = 'no ACK';
     let acked = false;
+    let lostAck = false;
+    const answered = (body: Buffer): Buffer => {
+      // a command that got no ACK at all and then an answer to its resend: the first copy woke a sleeping chip
+      if (lostAck) this.suspectReset(`command 0x${code.toString(16).padStart(2, '0')} lost, its resend answered`);
+      this.answered.add(code);
+      return body;
+    };
     for (let attempt = 0; attempt <= this.timing.retries; attempt++) {
       if (attempt > 0) {
         this.counters.resends++;
         this.uncertain = true;
+        this.trouble();
       }
       this.link.discardInput();
       await this.link.send(frame);
@@ -169,19 +233,23 @@ export class Dialogue {
         first = await this.link.receive(idempotent ? this.timing.ackTimeoutMs : this.timing.ackTimeoutMs * 4, true);
       } catch (e) {
         if (!(e instanceof LinkError) || e.kind === 'closed' || e.kind === 'io' || e.kind === 'aborted') throw e;
-        if (e.kind === 'timeout') this.counters.ackTimeouts++;
-        else this.counters.badFrames++;
+        if (e.kind === 'timeout') {
+          this.counters.ackTimeouts++;
+          lostAck = true;
+        } else this.counters.badFrames++;
+        this.trouble();
         lastProblem = e.kind === 'timeout' ? 'no ACK' : `damaged ACK (${e.message})`;
         // A damaged ACK still means the command arrived; the response may follow.
         if (e.kind === 'timeout') continue;
       }
       if (first?.kind === 'error') {
         this.counters.errorFrames++;
+        if (this.answered.has(code)) this.suspectReset(`error frame for command 0x${code.toString(16).padStart(2, '0')}, answered before`);
         throw new Pn532SyntaxError(code);
       }
       if (first?.kind === 'info') {
         const body = this.matchResponse(first, code);
-        if (body) return body; // the ACK got lost but the answer did not
+        if (body) return answered(body); // the ACK got lost but the answer did not
         lastProblem = 'unexpected frame instead of ACK';
         continue;
       }
@@ -190,10 +258,14 @@ export class Dialogue {
         continue;
       }
       acked = true;
+      if (lostAck) this.suspectReset(`command 0x${code.toString(16).padStart(2, '0')} lost, its resend acknowledged`);
       const r = await this.awaitResponse(code, timeout);
-      if (r.body) return r.body;
+      if (r.body) return answered(r.body);
       lastProblem = r.problem;
       await this.abortLocked();
+      // an answer already on its way when the abort arrived must not be taken for the next command's
+      this.uncertain = true;
+      if (!opts.expectSilence) this.trouble();
       if (!idempotent) throw new Pn532NoResponse(code, true, lastProblem);
     }
     throw new Pn532NoResponse(code, acked, `${lastProblem} after ${this.timing.retries + 1} tries`);
@@ -214,6 +286,7 @@ export class Dialogue {
         if (!(e instanceof LinkError) || e.kind === 'closed' || e.kind === 'io' || e.kind === 'aborted') throw e;
         if (e.kind === 'bad-frame') {
           this.counters.badFrames++;
+          this.trouble();
           sawBad = true;
           continue;
         }
@@ -236,6 +309,7 @@ export class Dialogue {
       if (f.kind === 'ack') continue; // a repeated or late ACK
       if (f.kind === 'error') {
         this.counters.errorFrames++;
+        if (this.answered.has(code)) this.suspectReset(`error frame for command 0x${code.toString(16).padStart(2, '0')}, answered before`);
         throw new Pn532SyntaxError(code);
       }
       const body = f.kind === 'info' ? this.matchResponse(f, code) : undefined;

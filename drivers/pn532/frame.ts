@@ -1,5 +1,5 @@
 /**
- * PN532 frame codec (hardware.md §1.1): normal and extended information frames,
+ * PN532 frame codec (docs/pn532.md §1): normal and extended information frames,
  * ACK, NACK and the application error frame. Used by the driver and by the
  * test emulator, so the byte layout has one source of truth; tests pin it to
  * the datasheet byte strings.

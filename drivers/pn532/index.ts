@@ -9,7 +9,7 @@ import type { Driver, DriverContext, DriverEvents } from '../../src/driver/contr
 import { pn532ReaderDefaults, type Pn532ConfigT, type Pn532ReaderConfigT } from './config.js';
 import { bcmGpioBase, IrqLine, onoffFactory, type GpioFactory, type GpioLike } from './gpio.js';
 import { HsuLink, I2cLink, type FrameLink, type I2cBusLike, type SerialPortFactory, type SerialPortLike } from './link.js';
-import { Pn532Reader, type ReaderPins, type ReaderTuning } from './reader.js';
+import { MAX_BACKOFF_MS, Pn532Reader, type ReaderPins, type ReaderTuning } from './reader.js';
 
 export { Pn532Reader, Pn532Slot } from './reader.js';
 export { bcmGpioBase } from './gpio.js';
@@ -29,7 +29,7 @@ export interface Pn532Deps {
   tuning?: Partial<ReaderTuning>;
 }
 
-const DEFAULT_TUNING: ReaderTuning = { detectWaitMs: 10000, recoverBackoffMs: { initial: 250, max: 10000 } };
+const DEFAULT_TUNING: ReaderTuning = { detectWaitMs: 10000, recoverBackoffMs: { initial: 250, max: MAX_BACKOFF_MS } };
 
 class Module {
   reader?: Pn532Reader;
@@ -146,7 +146,7 @@ class Module {
     if (!this.running) return;
     clearTimeout(this.retry);
     this.retry = setTimeout(() => void this.attach(), this.backoff);
-    this.backoff = Math.min(this.backoff * 2, this.driver.reopenMs.max);
+    this.backoff = Math.min(this.backoff * 2, this.driver.reopenMs.max, MAX_BACKOFF_MS);
   }
 
   private async lost(reader: Pn532Reader, why: string): Promise<void> {
@@ -183,7 +183,8 @@ export class Pn532Driver extends EventEmitter<DriverEvents> implements Driver {
     super();
     this.log = ctx.log.child({ driver: 'pn532' });
     this.tuning = { ...DEFAULT_TUNING, ...deps.tuning };
-    this.reopenMs = deps.reopenMs ?? { initial: 500, max: 30000 };
+    // a re-plugged module is back within 5 s: no reopen attempt is further apart than MAX_BACKOFF_MS
+    this.reopenMs = deps.reopenMs ?? { initial: 500, max: MAX_BACKOFF_MS };
     this.modules = config.readers.map((r) => new Module(this, pn532ReaderDefaults(r)));
   }
 

@@ -42,6 +42,9 @@ export interface FrameLink extends EventEmitter<LinkEvents> {
   discardInput(): void;
   /** Wake the module from LowVbat / power-down before the first command. */
   wakeup(): Promise<void>;
+  /** HSU: the current line speed, and switching the host side of it (docs/pn532.md §6). */
+  readonly baud?: number;
+  setBaud?(baud: number): Promise<void>;
   /** Abort the receive in progress and every later one (stop, transport lost); open() clears it. */
   abort(): void;
   /** Let receives run again after abort() (the shutdown commands that follow the aborted detection wait). */
@@ -58,12 +61,15 @@ export interface SerialPortLike extends EventEmitter {
   drain(cb?: (err: Error | null) => void): void;
   close(cb?: (err: Error | null) => void): void;
   flush?(cb?: (err: Error | null) => void): void;
+  update?(opts: { baudRate: number }, cb?: (err: Error | null | undefined) => void): void;
 }
 
 export type SerialPortFactory = (opts: { path: string; baudRate: number; autoOpen: false }) => SerialPortLike;
 
-/** 55 55 then zeros (libnfc): the 5th rising edge wakes the chip; the zeros cover T_osc_start. */
+/** 55 55 then zeros (libnfc): the 5th rising edge wakes the chip (docs/pn532.md §3). */
 export const HSU_WAKEUP = Buffer.from([0x55, 0x55, ...new Array<number>(14).fill(0)]);
+/** Worst-case oscillator start-up after the wake-up edges, during which the chip hears nothing (docs/pn532.md §3). */
+export const WAKE_GUARD_MS = 2;
 
 export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
   readonly kind = 'hsu' as const;
@@ -73,6 +79,9 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
   private waiter?: () => void;
   private closing = false;
 
+  /** The speed the port runs at now (SetSerialBaudRate changes it). */
+  baud: number;
+
   constructor(
     private readonly factory: SerialPortFactory,
     readonly path: string,
@@ -81,11 +90,13 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
     private readonly interByteMs: number,
   ) {
     super();
+    this.baud = baudRate;
   }
 
   async open(): Promise<void> {
     this.closing = false;
     this.aborted = false;
+    this.baud = this.baudRate;
     const port = this.factory({ path: this.path, baudRate: this.baudRate, autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
     this.port = port;
@@ -157,8 +168,40 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
     this.aborted = false;
   }
 
+  /**
+   * The wake-up preamble, then silence until it has left the wire and the
+   * oscillator has started: a command sent sooner is lost (docs/pn532.md §3).
+   */
   async wakeup(): Promise<void> {
     await this.send(HSU_WAKEUP);
+    await this.drainWire(HSU_WAKEUP.length);
+    await new Promise((r) => setTimeout(r, WAKE_GUARD_MS + 1));
+  }
+
+  /** Wait until `bytes` just written have been clocked out (the OS buffer drained, then their wire time). */
+  private async drainWire(bytes: number): Promise<void> {
+    const port = this.port;
+    if (port) await new Promise<void>((resolve) => port.drain(() => resolve()));
+    await new Promise((r) => setTimeout(r, Math.ceil((bytes * 10 * 1000) / this.baud)));
+  }
+
+  /** Switch the host side of the line (after the module acknowledged SetSerialBaudRate and got our ACK). */
+  async setBaud(baud: number): Promise<void> {
+    const port = this.port;
+    if (!port) throw new LinkError('closed', `serial port ${this.path} is not open`);
+    if (baud === this.baud) return;
+    if (!port.update) throw new LinkError('io', `serial port ${this.path} cannot change speed`);
+    await new Promise<void>((resolve, reject) =>
+      port.update!({ baudRate: baud }, (err) => (err ? reject(new LinkError('io', `${this.path}: ${baud} baud: ${err.message}`)) : resolve())),
+    );
+    this.baud = baud;
+    this.buf = Buffer.alloc(0);
+  }
+
+  /** The host ACK that lets a SetSerialBaudRate take effect, clocked out completely before the port changes speed. */
+  async sendAndDrain(bytes: Buffer): Promise<void> {
+    await this.send(bytes);
+    await this.drainWire(bytes.length);
   }
 
   receive(timeoutMs: number): Promise<Frame> {

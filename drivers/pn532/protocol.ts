@@ -1,4 +1,4 @@
-/** PN532 command codes, status codes and response decoders (hardware.md §1.6–§1.10). */
+/** PN532 command codes, status codes, timing facts and response decoders (docs/pn532.md §5-§8). */
 
 export const CMD = {
   Diagnose: 0x00,
@@ -6,6 +6,7 @@ export const CMD = {
   GetGeneralStatus: 0x04,
   ReadRegister: 0x06,
   WriteRegister: 0x08,
+  SetSerialBaudRate: 0x10,
   SetParameters: 0x12,
   SAMConfiguration: 0x14,
   PowerDown: 0x16,
@@ -138,3 +139,30 @@ export function decodeListPassiveTarget(body: Uint8Array): TargetA[] {
   return out;
 }
 
+
+/** SetSerialBaudRate codes 00..08 (docs/pn532.md §6). */
+export const HSU_BAUD = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1288000] as const;
+
+/** CIU_TxControl: bits 0-1 (Tx1RFEn, Tx2RFEn) drive the antenna; read back to verify the RF configuration (docs/pn532.md §7). */
+export const REG_CIU_TX_CONTROL = 0x6302;
+
+/** FWT = 256 x 16 / fc x 2^FWI with fc = 13.56 MHz, in ms (docs/pn532.md §8). */
+export const fwtMs = (fwi: number): number => ((256 * 16 * 1000) / 13.56e6) * 2 ** fwi;
+
+/** FWI from an ATS without TL: TB(1) upper nibble; 4 when TB(1) is absent; 15 is RFU and read as 4 (docs/pn532.md §8). */
+export function atsFwi(ats: Uint8Array | undefined): number {
+  if (!ats || ats.length < 1) return 4;
+  const t0 = ats[0];
+  if (!(t0 & 0x20)) return 4;
+  const tb = ats[t0 & 0x10 ? 2 : 1];
+  if (tb === undefined) return 4;
+  const fwi = tb >> 4;
+  return fwi === 15 ? 4 : fwi;
+}
+
+/**
+ * How long the PN532 takes to report a silent ISO 14443-4 card (status 01):
+ * every try waits FWT for the frame and for each of two retransmissions, and
+ * MaxRtyCOM adds tries (docs/pn532.md §8).
+ */
+export const goneAfterMs = (fwi: number, maxRtyCom: number): number => 3 * fwtMs(fwi) * (maxRtyCom + 1);

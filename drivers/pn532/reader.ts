@@ -13,8 +13,9 @@ import { Part3Reader } from '../../src/contactless/part3.js';
 import type { Pn532ReaderConfigT } from './config.js';
 import { DEFAULT_TIMING, Dialogue, Pn532NoResponse, Pn532SyntaxError, type DialogueTiming } from './dialogue.js';
 import type { GpioLike } from './gpio.js';
-import { LinkError, type FrameLink } from './link.js';
-import { CMD, DIAG, PARAM_AUTO_ATR_RES, PARAM_AUTO_RATS, RF_ITEM, decodeFirmware, decodeListPassiveTarget, type FirmwareVersion } from './protocol.js';
+import { ACK_FRAME } from './frame.js';
+import { HsuLink, LinkError, type FrameLink } from './link.js';
+import { CMD, HSU_BAUD, PARAM_AUTO_ATR_RES, PARAM_AUTO_RATS, REG_CIU_TX_CONTROL, RF_ITEM, decodeFirmware, decodeListPassiveTarget, type FirmwareVersion } from './protocol.js';
 import { PassiveRetries, Pn532Target, TargetStatusError, pcscErrorOf } from './target.js';
 
 export interface ReaderPins {
@@ -39,13 +40,18 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const STOP_BUDGET_MS = 800;
 /** Response wait of one idle step (each answers at once on a live module). */
 const STOP_STEP_MS = 200;
-/** PowerDown WakeUpEnable bits (hardware.md §1.6). */
+/** A re-plugged or re-powered module must be back within 5 s: no back-off step longer than this. */
+export const MAX_BACKOFF_MS = 4000;
+/** Presence checks in a row that got no verdict before the card counts as gone (docs/pn532.md §8). */
+const PRESENCE_MISSES = 2;
+/** PowerDown WakeUpEnable bits (docs/pn532.md §5). */
 const WAKE_HSU = 0x10;
 const WAKE_I2C = 0x80;
 
 export class Pn532Slot extends EventEmitter<SlotEvents> implements DriverSlot {
   readonly index = 0;
   readonly level: ExchangeLevel = 'apdu';
+  readonly contactless = true;
   readonly part3 = new Part3Reader();
 
   constructor(private readonly reader: Pn532Reader) {
@@ -132,7 +138,12 @@ export class Pn532Reader implements DriverReader {
   private wakeLoop?: () => void;
   private needRecover = false;
   private recoverBackoff: number;
-  readonly stats = { taps: 0, removals: 0, presenceChecks: 0, recoveries: 0, hardResets: 0, resyncFailures: 0, lastError: '' };
+  private presenceMisses = 0;
+  /** A speed switch failed once: stay at the power-on speed until restart (docs/pn532.md §6). */
+  private speedFailed = false;
+  readonly stats = {
+    taps: 0, removals: 0, presenceChecks: 0, presenceMisses: 0, recoveries: 0, reinits: 0, hardResets: 0, resyncFailures: 0, baudFallbacks: 0, lastError: '', lastResetSign: '',
+  };
 
   constructor(
     readonly config: Pn532ReaderConfigT,
@@ -150,6 +161,11 @@ export class Pn532Reader implements DriverReader {
     this.rf = new PassiveRetries(this.dialogue);
     this.slots = [new Pn532Slot(this)];
     this.recoverBackoff = tuning.recoverBackoffMs.initial;
+    // a sign that the module reset itself: run the whole init again from the detection loop
+    this.dialogue.onResetSuspected = () => {
+      this.needRecover = true;
+      this.wakeLoop?.();
+    };
   }
 
   private get slot(): Pn532Slot {
@@ -161,6 +177,7 @@ export class Pn532Reader implements DriverReader {
       transport: this.config.transport,
       firmware: this.firmware?.text,
       detection: this.pins.irq ? 'irq' : `poll ${this.config.pollIntervalMs} ms`,
+      baud: this.link.baud,
       available: this.available,
       card: this.target ? { type: this.target.type, uid: this.target.uid.toString('hex') } : null,
       ...this.stats,
@@ -171,11 +188,48 @@ export class Pn532Reader implements DriverReader {
 
   // ------------------------------------------------------------ start-up
 
-  /** Wake, SAMConfiguration, firmware version, parameters, RF configuration, field on (§1.3, §1.6, §1.7). */
+  /**
+   * The whole initialisation (docs/pn532.md §4): wake-up, SAMConfiguration
+   * first (a module in LowVbat accepts nothing else), firmware version,
+   * parameters, retries, timings, field on, then the RF state read back to
+   * verify it took; on HSU the speed switch last. Run at start, after any sign
+   * of a module reset, and on recovery. The module may be at the switched
+   * speed (a fault, or an earlier run) or back at 115200 (a reset): all are tried.
+   */
   async initLocked(): Promise<void> {
+    const link = this.link;
+    // the current speed first, then power-on 115200 (a reset), then the switched one (left there by an earlier run)
+    const t = this.config.transport;
+    const speeds: (number | undefined)[] =
+      link instanceof HsuLink && t.type === 'hsu' ? [...new Set([link.baud, link.baudRate, t.maxBaudRate ?? link.baudRate])] : [undefined];
+    let lastErr: unknown;
+    for (const speed of speeds) {
+      try {
+        if (speed !== undefined && link instanceof HsuLink) {
+          if (speed !== link.baud) this.stats.baudFallbacks++;
+          await link.setBaud(speed);
+        }
+        await this.configureLocked();
+        lastErr = undefined;
+        break;
+      } catch (e) {
+        if (e instanceof LinkError && (e.kind === 'closed' || e.kind === 'aborted')) throw e;
+        lastErr = e;
+      }
+    }
+    if (lastErr) throw lastErr;
+    await this.switchSpeedLocked();
+    this.dialogue.initialised();
+    this.stats.lastResetSign = this.dialogue.lastResetSign;
+  }
+
+  private async configureLocked(): Promise<void> {
     const d = this.dialogue;
+    // whatever resynchronisation was pending: a module in LowVbat would ignore its echo
+    d.forgetUncertain();
+    this.link.discardInput();
     await this.link.wakeup();
-    // SAMConfiguration first (LowVbat start): normal mode, timeout 1 s, IRQ line driven when wired
+    // SAMConfiguration first (LowVbat): normal mode, timeout 1 s, IRQ line driven when wired
     await d.commandLocked(CMD.SAMConfiguration, Buffer.from([0x01, 0x14, this.pins.irq ? 0x01 : 0x00]), { timeoutMs: 1000 });
     this.firmware = decodeFirmware(Buffer.concat([Buffer.from([0x03]), await d.commandLocked(CMD.GetFirmwareVersion)]));
     await d.commandLocked(CMD.SetParameters, Buffer.from([PARAM_AUTO_ATR_RES | PARAM_AUTO_RATS]));
@@ -185,10 +239,68 @@ export class Pn532Reader implements DriverReader {
     // field on explicitly: the last stop() switched it off; do not rely on what a wake-up restores
     await d.commandLocked(CMD.RFConfiguration, Buffer.from([RF_ITEM.Field, 0x01]));
     this.rf.current = -1;
+    await this.rf.ensureLocked(this.pins.irq ? 0xff : this.config.rfRetries);
+    // read back: the antenna drivers must be on (CIU_TxControl Tx1RFEn | Tx2RFEn)
+    const tx = await d.commandLocked(CMD.ReadRegister, Buffer.from([REG_CIU_TX_CONTROL >> 8, REG_CIU_TX_CONTROL & 0xff]));
+    if (tx.length < 1 || (tx[0] & 0x03) !== 0x03) throw new Error(`RF field not on after initialisation (CIU_TxControl 0x${tx[0]?.toString(16)})`);
+  }
+
+  /**
+   * SetSerialBaudRate to the configured speed (docs/pn532.md §6): the port is
+   * first checked to accept it, the module answers at the old speed, our ACK
+   * makes it switch, a Diagnose echo at the new speed confirms. Any failure
+   * puts both ends back at 115200 and keeps them there.
+   */
+  private async switchSpeedLocked(): Promise<void> {
+    const link = this.link;
+    const t = this.config.transport;
+    if (!(link instanceof HsuLink) || t.type !== 'hsu' || this.speedFailed) return;
+    const want = t.maxBaudRate ?? link.baudRate;
+    if (want === link.baud) return;
+    const code = HSU_BAUD.indexOf(want as (typeof HSU_BAUD)[number]);
+    if (code < 0) return;
+    const start = link.baud;
+    try {
+      await link.setBaud(want);
+      await link.setBaud(start);
+    } catch (e) {
+      this.speedFailed = true;
+      await link.setBaud(start).catch(() => undefined);
+      this.log.warn({ reader: this.id, baud: want, err: (e as Error).message }, 'serial port refuses the speed; staying at 115200');
+      return;
+    }
+    const d = this.dialogue;
+    try {
+      await d.commandLocked(CMD.SetSerialBaudRate, Buffer.from([code]));
+      await link.sendAndDrain(ACK_FRAME);
+      await link.setBaud(want);
+      await new Promise((r) => setTimeout(r, 2));
+      const echo = await d.commandLocked(CMD.Diagnose, Buffer.from([0x00, 0x62, 0x64]), { timeoutMs: 200 });
+      if (echo.length !== 3 || echo[1] !== 0x62 || echo[2] !== 0x64) throw new Error('no echo at the new speed');
+      this.log.info({ reader: this.id, baud: want }, 'PN532 HSU speed switched');
+    } catch (e) {
+      if (e instanceof LinkError && (e.kind === 'closed' || e.kind === 'aborted')) throw e;
+      this.speedFailed = true;
+      this.stats.baudFallbacks++;
+      this.log.warn({ reader: this.id, baud: want, err: (e as Error).message }, 'HSU speed switch failed; back to 115200');
+      await link.setBaud(link.baudRate).catch(() => undefined);
+      d.forgetUncertain();
+      try {
+        // the module never took our ACK: it still talks at 115200
+        await this.configureLocked();
+      } catch (e2) {
+        // it did switch and the line does not carry that speed: only a reset brings it back to 115200
+        if (!this.pins.reset) throw e2;
+        this.stats.hardResets++;
+        await this.hardReset();
+        await this.configureLocked();
+      }
+    }
   }
 
   async init(): Promise<void> {
     await this.dialogue.exclusive(() => this.initLocked());
+    this.needRecover = false;
     // a PN533 or a clone answers the same frames but may differ (InAutoPoll, registers): say so, carry on
     if (this.firmware && this.firmware.ic !== 0x32) this.log.warn({ reader: this.id, firmware: this.firmware.text }, 'not a PN532 (IC code); continuing');
     this.log.info({ reader: this.id, firmware: this.firmware?.text }, 'PN532 ready');
@@ -200,7 +312,7 @@ export class Pn532Reader implements DriverReader {
   }
 
   /**
-   * Leave the module idle the way libnfc's pn53x_idle does (hardware.md §1.11):
+   * Leave the module idle the way libnfc's pn53x_idle does (docs/pn532.md §5):
    * card released, RF field off, PowerDown. Bounded by STOP_BUDGET_MS so a
    * module that no longer answers cannot hold up the daemon's shutdown.
    */
@@ -308,6 +420,7 @@ export class Pn532Reader implements DriverReader {
         const body = await this.dialogue.commandLocked(CMD.InListPassiveTarget, Buffer.from([0x01, 0x00]), {
           timeoutMs: event ? this.tuning.detectWaitMs : 1000,
           idempotent: false,
+          expectSilence: event,
         });
         return decodeListPassiveTarget(Buffer.concat([Buffer.from([0x4b]), body]))[0];
       } catch (e) {
@@ -320,8 +433,16 @@ export class Pn532Reader implements DriverReader {
       if (!event && this.running) await this.pause(this.config.pollIntervalMs);
       return;
     }
-    const t = new Pn532Target(this.dialogue, found, this.rf, this.config.rfRetries);
+    const t = new Pn532Target(this.dialogue, found, this.rf, this.config.rfRetries, this.config.comRetries);
+    const ok = await this.dialogue.exclusive(async () => {
+      // a damaged activation answer can pass the 8-bit DCS: on a suspect link, select by that UID to confirm it
+      if (this.dialogue.linkSuspect && !(await t.reselectLocked().catch(() => false))) return false;
+      await t.identifyLocked();
+      return true;
+    });
+    if (!ok) return;
     this.target = t;
+    this.presenceMisses = 0;
     this.stats.taps++;
     this.recoverBackoff = this.tuning.recoverBackoffMs.initial;
     this.log.info({ reader: this.id, type: t.type, uid: t.uid.toString('hex') }, 'card in field');
@@ -329,17 +450,39 @@ export class Pn532Reader implements DriverReader {
     void this.cardFeedback(true);
   }
 
+  /** One presence check; a check without verdict (aborted wait) is a miss, and misses in a row are a removal (docs/pn532.md §8). */
   private async checkPresence(): Promise<void> {
-    const t = this.target;
-    if (!t) return;
-    this.stats.presenceChecks++;
-    const present = await this.dialogue.exclusive(() => t.presentLocked());
-    if (!present && this.target === t) this.cardGone();
+    for (;;) {
+      const t = this.target;
+      if (!t) return;
+      this.stats.presenceChecks++;
+      const v = await this.dialogue.exclusive(async () => {
+        if (t.gone) return 'gone';
+        const r = await t.presentLocked();
+        // decided inside the lock, so an APDU queued behind this check already sees the card gone
+        if (r === 'gone' || (r === 'miss' && this.presenceMisses + 1 >= PRESENCE_MISSES)) t.gone = true;
+        return r;
+      });
+      if (this.target !== t) return;
+      if (v === 'present') {
+        this.presenceMisses = 0;
+        return;
+      }
+      if (v === 'gone' || t.gone) {
+        this.cardGone();
+        return;
+      }
+      this.presenceMisses++;
+      this.stats.presenceMisses++;
+      if (!this.running) return;
+      // no pause: the verdict on a card that may have left is due now
+    }
   }
 
   private cardGone(): void {
     const t = this.target;
     if (!t) return;
+    t.gone = true;
     this.target = undefined;
     this.stats.removals++;
     this.log.info({ reader: this.id, uid: t.uid.toString('hex') }, 'card left the field');
@@ -349,34 +492,30 @@ export class Pn532Reader implements DriverReader {
 
   /** A caller's exchange failed: map it to a PC/SC error and let the loop deal with the module. */
   fail(e: unknown): PcscError {
-    if (e instanceof Pn532NoResponse || (e instanceof LinkError && e.kind !== 'aborted') || e instanceof Pn532SyntaxError) {
+    const cardExchange = e instanceof Pn532NoResponse && e.acked && (e.code === CMD.InDataExchange || e.code === CMD.InCommunicateThru);
+    if (cardExchange || (e instanceof TargetStatusError && (e.timeout || e.notAcceptable))) {
+      // the module took the command; the card (or the module's idea of it) is in doubt: check presence now
+      this.wakeLoop?.();
+    } else if (e instanceof Pn532NoResponse || (e instanceof LinkError && e.kind !== 'aborted') || e instanceof Pn532SyntaxError) {
       this.needRecover = true;
       this.wakeLoop?.();
-    } else if (e instanceof TargetStatusError && e.timeout) {
-      this.wakeLoop?.(); // check presence now
     }
     return pcscErrorOf(e);
   }
 
   /**
-   * Bring the module back: first ask whether it still answers (a lost frame
-   * is not a dead module); if it does not, wake-up + SAMConfiguration again,
-   * then RSTPDN when wired. The card's session did not survive a resync.
+   * Bring the module back: the whole init again (wake-up, SAMConfiguration
+   * first, since a module that reset is in LowVbat and ignores anything else),
+   * then RSTPDN when wired. A card the module still knows is checked for
+   * presence; one it forgot is reported gone by that check.
    */
   private async recover(): Promise<void> {
     this.stats.recoveries++;
-    const d = this.dialogue;
-    const alive = await d
-      .exclusive(() => d.commandLocked(CMD.Diagnose, Buffer.from([DIAG.CommunicationTest, 0x73, 0x67])))
-      .then((b) => b.length === 3 && b[1] === 0x73 && b[2] === 0x67)
-      .catch(() => false);
-    if (alive) {
-      this.needRecover = false;
-      this.setAvailable(true);
-      if (this.target) await this.checkPresence();
-      return;
+    if (this.dialogue.resetSuspected) {
+      this.stats.reinits++;
+      this.log.warn({ reader: this.id, sign: this.dialogue.lastResetSign }, 'PN532 may have reset itself; initialising again');
     }
-    if (this.target) this.cardGone();
+    const d = this.dialogue;
     try {
       await d.exclusive(() => this.initLocked());
     } catch (e) {
@@ -387,14 +526,19 @@ export class Pn532Reader implements DriverReader {
           await this.hardReset();
           await d.exclusive(() => this.initLocked());
         } catch (e2) {
+          if (this.target) this.cardGone();
           return this.recoverFailed(e2);
         }
-      } else return this.recoverFailed(e);
+      } else {
+        if (this.target) this.cardGone();
+        return this.recoverFailed(e);
+      }
     }
-    this.log.info({ reader: this.id }, 'PN532 resynchronised');
+    this.log.info({ reader: this.id }, 'PN532 initialised again');
     this.needRecover = false;
     this.recoverBackoff = this.tuning.recoverBackoffMs.initial;
     this.setAvailable(true);
+    if (this.target) await this.checkPresence();
   }
 
   private async recoverFailed(e: unknown): Promise<void> {
@@ -403,7 +547,7 @@ export class Pn532Reader implements DriverReader {
     this.stats.lastError = (e as Error).message;
     this.setAvailable(false, `PN532 does not answer: ${(e as Error).message}`);
     await this.pause(this.recoverBackoff);
-    this.recoverBackoff = Math.min(this.recoverBackoff * 2, this.tuning.recoverBackoffMs.max);
+    this.recoverBackoff = Math.min(this.recoverBackoff * 2, this.tuning.recoverBackoffMs.max, MAX_BACKOFF_MS);
   }
 
   private setAvailable(v: boolean, reason?: string): void {
@@ -413,7 +557,7 @@ export class Pn532Reader implements DriverReader {
     if (!v) this.slot.emit('error', new PcscError(SCARD.E_READER_UNAVAILABLE, `(${reason})`));
   }
 
-  /** RSTPDN low 1 ms, high, 2 ms for the oscillator (hardware.md §1.5). */
+  /** RSTPDN low 1 ms, high, 2 ms for the oscillator (docs/pn532.md §4). */
   private async hardReset(): Promise<void> {
     const pin = this.pins.reset!;
     await pin.write(0);

@@ -1,15 +1,38 @@
 /**
  * One activated ISO 14443-A target behind a PN532: ISO 14443-4 APDUs through
- * InDataExchange with MI chaining both ways (hardware.md §1.6), native MIFARE
- * Classic / Ultralight operations (§1.9), and the presence check libnfc uses
- * for each card family (§1.12).
+ * InDataExchange with MI chaining both ways (docs/pn532.md §5), native MIFARE
+ * Classic / Ultralight / NTAG operations (§9, §10), the presence check for
+ * each card family with its timing taken from the card's FWT (§8), and reads
+ * verified by a second read while the link is damaging frames (§2.4).
  */
 import { SCARD } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
 import { ContactlessError, classifyTypeA, contactlessAtr, type ContactlessTarget, type KeyType } from '../../src/contactless/part3.js';
 import type { CardInfo } from '../../src/driver/contract.js';
 import type { Dialogue } from './dialogue.js';
-import { CMD, RF_ITEM, STATUS, STATUS_MI, TG_MI, decodeListPassiveTarget, statusText, type TargetA } from './protocol.js';
+import { Pn532NoResponse } from './dialogue.js';
+import { CMD, RF_ITEM, STATUS, STATUS_MI, TG_MI, atsFwi, decodeListPassiveTarget, fwtMs, goneAfterMs, statusText, type TargetA } from './protocol.js';
+
+/** Host-side allowance on top of the card's FWT for a presence answer: frames on the wire, OS and event-loop latency. */
+const PRESENCE_SLACK_MS = 50;
+
+/** NTAG21x by GET_VERSION storage size byte (docs/pn532.md §10): type name and user-visible page count. */
+const NTAG_BY_SIZE: Record<number, { type: string; pages: number }> = {
+  0x0f: { type: 'ntag213', pages: 45 },
+  0x11: { type: 'ntag215', pages: 135 },
+  0x13: { type: 'ntag216', pages: 231 },
+};
+
+/**
+ * APDUs whose answer the card can give again unchanged (READ BINARY, GET
+ * DATA): safe to send twice to check an answer (docs/pn532.md §2.4).
+ */
+export function isRepeatableApdu(apdu: Buffer): boolean {
+  if (apdu.length < 4 || apdu[0] === 0xff || (apdu[0] & 0x80) !== 0) return false;
+  return apdu[1] === 0xb0 || apdu[1] === 0xb1 || apdu[1] === 0xca || apdu[1] === 0xcb;
+}
+
+export type PresenceVerdict = 'present' | 'gone' | 'miss';
 
 /** Host DataOut per InDataExchange frame: keeps the command in a normal frame (255 - TFI, code, Tg). */
 export const DATA_OUT_CHUNK = 252;
@@ -27,6 +50,10 @@ export class TargetStatusError extends Error {
   get timeout(): boolean {
     return (this.status & 0x3f) === STATUS.Timeout;
   }
+  /** 0x27: the chip no longer knows this target (it reset, or released it): check presence. */
+  get notAcceptable(): boolean {
+    return (this.status & 0x3f) === STATUS.NotAcceptable;
+  }
 }
 
 export interface MifareAuth {
@@ -36,11 +63,19 @@ export interface MifareAuth {
 }
 
 export class Pn532Target implements ContactlessTarget {
-  readonly type: string;
+  type: string;
   readonly atr: Buffer;
-  readonly info: CardInfo;
+  info: CardInfo;
   readonly ats?: Buffer;
   readonly storage?: { blockSize: number; readSize: number; needsAuth: boolean };
+  /** Set when the reader found the card gone: calls still queued fail without reaching the chip. */
+  gone = false;
+  /** Pages a Type 2 tag has (16 for an Ultralight; NTAG21x from GET_VERSION). */
+  pages = 16;
+  /** ISO 14443-4: the card's frame waiting time index (ATS TB(1)). */
+  readonly fwi: number;
+  /** Wait for an InDataExchange answer: longer than the chip's own verdict on a silent card. */
+  private readonly exchangeTimeoutMs: number;
   /** ContactlessTarget: one APDU, for ISO 14443-4 cards only (part 3 answers 6E 00 for the others). */
   readonly transmit?: (apdu: Buffer) => Promise<Buffer>;
   /** Last successful authentication, replayed after a presence re-select (which drops it on the card). Never logged. */
@@ -54,9 +89,13 @@ export class Pn532Target implements ContactlessTarget {
     private readonly rf: PassiveRetries,
     /** MxRtyPassiveActivation for a re-select (finite). */
     private readonly reselectRetries: number,
+    /** MaxRtyCOM as configured on the module. */
+    private readonly comRetries = 1,
   ) {
     const ats = a.ats ? a.ats.subarray(1) : undefined; // without TL, as part 3 and CardInfo want it
     this.ats = ats;
+    this.fwi = atsFwi(ats);
+    this.exchangeTimeoutMs = Math.max(1000, goneAfterMs(this.fwi, comRetries) + 250);
     this.type = classifyTypeA(a.sak, a.atqa, ats !== undefined);
     this.atr = contactlessAtr({ sak: a.sak, atqa: a.atqa, ats });
     this.storage = this.isClassic
@@ -64,7 +103,19 @@ export class Pn532Target implements ContactlessTarget {
       : this.isUltralight
         ? { blockSize: 4, readSize: 16, needsAuth: false }
         : undefined;
-    if (this.isIso14443_4) this.transmit = (apdu) => this.dlg.exclusive(() => this.exchangeLocked(apdu));
+    if (this.isIso14443_4) {
+      this.transmit = (apdu) =>
+        this.dlg.exclusive(async () => {
+          this.liveLocked();
+          try {
+            return isRepeatableApdu(apdu) ? await this.verifiedLocked(() => this.exchangeLocked(apdu)) : await this.exchangeLocked(apdu);
+          } catch (e) {
+            // status 01 after the module's own retries: the card is gone (docs/pn532.md §8); what is queued behind fails at once
+            if (e instanceof TargetStatusError && e.timeout) this.gone = true;
+            throw e;
+          }
+        });
+    }
     this.info = {
       contactless: true,
       uid: a.uid,
@@ -84,8 +135,51 @@ export class Pn532Target implements ContactlessTarget {
   get isClassic(): boolean {
     return this.type.startsWith('mifare-classic') || this.type === 'mifare-mini';
   }
+  /** NFC Forum Type 2 tag: MIFARE Ultralight family and NTAG21x (4-byte pages, READ returns 4 pages). */
   get isUltralight(): boolean {
-    return this.type === 'mifare-ultralight';
+    return this.type === 'mifare-ultralight' || this.type.startsWith('ntag');
+  }
+
+  /** A card found gone: what is still queued for it fails here, before the chip (SCARD_W_REMOVED_CARD). */
+  liveLocked(): void {
+    if (this.gone) throw new PcscError(SCARD.W_REMOVED_CARD, '(card left the field)');
+  }
+
+  /**
+   * A repeatable read: while the link damages frames, an answer that passed
+   * the 8-bit DCS may still be wrong (compensating byte errors), so it is read
+   * again until two answers agree (docs/pn532.md §2.4).
+   */
+  async verifiedLocked(read: () => Promise<Buffer>): Promise<Buffer> {
+    const first = await read();
+    if (!this.dlg.linkSuspect) return first;
+    const seen = [first];
+    for (let i = 0; i < 3; i++) {
+      const again = await read();
+      if (seen.some((s) => s.equals(again))) return again;
+      seen.push(again);
+    }
+    throw new PcscError(SCARD.F_COMM_ERROR, '(repeated reads disagree: the link is corrupting data)');
+  }
+
+  /**
+   * Type 2 tags: GET_VERSION (60) tells NTAG213/215/216 apart (docs/pn532.md §10).
+   * A plain Ultralight NAKs it and must be selected again.
+   */
+  async identifyLocked(): Promise<void> {
+    if (this.type !== 'mifare-ultralight') return;
+    let v: Buffer;
+    try {
+      v = await this.verifiedLocked(() => this.exchangeLocked(Buffer.from([0x60]), true));
+    } catch (e) {
+      if (e instanceof TargetStatusError) await this.reselectLocked().catch(() => false);
+      return;
+    }
+    const ntag = v.length === 8 && v[1] === 0x04 && v[2] === 0x04 ? NTAG_BY_SIZE[v[6]] : undefined;
+    if (!ntag) return;
+    this.type = ntag.type;
+    this.pages = ntag.pages;
+    this.info = { ...this.info, type: ntag.type };
   }
 
   /** InDataExchange with chaining both ways; resolves with the card's whole answer. Runs inside the dialogue lock. */
@@ -100,7 +194,7 @@ export class Pn532Target implements ContactlessTarget {
       const more = off < data.length;
       body = await this.dlg.commandLocked(CMD.InDataExchange, Buffer.concat([Buffer.from([more ? tg | TG_MI : tg]), chunk]), {
         idempotent,
-        timeoutMs: 1000,
+        timeoutMs: this.exchangeTimeoutMs,
       });
       if (body.length < 1) throw new Error('InDataExchange answer without status byte');
       if ((body[0] & 0x3f) !== STATUS.Ok) throw new TargetStatusError(body[0], 'InDataExchange');
@@ -109,7 +203,7 @@ export class Pn532Target implements ContactlessTarget {
     // card -> host: MI set means send `40 Tg` again for the rest
     const parts: Buffer[] = [body.subarray(1)];
     while (body[0] & STATUS_MI) {
-      body = await this.dlg.commandLocked(CMD.InDataExchange, Buffer.from([tg]), { idempotent: false, timeoutMs: 1000 });
+      body = await this.dlg.commandLocked(CMD.InDataExchange, Buffer.from([tg]), { idempotent: false, timeoutMs: this.exchangeTimeoutMs });
       if (body.length < 1) throw new Error('InDataExchange answer without status byte');
       if ((body[0] & 0x3f) !== STATUS.Ok) throw new TargetStatusError(body[0], 'InDataExchange (chained answer)');
       parts.push(body.subarray(1));
@@ -122,6 +216,7 @@ export class Pn532Target implements ContactlessTarget {
   async authenticate(block: number, keyType: KeyType, key: Buffer): Promise<void> {
     const a: MifareAuth = { block, keyType: keyType === 'A' ? 0x60 : 0x61, key: Buffer.from(key) };
     await this.dlg.exclusive(async () => {
+      this.liveLocked();
       this.lastAuth = undefined;
       this.authLive = false;
       try {
@@ -135,7 +230,7 @@ export class Pn532Target implements ContactlessTarget {
   }
 
   private async authLocked(a: MifareAuth): Promise<void> {
-    // the PN532 wants the last 4 UID bytes (hardware.md §1.9)
+    // the PN532 wants the last 4 UID bytes (docs/pn532.md §9)
     await this.exchangeLocked(Buffer.concat([Buffer.from([a.keyType, a.block]), a.key, this.a.uid.subarray(this.a.uid.length - 4)]), true);
   }
 
@@ -154,7 +249,10 @@ export class Pn532Target implements ContactlessTarget {
     const auth = this.lastAuth;
     this.lastAuth = undefined;
     const back = await this.reselectLocked().catch(() => false);
-    if (!back) return new PcscError(SCARD.E_NO_SMARTCARD, '(card left the field)');
+    if (!back) {
+      this.gone = true;
+      return new PcscError(SCARD.E_NO_SMARTCARD, '(card left the field)');
+    }
     if (onNak === 'auth-failed') return new ContactlessError('auth-failed', e.message);
     // the operation was refused; restore the authentication the NAK cost
     if (auth) {
@@ -187,11 +285,12 @@ export class Pn532Target implements ContactlessTarget {
   /** ContactlessTarget: READ (30): 16 bytes (one Classic block, or four Ultralight pages). */
   readBlock(block: number): Promise<Buffer> {
     return this.dlg.exclusive(async () => {
-      if (this.isUltralight && block > 0x0f) throw new ContactlessError('no-such-block');
+      this.liveLocked();
+      if (this.isUltralight && block >= this.pages) throw new ContactlessError('no-such-block');
       await this.replayLocked();
       let d: Buffer;
       try {
-        d = await this.exchangeLocked(Buffer.from([0x30, block & 0xff]), true);
+        d = await this.verifiedLocked(() => this.exchangeLocked(Buffer.from([0x30, block & 0xff]), true));
       } catch (e) {
         throw await this.refusalLocked(e, 'op', block);
       }
@@ -203,7 +302,8 @@ export class Pn532Target implements ContactlessTarget {
   /** ContactlessTarget: Classic WRITE (A0) of 16 bytes, Ultralight WRITE (A2) of one 4-byte page. */
   writeBlock(block: number, data: Buffer): Promise<void> {
     return this.dlg.exclusive(async () => {
-      if (this.isUltralight && block > 0x0f) throw new ContactlessError('no-such-block');
+      this.liveLocked();
+      if (this.isUltralight && block >= this.pages) throw new ContactlessError('no-such-block');
       const cmd = this.isUltralight ? 0xa2 : 0xa0;
       await this.replayLocked();
       try {
@@ -232,29 +332,39 @@ export class Pn532Target implements ContactlessTarget {
   }
 
   /**
-   * Is the card still in the field? libnfc's checks (hardware.md §1.12):
-   * ISO 14443-4: R(NAK) through InCommunicateThru; Ultralight: READ page 0;
+   * Is the card still in the field? libnfc's checks (docs/pn532.md §11):
+   * ISO 14443-4: R(NAK) through InCommunicateThru; Type 2: READ page 0;
    * Classic: re-select by UID (then the last authentication is replayed).
+   *
+   * A present ISO 14443-4 card answers within its FWT, but the chip reports a
+   * silent one only after 3 x FWT x (MaxRtyCOM + 1) (seconds for a large FWI):
+   * the wait ends at FWT plus slack, is aborted, and counts as a 'miss'; the
+   * reader takes repeated misses as removal (docs/pn532.md §8).
    */
-  async presentLocked(): Promise<boolean> {
+  async presentLocked(): Promise<PresenceVerdict> {
     try {
       if (this.isIso14443_4) {
-        const body = await this.dlg.commandLocked(CMD.InCommunicateThru, Buffer.from([0xb2]), { timeoutMs: 300 });
-        return (body[0] & 0x3f) !== STATUS.Timeout;
+        const body = await this.dlg.commandLocked(CMD.InCommunicateThru, Buffer.from([0xb2]), {
+          timeoutMs: Math.min(fwtMs(this.fwi) + PRESENCE_SLACK_MS, goneAfterMs(this.fwi, this.comRetries) + PRESENCE_SLACK_MS),
+          idempotent: false,
+          expectSilence: true,
+        });
+        return (body[0] & 0x3f) === STATUS.Timeout ? 'gone' : 'present';
       }
       if (this.isClassic) {
-        if (!(await this.reselectLocked())) return false;
+        if (!(await this.reselectLocked())) return 'gone';
         await this.replayLocked();
-        return true;
+        return 'present';
       }
       const body = await this.dlg.commandLocked(CMD.InDataExchange, Buffer.from([this.a.tg, 0x30, 0x00]), { timeoutMs: 300 });
-      return (body[0] & 0x3f) !== STATUS.Timeout;
+      const s = body[0] & 0x3f;
+      return s === STATUS.Timeout || s === STATUS.NotAcceptable ? 'gone' : 'present';
     } catch (e) {
-      if (e instanceof TargetStatusError && e.timeout) return false;
+      if (e instanceof TargetStatusError && e.timeout) return 'gone';
+      if (e instanceof Pn532NoResponse && e.acked) return 'miss';
       throw e;
     }
   }
-
 }
 
 /** MxRtyPassiveActivation (RFConfiguration item 5) as last set on the module, sent only when it changes. */
@@ -273,6 +383,7 @@ export function pcscErrorOf(e: unknown): PcscError {
   if (e instanceof PcscError) return e;
   if (e instanceof TargetStatusError) {
     if (e.timeout) return new PcscError(SCARD.E_NO_SMARTCARD, `(card did not answer: ${e.message})`);
+    if (e.notAcceptable) return new PcscError(SCARD.W_REMOVED_CARD, `(the module no longer knows the card: ${e.message})`);
     return new PcscError(SCARD.F_COMM_ERROR, `(${e.message})`);
   }
   return new PcscError(SCARD.F_COMM_ERROR, `(PN532: ${(e as Error).message})`);

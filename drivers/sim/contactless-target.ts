@@ -5,7 +5,7 @@
  * card again before the next operation.
  */
 import { ContactlessError, type ContactlessTarget, type KeyType } from '../../src/contactless/part3.js';
-import { Iso14443Card, MifareClassicCard, MifareUltralightCard, type MifareResult, type SimCard } from './cards/index.js';
+import { Iso14443Card, MifareClassicCard, MifareUltralightCard, NtagCard, type MifareResult, type SimCard } from './cards/index.js';
 
 function unwrap<T>(r: MifareResult<T>): T {
   if (r.ok) return r.value;
@@ -43,7 +43,7 @@ export class CardTarget implements ContactlessTarget {
         wake();
         unwrap(card.write(block, data));
       };
-    } else if (card instanceof MifareUltralightCard) {
+    } else if (card instanceof MifareUltralightCard || card instanceof NtagCard) {
       this.storage = { blockSize: 4, readSize: 16, needsAuth: false };
       this.readBlock = async (page) => unwrap(card.read(page));
       this.writeBlock = async (page, data) => unwrap(card.write(page, data));

@@ -55,7 +55,9 @@ export class CcidFunction {
   timeExtensions = 0;
   /** Time extensions without end for the next XfrBlock, until Abort. */
   storm = false;
-  readonly counters = { commands: 0, xfr: 0, aborts: 0, busy: 0, errors: 0 };
+  readonly counters = { commands: 0, xfr: 0, aborts: 0, busy: 0, errors: 0, setParameters: 0, pps: 0, powerOn: 0 };
+  /** bPowerSelect of each IccPowerOn, oldest first. */
+  readonly powerSelects: number[] = [];
   private abortArmed?: { slot: number; seq: number };
 
   constructor(
@@ -201,6 +203,8 @@ export class CcidFunction {
       case PC_TO_RDR.IccPowerOn: {
         if (data.length !== 0) return fail(SLOT_ERROR.BAD_LENGTH);
         const sel = p[0];
+        this.counters.powerOn++;
+        this.powerSelects.push(sel);
         const auto = (this.descriptor.features & (FEATURE_BITS.AUTO_VOLTAGE | FEATURE_BITS.AUTO_ACTIVATION)) !== 0;
         if (sel > 3 || (sel === 0 && !auto) || (sel !== 0 && !(this.descriptor.voltageSupport & (1 << (sel - 1))))) return fail(SLOT_ERROR.BAD_POWERSELECT);
         if (!s.card) return fail(SLOT_ERROR.ICC_MUTE, ICC.ABSENT);
@@ -232,6 +236,7 @@ export class CcidFunction {
         if (!s.card) return fail(SLOT_ERROR.ICC_MUTE, ICC.ABSENT);
         const offered = parseAtr(s.card.atr).protocols;
         if (!offered.includes(proto) && !s.card.info.contactless) return fail(SLOT_ERROR.ICC_PROTOCOL_NOT_SUPPORTED);
+        this.counters.setParameters++;
         s.protocol = proto;
         s.params = Buffer.from(data);
         this.resetEngines(s);
@@ -362,15 +367,16 @@ export class CcidFunction {
   /** What the card answers, through the layer this reader's firmware runs at its exchange level. */
   private async exchange(s: EmuSlot, cmd: Buffer): Promise<Buffer> {
     const card = s.card!;
+    const first = !s.exchangedSincePowerOn;
     s.exchangedSincePowerOn = true;
     if (s.target) return s.part3.transmit(s.target, cmd);
     if (this.level === 'tpdu') {
-      if (s.protocol === 0) {
-        // A PPS request right after the ATR: the card accepts the proposal (echo).
-        if (cmd[0] === 0xff && cmd.length >= 3 && cmd.length <= 6) return Buffer.from(cmd);
-        return card.process(cmd);
+      // A PPS request (PPSS = FF) before the first exchange: the card accepts the proposal (echo).
+      if (first && cmd[0] === 0xff && cmd.length >= 3 && cmd.length <= 6) {
+        this.counters.pps++;
+        return Buffer.from(cmd);
       }
-      if (cmd[0] === 0xff && cmd.length >= 3 && cmd.length <= 6) return Buffer.from(cmd);
+      if (s.protocol === 0) return card.process(cmd);
       if (card.interface === 'tpdu-t1' && card.exchangeBlock) return card.exchangeBlock(cmd);
       if (s.t1card) return s.t1card.handleBlock(cmd);
       return card.process(cmd);

@@ -7,6 +7,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { SimConfig } from '../../drivers/sim/config.js';
 import { VpcdConfig } from '../../drivers/vpcd/config.js';
 import { Pn532Config } from '../../drivers/pn532/config.js';
+import { OsdpCpConfig } from '../../drivers/osdp/config.js';
+import { OsdpConfig } from '../api/osdp/config.js';
 import { CcidConfig } from '../../drivers/ccid/config.js';
 import { PcscConfig } from '../api/pcsc/config.js';
 import { MqttConfig } from '../api/mqtt/config.js';
@@ -31,11 +33,13 @@ export const ConfigSchema = Type.Object(
     mqtt: MqttConfig,
     events: EventsConfig,
     http: HttpConfig,
+    osdp: OsdpConfig,
     drivers: Type.Object(
       {
         sim: SimConfig,
         vpcd: VpcdConfig,
         pn532: Pn532Config,
+        osdp: OsdpCpConfig,
         ccid: CcidConfig,
       },
       { additionalProperties: false, default: {} },

@@ -1,6 +1,6 @@
 /**
  * PC/SC Part 3 pseudo-APDUs (CLA FF) for contactless cards, as ACR122U / SCM /
- * Gemalto readers offer them (hardware.md §2.3): GET DATA (FF CA), LOAD KEYS
+ * Gemalto readers offer them (docs/pn532.md §15): GET DATA (FF CA), LOAD KEYS
  * (FF 82), GENERAL AUTHENTICATE (FF 86) and its legacy form (FF 88), READ
  * BINARY (FF B0), UPDATE BINARY (FF D6). Other APDUs go to an ISO 14443-4
  * card unchanged.

@@ -6,6 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { CardInfo, Driver, Feedback } from '../driver/contract.js';
+import type { DataCache } from './data-cache.js';
 
 export type ContextId = number;
 export type HandleId = number;
@@ -76,6 +77,8 @@ export interface CoreEvents {
 }
 
 export interface ScardCore extends EventEmitter<CoreEvents> {
+  /** The Smart Card data cache (Windows' SCardReadCache/SCardWriteCache): src/core/data-cache.ts. */
+  readonly dataCache: DataCache;
   /** Register a driver and start it; its readers appear as it reports them. */
   addDriver(driver: Driver): Promise<void>;
   /** Stop every driver (cards unpowered), fail pending calls with SCARD_E_SERVICE_STOPPED... */

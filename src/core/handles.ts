@@ -1,6 +1,6 @@
 /**
  * Card handles (SCARDHANDLE): one connection of a context to a reader, with
- * pcscd's per-handle event flag (pcsc-protocol.md §6.3).
+ * pcscd's per-handle event flag (docs/pcsc.md §4).
  */
 import { SCARD } from '../pcsc/constants.js';
 import { PcscError } from '../pcsc/error.js';

@@ -26,6 +26,7 @@
  */
 export type * from './api.js';
 export { ResourceManager, type CoreOptions } from './resource-manager.js';
+export { DataCache, DATA_CACHE_DEFAULTS, isWriteApdu, stableCardId, type CacheItem, type DataCacheOptions } from './data-cache.js';
 export { readerName, readerBaseName, InstanceAllocator } from './reader-names.js';
 export { runApdus, type OneShotOptions, type OneShotResult, type ApduResult } from './oneshot.js';
 export { SessionManager, type SessionInfo, type SessionOptions, type SessionManagerOptions } from './sessions.js';

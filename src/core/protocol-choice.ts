@@ -1,5 +1,5 @@
 /**
- * Which protocol a connect gets (pcsc-protocol.md §6.5): RAW when asked for,
+ * Which protocol a connect gets (docs/pcsc.md §4): RAW when asked for,
  * the card's specific protocol when TA2 imposes one, otherwise T=1 before T=0
  * among those the ATR offers and the caller accepts, as pcscd does.
  */

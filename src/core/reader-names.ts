@@ -1,6 +1,6 @@
 /**
  * pcscd-style reader names: `<friendly>[ [<interface>]][ (<serial>)] RR SS`
- * (pcsc-protocol.md §5.1). PC/SC programs display and match these names, so
+ * (docs/pcsc.md §6). PC/SC programs display and match these names, so
  * they must look like the ones pcscd would give the same device.
  */
 import { LIMITS } from '../pcsc/constants.js';

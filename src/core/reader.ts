@@ -122,7 +122,7 @@ export class Reader {
     const caps = {
       feedback: typeof this.slot.feedback === 'function',
       simulate: this.slot.simulate !== undefined,
-      contactless: this.card?.contactless ?? false,
+      contactless: this.slot.contactless ?? this.card?.contactless ?? false,
     };
     this.snap = {
       name: this.name,

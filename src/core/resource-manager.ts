@@ -1,7 +1,7 @@
 /**
  * The PC/SC resource manager: readers from drivers, contexts, card handles,
  * share modes, transactions and status changes with pcscd's semantics
- * (pcsc-protocol.md §3, §6). Frontends are thin adapters over this class.
+ * (docs/pcsc.md §3–§6). Frontends are thin adapters over this class.
  *
  * Choices where pcscd is not the model (README "Differences from pcscd"):
  * - BeginTransaction, and Transmit/Reconnect of other handles during a
@@ -39,6 +39,7 @@ import type {
   StatusResult,
 } from './api.js';
 import { checkApdu } from './apdu-check.js';
+import { DataCache, isWriteApdu, type DataCacheOptions } from './data-cache.js';
 import { getAttribute, setAttribute } from './attributes.js';
 import { newContext, type Context } from './contexts.js';
 import { control as runControl } from './control.js';
@@ -53,6 +54,8 @@ import { StatusChangeBus } from './status-change.js';
 export interface CoreOptions {
   /** Upper bound for one exchange with a card (config core.transmitTimeoutMs). */
   transmitTimeoutMs?: number;
+  /** Bounds of the Smart Card data cache (src/core/data-cache.ts). */
+  dataCache?: DataCacheOptions;
   log?: Logger;
 }
 
@@ -75,6 +78,8 @@ const disconnectedError = (): PcscError => new PcscError(SCARD.E_INVALID_HANDLE,
 const invalidContext = (id: number): PcscError => new PcscError(SCARD.E_INVALID_HANDLE, `no context ${id}`);
 
 export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCore {
+  /** Windows-style per-card data cache; the core keeps its card identities and freshness counters current. */
+  readonly dataCache: DataCache;
   private readonly ids = new IdPool();
   private readonly contexts = new Map<number, Context>();
   private readonly handles = new Map<number, Handle>();
@@ -95,6 +100,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
   constructor(opts: CoreOptions = {}) {
     super();
     this.timeoutMs = opts.transmitTimeoutMs ?? 30000;
+    this.dataCache = new DataCache(opts.dataCache);
     this.log = opts.log;
     this.bus = new StatusChangeBus({
       find: (n) => this.byName.get(n)?.snapshot(),
@@ -106,8 +112,14 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         this.safeEmit('reader-state', r.snapshot());
         this.bus.notify();
       },
-      inserted: (r) => this.safeEmit('card-inserted', r.snapshot()),
-      removed: (r) => this.safeEmit('card-removed', r.snapshot()),
+      inserted: (r) => {
+        this.dataCache.cardInserted(r.name, r.card);
+        this.safeEmit('card-inserted', r.snapshot());
+      },
+      removed: (r) => {
+        this.dataCache.cardRemoved(r.name);
+        this.safeEmit('card-removed', r.snapshot());
+      },
       error: (r, err) => {
         this.log?.warn({ reader: r.name, err: err.message }, 'reader error');
         if (r.listed && !r.gone) this.safeEmit('reader-error', r.snapshot(), err);
@@ -173,6 +185,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         continue;
       }
       this.byName.set(r.name, r);
+      if (r.present) this.dataCache.cardInserted(r.name, r.card);
       this.ordered = undefined;
       this.tableGeneration++;
       this.safeEmit('reader-added', r.snapshot());
@@ -192,6 +205,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       r.lock.clear();
       for (const h of r.handles) h.readerGone = true;
       if (listed) {
+        this.dataCache.cardRemoved(r.name);
         this.byName.delete(r.name);
         this.ordered = undefined;
         this.tableGeneration++;
@@ -563,9 +577,12 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     } catch (e) {
       return Promise.reject(e);
     }
+    const writes = r.protocol !== PROTOCOL.RAW && isWriteApdu(apdu);
     return r.queue.run(h.id, true, () => {
       if (h.closed) throw invalidHandle(handle);
       checkEvent(h);
+      // Advanced before the card sees it: a write that fails half-way may still have changed the card.
+      if (writes) this.dataCache.cardWritten(r.name);
       const stats = this.exchangeStats(r.name);
       const t0 = performance.now();
       return r.exchange(apdu).then(checkResponse, r.exchangeFailed).then(
@@ -665,6 +682,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
 
   diagnostics(): Record<string, unknown> {
     return {
+      dataCache: this.dataCache.diagnostics(),
       contexts: this.contexts.size,
       handles: this.handles.size,
       statusWaiters: this.bus.waiting,

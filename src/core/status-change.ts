@@ -1,5 +1,5 @@
 /**
- * SCardGetStatusChange over the reader table (pcsc-protocol.md §3.4–3.6):
+ * SCardGetStatusChange over the reader table (docs/pcsc.md §6):
  * the caller passes the states it knows, and is answered as soon as one
  * differs, when the timeout ends (E_TIMEOUT), or when cancelled. pcsc-lite
  * runs this in the client; here it serves MQTT, HTTP and the CLI, with the

@@ -1,6 +1,6 @@
 /**
  * The transaction lock of one reader (pcscd's hLockId + LockCount), with
- * pcscd's rules (pcsc-protocol.md §6.5). Waiting for the lock is not done
+ * pcscd's rules (docs/pcsc.md §4). Waiting for the lock is not done
  * here: lock grants are jobs in the reader's SlotQueue, so waiting handles
  * are served in FIFO order instead of pcscd's 100 ms retry loop.
  */

@@ -42,6 +42,7 @@ export const DRIVERS: DriverEntry[] = [
   { name: 'vpcd', enabled: (c) => c.drivers.vpcd.enabled, create: async (c, ctx) => (await import('../../drivers/vpcd/index.js')).createVpcdDriver(c.drivers.vpcd, ctx) },
   { name: 'ccid', enabled: (c) => c.drivers.ccid.enabled || c.drivers.ccid.emulate.length > 0, create: async (c, ctx) => (await import('../../drivers/ccid/index.js')).createCcidDriver(c.drivers.ccid, ctx) },
   { name: 'pn532', enabled: (c) => c.drivers.pn532.readers.length > 0, create: async (c, ctx) => (await import('../../drivers/pn532/index.js')).createPn532Driver(c.drivers.pn532, ctx) },
+  { name: 'osdp', enabled: (c) => c.drivers.osdp.buses.length > 0, create: async (c, ctx) => (await import('../../drivers/osdp/index.js')).createOsdpDriver(c.drivers.osdp, ctx) },
 ];
 
 /** Started in this order, stopped in reverse. */
@@ -50,4 +51,5 @@ export const SERVICES: ServiceEntry[] = [
   { name: 'pcsc', enabled: (c) => c.pcsc.enabled, load: async () => (await import('../api/pcsc/index.js')).createPcscService },
   { name: 'mqtt', enabled: (c) => c.mqtt.enabled, load: async () => (await import('../api/mqtt/index.js')).createMqttService },
   { name: 'http', enabled: (c) => c.http.enabled, load: async () => (await import('../api/http/index.js')).createHttpService },
+  { name: 'osdp', enabled: (c) => c.osdp.enabled, load: async () => (await import('../api/osdp/index.js')).createOsdpService },
 ];

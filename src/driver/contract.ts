@@ -28,6 +28,20 @@ export interface CardInfo {
   ats?: Buffer;
   /** Short machine name: 'iso7816', 'iso14443-4', 'mifare-classic-1k', 'mifare-classic-4k', 'mifare-ultralight', ... */
   type?: string;
+  /** An access-control credential read by the reader itself (OSDP osdp_RAW): bits, format, facility/card number for known formats. */
+  credential?: CardCredential;
+}
+
+export interface CardCredential {
+  /** 'H10301', 'wiegand34', 'H10304', 'wiegand40' or 'raw'. */
+  format: string;
+  bits: number;
+  /** The bits as hex, first bit in the MSB of the first byte. */
+  hex: string;
+  parityOk?: boolean;
+  facility?: number;
+  card?: number;
+  [k: string]: unknown;
 }
 
 export interface SlotEvents {
@@ -42,6 +56,8 @@ export interface SlotEvents {
 export interface DriverSlot extends EventEmitter<SlotEvents> {
   readonly index: number;
   readonly level: ExchangeLevel;
+  /** A contactless slot (an NFC reader), known even while its field is empty (tag scanners are announced for it). */
+  readonly contactless?: boolean;
   /** Current presence as the driver last saw it. */
   isCardPresent(): boolean;
   /** Card info of the present card, if any. */

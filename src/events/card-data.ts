@@ -42,6 +42,7 @@ export function cardType(r: ReaderSnapshot): string | null {
 /** Card identity used by de-bounce: the UID when there is one, else the ATR. */
 export function cardIdentity(r: ReaderSnapshot, uid?: Buffer): string {
   const u = uid ?? r.card?.uid;
+  if (!u?.length && r.card?.credential) return `credential:${r.card.credential.bits}:${r.card.credential.hex}`;
   return u?.length ? `uid:${toHex(u, '')}` : `atr:${toHex(r.atr, '')}`;
 }
 
@@ -58,6 +59,8 @@ export interface CardFields {
   atqa?: string;
   sak?: number;
   ats?: string;
+  /** Credential read by an access-control reader (OSDP): format, bits, facility/card number. */
+  credential?: Record<string, unknown>;
 }
 
 /** Card fields for card.inserted; `uid` overrides the driver's (e.g. from a profile's FF CA answer). */
@@ -78,6 +81,7 @@ export function cardFields(r: ReaderSnapshot, order: WiegandByteOrder, uid?: Buf
     if (w26) out.wiegand26 = w26;
     if (w34) out.wiegand34 = w34;
   }
+  if (r.card?.credential) out.credential = { ...r.card.credential };
   if (r.card?.atqa) out.atqa = toHex(r.card.atqa, '');
   if (r.card?.sak !== undefined) out.sak = r.card.sak;
   if (r.card?.ats) out.ats = toHex(r.card.ats, '');

@@ -9,6 +9,15 @@ export const ProfileApdu = Type.Object(
       default: false,
       description: 'Hide the command data and the response data in events and logs (PIN, key). VERIFY / CHANGE REFERENCE DATA are always hidden.',
     }),
+    cache: Type.Optional(
+      Type.Boolean({
+        description:
+          "Keep a successful answer in the card's data cache: when every APDU of the profile is cached, the same card (fixed UID) tapped again is answered from the cache without card I/O, until a write command reaches it.",
+      }),
+    ),
+    cacheSecret: Type.Optional(
+      Type.Boolean({ description: 'Also cache this APDU when it or its answer carries secrets (never otherwise).' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -27,12 +27,14 @@ export interface ProfileResult {
   name: string;
   results: Record<string, ProfileApduResult>;
   error?: string;
+  /** Every answer came from the card's data cache (no card I/O). */
+  cached?: boolean;
 }
 
 export interface CompiledProfile {
   profile: CardProfileT;
   atrPrefix?: Buffer;
-  apdus: { name: string; bytes: Buffer; secret: boolean }[];
+  apdus: { name: string; bytes: Buffer; secret: boolean; cache: boolean; cacheKey: string }[];
 }
 
 /** Parse hex once at start-up so a bad profile fails loudly with its name, not at the first tap. */
@@ -46,7 +48,10 @@ export function compileProfiles(profiles: CardProfileT[]): CompiledProfile[] {
         throw new Error(`events.profiles: profile "${p.name}" APDU "${a.name}": ${(e as Error).message}`, { cause: e });
       }
       if (bytes.length < 4) throw new Error(`events.profiles: profile "${p.name}" APDU "${a.name}": an APDU needs at least 4 bytes`);
-      return { name: a.name, bytes, secret: a.secret || isSecretApdu(bytes) };
+      const secret = a.secret || isSecretApdu(bytes);
+      // Nothing secret reaches the cache unless the profile says so.
+      const cache = a.cache === true && (!(secret || isSecretResponse(bytes)) || a.cacheSecret === true);
+      return { name: a.name, bytes, secret, cache, cacheKey: `profile:${p.name}:${a.name}:${toHex(bytes, '')}` };
     });
     let atrPrefix: Buffer | undefined;
     if (p.match.atrPrefix !== undefined) {
@@ -78,6 +83,14 @@ export async function runProfile(core: ScardCore, reader: string, cp: CompiledPr
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`profile did not finish within ${timeoutMs} ms`)), timeoutMs);
   });
+  const card = core.dataCache.cardIn(reader);
+  const fromCache = card ? cachedAnswers(core, cp, card) : undefined;
+  if (fromCache) {
+    cp.apdus.forEach((a, i) => (out.results[a.name] = resultOf(a, fromCache[i])));
+    out.cached = true;
+    clearTimeout(timer);
+    return out;
+  }
   try {
     const run = await Promise.race([runApdus(core, reader, cp.apdus.map((a) => a.bytes), { owner: 'events:profile', timeoutMs }), timeout]);
     cp.apdus.forEach((a, i) => {
@@ -91,16 +104,14 @@ export async function runProfile(core: ScardCore, reader: string, cp: CompiledPr
         out.results[a.name] = { apdu: apduText, ok: false, error: res?.error ?? { code: SCARD.F_UNKNOWN_ERROR, name: 'SCARD_F_UNKNOWN_ERROR', message: 'no answer' } };
         return;
       }
-      const resp = res.response;
-      const sw = resp.length >= 2 ? decodeSw(resp) : undefined;
-      const r: ProfileApduResult = { apdu: apduText, ok: sw?.kind === 'success' || sw?.kind === 'info' };
-      if (a.secret || isSecretResponse(a.bytes)) r.redacted = true;
-      else r.data = toHex(resp.subarray(0, Math.max(0, resp.length - 2)), '');
-      if (sw) {
-        r.sw = sw.hex;
-        r.swText = sw.text;
+      out.results[a.name] = resultOf(a, res.response);
+      if (card && a.cache && res.response.length >= 2 && decodeSw(res.response).kind === 'success') {
+        try {
+          core.dataCache.write(card.cardId, a.cacheKey, res.response, card.freshness);
+        } catch {
+          // Stale (the profile itself wrote to the card) or too big: not cached, answered from the card next time.
+        }
       }
-      out.results[a.name] = r;
     });
   } catch (e) {
     out.error = e instanceof Error ? e.message : String(e);
@@ -108,4 +119,37 @@ export async function runProfile(core: ScardCore, reader: string, cp: CompiledPr
     clearTimeout(timer);
   }
   return out;
+}
+
+type Compiled = CompiledProfile['apdus'][number];
+
+/** Every answer of the profile from the card's cache, or undefined when one is missing (then all run on the card). */
+function cachedAnswers(core: ScardCore, cp: CompiledProfile, card: { cardId: string; freshness: number }): Buffer[] | undefined {
+  if (!cp.apdus.every((a) => a.cache)) return undefined;
+  const out: Buffer[] = [];
+  for (const a of cp.apdus) {
+    try {
+      out.push(core.dataCache.read(card.cardId, a.cacheKey, card.freshness).data);
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+function resultOf(a: Compiled, resp: Buffer): ProfileApduResult {
+  const apduText = !a.secret
+    ? toHex(a.bytes, '')
+    : isSecretApdu(a.bytes)
+      ? renderApdu(a.bytes)
+      : `${toHex(a.bytes.subarray(0, 4))} <${a.bytes.length - 4} bytes redacted>`;
+  const sw = resp.length >= 2 ? decodeSw(resp) : undefined;
+  const r: ProfileApduResult = { apdu: apduText, ok: sw?.kind === 'success' || sw?.kind === 'info' };
+  if (a.secret || isSecretResponse(a.bytes)) r.redacted = true;
+  else r.data = toHex(resp.subarray(0, Math.max(0, resp.length - 2)), '');
+  if (sw) {
+    r.sw = sw.hex;
+    r.swText = sw.text;
+  }
+  return r;
 }

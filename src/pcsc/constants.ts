@@ -66,6 +66,10 @@ export const SCARD = {
   W_EOF: 0x8010006d,
   W_CANCELLED_BY_USER: 0x8010006e,
   W_CARD_NOT_AUTHENTICATED: 0x8010006f,
+  /** Windows' Smart Card data cache (SCardReadCache/SCardWriteCache; pcsc-lite has none): src/core/data-cache.ts. */
+  W_CACHE_ITEM_NOT_FOUND: 0x80100070,
+  W_CACHE_ITEM_STALE: 0x80100071,
+  W_CACHE_ITEM_TOO_BIG: 0x80100072,
 } as const;
 
 export type ScardCodeName = keyof typeof SCARD;
@@ -116,6 +120,9 @@ const MESSAGES: Partial<Record<ScardCodeName, string>> = {
   W_EOF: 'End of file.',
   W_CANCELLED_BY_USER: 'User cancelled.',
   W_CARD_NOT_AUTHENTICATED: 'Card not authenticated.',
+  W_CACHE_ITEM_NOT_FOUND: 'Cache item not found.',
+  W_CACHE_ITEM_STALE: 'Cache item is stale.',
+  W_CACHE_ITEM_TOO_BIG: 'Cache item is too big.',
 };
 
 const NAME_BY_CODE = new Map<number, ScardCodeName>(

@@ -292,3 +292,43 @@ t.test('hardware error on the interrupt endpoint: reported, the reader keeps wor
   dev.insert('iso7816-t1-tpdu');
   await until(() => (r.core.readers()[0]?.atr.length ?? 0) > 0, 'card seen after the error');
 });
+
+t.test('parameters: PPS and SetParameters only where the reader leaves them to the host; voltage selection', async (t) => {
+  // T=0 first, T=1 offered too: choosing T=1 needs a PPS.
+  const card = { type: 'iso7816', atr: '3B80800101' };
+  const sel = hex('00A4040C0AF0736361726467617465');
+  const connectT1 = async (r: Rig, part: string): Promise<void> => {
+    await until(() => (listed(r.core, part)?.atr.length ?? 0) > 0, `${part}: card seen`);
+    const ctx = r.core.establishContext('t');
+    const c = await r.core.connect(ctx, listed(r.core, part)!.name, SHARE.SHARED, PROTOCOL.T1);
+    t.equal(c.protocol, PROTOCOL.T1);
+    t.same(await r.core.transmit(c.handle, c.protocol, sel), hex('9000'), `${part}: exchange after the parameters`);
+  };
+  const r = await rig();
+  t.teardown(() => r.close());
+  const tpdu = await plug(r, 'gempc-twin', {}, 'NEG');
+  tpdu.insert(card);
+  await connectT1(r, 'NEG');
+  t.equal(tpdu.fn(0).counters.pps, 1, 'TPDU reader without automatic PPS: the host sent one');
+  t.equal(tpdu.fn(0).counters.setParameters, 1, 'and SetParameters');
+  t.ok(tpdu.fn(0).powerSelects.every((v) => v === 1), 'no automatic voltage: 5 V asked explicitly');
+
+  const auto = await plug(r, 'omnikey-class', { level: 'tpdu' }, 'AUTOPPS');
+  auto.insert(card);
+  await connectT1(r, 'AUTOPPS');
+  t.equal(auto.fn(0).counters.pps, 0, 'reader does PPS (dwFeatures 80): none from the host');
+  t.equal(auto.fn(0).counters.setParameters, 1, 'SetParameters still sent');
+  t.ok(auto.fn(0).powerSelects.every((v) => v === 0), 'automatic voltage: bPowerSelect 0');
+
+  const neg = await plug(r, 'acr1252u', {}, 'SELF');
+  neg.insert({ type: 'iso14443-4' }, { interface: 0 });
+  await connectT1(r, 'PICC');
+  t.equal(neg.fn(0).counters.setParameters, 0, 'reader negotiates (dwFeatures 40): neither PPS nor SetParameters');
+
+  const r3 = await rig({ voltage: '3V' });
+  t.teardown(() => r3.close());
+  const v3 = await plug(r3, 'gempc-twin');
+  v3.insert('iso7816-t0');
+  await until(() => (r3.core.readers()[0]?.atr.length ?? 0) > 0, 'card seen at 3 V');
+  t.ok(v3.fn(0).powerSelects.length > 0 && v3.fn(0).powerSelects.every((v) => v === 2), 'voltage: 3V configured -> bPowerSelect 2');
+});

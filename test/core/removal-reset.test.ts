@@ -1,4 +1,4 @@
-/** Card removal and reset semantics for every call (pcsc-protocol.md §6.3). */
+/** Card removal and reset semantics for every call (docs/pcsc.md §4). */
 import t from 'tap';
 import { ATTR, CARD_STATE, CM_IOCTL_GET_FEATURE_REQUEST, DISPOSITION, PROTOCOL, SCARD, SHARE } from '../../src/pcsc/constants.js';
 import type { ResourceManager } from '../../src/core/index.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { ABIS, layoutsFor, hostAbi, WIRE } from '../../src/api/pcsc/layout.js';
 
 // Sizes measured with offsetof/sizeof on x86_64 against pcsc-lite 1.9.9's headers
-// (shared/reference/pcsc-protocol.md §2.4, §3.1); the wire structs have only
+// (docs/pcsc.md §1); the wire structs have only
 // fixed-width fields, so armhf and aarch64 must give the same numbers.
 const WIRE_SIZES = {
   version: 12, establish: 12, release: 8, connect: 152, reconnect: 24, disconnect: 12, begin: 8, end: 12,

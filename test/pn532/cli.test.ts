@@ -16,7 +16,7 @@ t.test('cli: ready line, tap/remove/fault/status by stdin, errors named', async 
   const dir = mkdtempSync(join(tmpdir(), 'pn532-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const link = join(dir, 'pn532');
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/emulators/pn532/cli.ts', '--link', link, '--no-pace'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'emulators/pn532/cli.ts', '--link', link, '--no-pace'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: ((l: string) => void)[] = [];
   createInterface({ input: proc.stdout! }).on('line', (l) => (waiters.length ? waiters.shift()!(l) : lines.push(l)));
@@ -68,7 +68,7 @@ t.test('cli: ready line, tap/remove/fault/status by stdin, errors named', async 
 
 t.test('cli: bad arguments are refused with a message', async (t) => {
   const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'test/emulators/pn532/cli.ts', '--baud', 'fast'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'emulators/pn532/cli.ts', '--baud', 'fast'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     p.on('exit', (code) => resolve({ code, err }));

@@ -8,8 +8,8 @@ import t from 'tap';
 import { ResourceManager } from '../../src/core/index.js';
 import type { ReaderSnapshot } from '../../src/core/api.js';
 import { CARD_STATE, PROTOCOL, SCARD, SHARE } from '../../src/pcsc/constants.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
-import { HsuAttachment, startPtyPair } from '../emulators/pn532/hsu.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
+import { HsuAttachment, startPtyPair } from '../../emulators/pn532/hsu.js';
 import { hex, hsuRig, waitFor } from './helpers.js';
 
 t.test('tap -> card-inserted with UID and ATR; APDUs; removal; port loss', async (t) => {

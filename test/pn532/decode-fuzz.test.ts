@@ -7,9 +7,9 @@ import t from 'tap';
 import { ACK_FRAME, ERROR_FRAME, TFI_HOST, encodeFrame, parseFrame } from '../../drivers/pn532/frame.js';
 import { HSU_WAKEUP } from '../../drivers/pn532/link.js';
 import { decodeFirmware, decodeListPassiveTarget } from '../../drivers/pn532/protocol.js';
-import { Pn532Chip } from '../emulators/pn532/chip.js';
+import { Pn532Chip } from '../../emulators/pn532/chip.js';
 import { rng } from '../helpers/prng.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
 
 t.test('decoders: random answers decode or throw a plain Error naming the problem', async (t) => {
   const rnd = rng(99);
@@ -51,7 +51,7 @@ t.test('decoders: random answers decode or throw a plain Error naming the proble
 
 t.test('emulator: any framed command gets ACK then an answer or the error frame', async (t) => {
   const rnd = rng(2026);
-  const chip = new Pn532Chip('hsu');
+  const chip = new Pn532Chip('hsu', { wakeGuardMs: 0 });
   const out: Buffer[] = [];
   chip.on('output', (b) => out.push(b));
   chip.hostBytes(Buffer.concat([HSU_WAKEUP, encodeFrame(TFI_HOST, Buffer.from([0x14, 0x01]))]));
@@ -66,7 +66,11 @@ t.test('emulator: any framed command gets ACK then an answer or the error frame'
     if (code === 0x16 || code === 0x60 || code === 0x4a) continue; // sleep / endless polls are covered elsewhere
     const body = Buffer.from([code, ...Array.from({ length: Math.floor(rnd() * 20) }, () => Math.floor(rnd() * 256))]);
     if (code === 0x32 && body[1] === 0x05) body[4] = 0x01; // keep passive retries finite
+    if (code === 0x32 && body[1] === 0x04) body[2] = 0x00; // MaxRtyCOM 0: a silent card is reported after one try
+    if (code === 0x32 && body[1] === 0x02) body[4] = 0x0a; // retry timeout 51.2 ms
     chip.hostBytes(encodeFrame(TFI_HOST, body));
+    // an exchange with a card that is not there is answered only after the chip's retries (docs/pn532.md §8)
+    if (out.length === 1) await new Promise((r) => chip.once('output', r));
     const got = Buffer.concat(out.splice(0));
     if (!got.subarray(0, 6).equals(ACK_FRAME)) {
       t.fail(`command ${body.toString('hex')}: no ACK (${got.toString('hex')})`);

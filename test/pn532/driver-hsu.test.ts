@@ -9,7 +9,7 @@ import { buildIso14443Atr } from '../../src/iso7816/atr.js';
 import { SCARD } from '../../src/pcsc/constants.js';
 import type { CardInfo } from '../../src/driver/contract.js';
 import type { Pn532Reader } from '../../drivers/pn532/index.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
 import { hex, hsuRig, sleep, waitFor } from './helpers.js';
 
 t.test('start-up, tap, APDUs, GET DATA, removal (IRQ wired)', async (t) => {
@@ -94,8 +94,8 @@ t.test('a missing port is retried until it appears', async (t) => {
   await rig.pty.stop();
   await rig.driver.start();
   t.equal(rig.driver.readers().length, 0, 'no reader while the port is missing');
-  const { startPtyPair } = await import('../emulators/pn532/hsu.js');
-  const { HsuAttachment } = await import('../emulators/pn532/hsu.js');
+  const { startPtyPair } = await import('../../emulators/pn532/hsu.js');
+  const { HsuAttachment } = await import('../../emulators/pn532/hsu.js');
   const pty = await startPtyPair({ host: rig.pty.host, device: rig.pty.device, removeDirOnStop: true });
   const hsu = new HsuAttachment(rig.chip, pty.device, { pace: false });
   await hsu.open();

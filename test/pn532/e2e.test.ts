@@ -13,9 +13,9 @@ import { startTestGateway } from '../helpers/gateway.js';
 import { requireTool } from '../pcsc/helpers/clients.js';
 import { startMosquitto } from '../mqtt/mosquitto.js';
 import { Observer } from '../mqtt/client.js';
-import { Pn532Chip } from '../emulators/pn532/chip.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
-import { HsuAttachment, startPtyPair } from '../emulators/pn532/hsu.js';
+import { Pn532Chip } from '../../emulators/pn532/chip.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
+import { HsuAttachment, startPtyPair } from '../../emulators/pn532/hsu.js';
 import { waitFor } from './helpers.js';
 
 const run = promisify(execFile);

@@ -1,20 +1,20 @@
 /**
- * The emulated PN532, byte for byte against hardware.md §1 and §8: wake-up,
+ * The emulated PN532, byte for byte against docs/pn532.md: wake-up,
  * ACK then response, NACK, host ACK abort, error frame, I2C status byte,
  * IRQ line, and the commands a reader driver uses.
  */
 import t from 'tap';
 import { ACK_FRAME, ERROR_FRAME, NACK_FRAME, TFI_HOST, encodeFrame, parseFrame } from '../../drivers/pn532/frame.js';
 import { HSU_WAKEUP } from '../../drivers/pn532/link.js';
-import { Pn532Chip } from '../emulators/pn532/chip.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
+import { Pn532Chip, risingEdges, type ChipOptions } from '../../emulators/pn532/chip.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const cmd = (body: string): Buffer => encodeFrame(TFI_HOST, hex(body));
 
-/** An HSU chip and everything it sent. */
-function hsuChip(): { chip: Pn532Chip; out: Buffer[]; take(): Buffer } {
-  const chip = new Pn532Chip('hsu');
+/** An HSU chip and everything it sent (no oscillator guard unless asked: these tests send without waiting). */
+function hsuChip(opts: ChipOptions = { wakeGuardMs: 0 }): { chip: Pn532Chip; out: Buffer[]; take(): Buffer } {
+  const chip = new Pn532Chip('hsu', opts);
   const out: Buffer[] = [];
   chip.on('output', (b) => out.push(b));
   return { chip, out, take: () => Buffer.concat(out.splice(0)) };
@@ -27,15 +27,87 @@ const awake = (): ReturnType<typeof hsuChip> => {
   return h;
 };
 
-t.test('asleep: bytes before the 0x55 wake-up are ignored; then ACK + response', async (t) => {
+t.test('asleep: any frame wakes the chip on its 5th rising edge and is lost; LowVbat takes only SAMConfiguration', async (t) => {
+  t.same([0x55, 0x00, 0xff, 0x02, 0x03].map(risingEdges), [5, 1, 1, 2, 2], 'rising edges per 8N1 character');
   const { chip, take } = hsuChip();
   chip.hostBytes(cmd('02'));
-  t.equal(take().length, 0, 'LowVbat chip does not answer without wake-up');
-  t.ok(chip.counters.bytesIgnoredAsleep >= 9);
+  t.equal(take().length, 0, 'the frame that woke the chip is lost');
+  t.equal(chip.counters.bytesIgnoredAsleep, 4, '00 00 FF 02: five rising edges');
+  chip.hostBytes(cmd('02'));
+  t.equal(take().length, 0, 'awake, but LowVbat: GetFirmwareVersion ignored, not even ACKed');
+  t.equal(chip.counters.ignoredLowVbat, 1);
   chip.hostBytes(Buffer.concat([HSU_WAKEUP, cmd('14 01')]));
   t.same(take(), Buffer.concat([ACK_FRAME, hex('00 00 FF 02 FE D5 15 16 00')]), 'SAMConfiguration: ACK then 15');
   chip.hostBytes(hex('00 00 FF 02 FE D4 02 2A 00'));
   t.same(take(), Buffer.concat([ACK_FRAME, hex('00 00 FF 06 FA D5 03 32 01 06 07 E8 00')]), 'GetFirmwareVersion');
+});
+
+t.test('wake-up guard: bytes within T_osc_start of the wake-up are lost; a driver that waits is heard', async (t) => {
+  const { chip, take } = hsuChip({ wakeGuardMs: 2 });
+  chip.hostBytes(Buffer.concat([HSU_WAKEUP, cmd('14 01')]));
+  t.equal(take().length, 0, 'SAMConfiguration right behind the preamble: lost in the guard time');
+  t.ok(chip.counters.bytesLostWaking > 0);
+  await new Promise((r) => setTimeout(r, 5));
+  chip.hostBytes(cmd('14 01'));
+  t.same(take(), Buffer.concat([ACK_FRAME, hex('00 00 FF 02 FE D5 15 16 00')]), 'after the guard: ACK + 15');
+});
+
+t.test('LowVbat "any" (modules that answer before SAMConfiguration): defaults, not configured', async (t) => {
+  const { chip, take } = hsuChip({ wakeGuardMs: 0, lowVbat: 'any' });
+  chip.hostBytes(Buffer.concat([HSU_WAKEUP, cmd('02')]));
+  t.same(take().subarray(0, 6), ACK_FRAME, 'answered in LowVbat');
+  t.match(chip.configuration, { samConfigured: false, maxRtyCom: 0, passiveRetries: 0xff, irq: false });
+  t.equal(chip.powerMode, 'low-vbat');
+});
+
+t.test('a silent ISO 14443-4 card: status 01 only after 3 x FWT x (MaxRtyCOM + 1); host ACK aborts', async (t) => {
+  const { chip, take } = awake();
+  chip.hostBytes(cmd('32 04 01')); // MaxRtyCOM 1
+  chip.tap(fieldCardOf({ type: 'iso14443-4', uid: '08112233', ats: '7880700280' })); // FWI 7: FWT 38.7 ms
+  chip.hostBytes(cmd('4A 01 00'));
+  take();
+  chip.remove();
+  const t0 = performance.now();
+  chip.hostBytes(cmd('42 B2'));
+  t.same(take(), ACK_FRAME, 'ACK only: the chip is still trying');
+  const answer = await new Promise<Buffer>((resolve) => chip.once('output', resolve));
+  const waited = performance.now() - t0;
+  t.same(answer, encodeFrame(0xd5, hex('43 01')), 'then: timeout status');
+  t.ok(waited >= 3 * 38.66 * 2 - 5, `not before 3 x FWT x 2 (${waited.toFixed(0)} ms)`);
+  chip.hostBytes(cmd('42 B2'));
+  take();
+  chip.hostBytes(ACK_FRAME);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(take().length, 0, 'aborted by the host ACK: no answer');
+});
+
+t.test('multi-byte corruption: some damaged frames still pass LCS/DCS (counted)', async (t) => {
+  const { chip, take } = awake();
+  for (let i = 0; i < 20; i++) {
+    chip.inject({ kind: 'corrupt-silent' });
+    chip.hostBytes(cmd('02'));
+    const out = take().subarray(6);
+    const p = parseFrame(out);
+    t.equal(p.status, 'frame', 'passes every frame check');
+    if (p.status === 'frame' && p.frame.kind === 'info') t.notSame(p.frame.body, hex('03 32 01 06 07'), 'with other content');
+  }
+  t.equal(chip.counters.silentCorruptions, 20);
+});
+
+t.test('SetSerialBaudRate: answered at the old speed, switched after the host ACK; reset back to 115200', async (t) => {
+  const { chip, take } = awake();
+  const bauds: number[] = [];
+  chip.on('baud', (b) => bauds.push(b));
+  chip.hostBytes(cmd('10 07'));
+  t.same(take(), Buffer.concat([ACK_FRAME, encodeFrame(0xd5, hex('11'))]));
+  t.equal(chip.baudRate, 115200, 'not yet');
+  chip.hostBytes(ACK_FRAME);
+  t.equal(chip.baudRate, 921600, 'after the host ACK');
+  chip.hostBytes(cmd('10 0A'));
+  t.same(take(), Buffer.concat([ACK_FRAME, ERROR_FRAME]), 'unknown speed code: error frame');
+  chip.reset();
+  t.equal(chip.baudRate, 115200);
+  t.same(bauds, [921600, 115200]);
 });
 
 t.test('NACK repeats the last response; bad frames are dropped; unknown command -> error frame', async (t) => {
@@ -163,7 +235,9 @@ t.test('presence: R(NAK) via InCommunicateThru, Diagnose 06; InAutoPoll', async 
   t.same(take(), Buffer.concat([ACK_FRAME, encodeFrame(0xd5, hex('01 00'))]), 'Diagnose 06: present');
   chip.remove();
   chip.hostBytes(cmd('42 B2'));
-  t.same(take(), Buffer.concat([ACK_FRAME, encodeFrame(0xd5, hex('43 01'))]), 'gone: timeout');
+  t.same(take(), ACK_FRAME, 'gone: the chip tries first');
+  t.same(await new Promise((r) => chip.once('output', r)), encodeFrame(0xd5, hex('43 01')), 'then timeout');
+  take();
   chip.hostBytes(cmd('00 06'));
   t.same(take(), Buffer.concat([ACK_FRAME, encodeFrame(0xd5, hex('01 01'))]));
   chip.hostBytes(cmd('60 FF 01 20 10'));
@@ -182,7 +256,9 @@ t.test('PowerDown needs the wake-up again; reset returns to LowVbat', async (t) 
   t.equal(take().subarray(0, 6).equals(ACK_FRAME), true, 'awake again');
   chip.reset();
   chip.hostBytes(cmd('02'));
-  t.equal(take().length, 0, 'after reset: asleep (LowVbat)');
+  t.equal(take().length, 0, 'after reset: asleep (LowVbat), the waking frame lost');
+  chip.hostBytes(cmd('16 10'));
+  t.equal(take().length, 0, 'LowVbat: PowerDown ignored');
 });
 
 t.test('I2C: status byte first, status poll does not consume, IRQ follows the queue', async (t) => {
@@ -224,7 +300,7 @@ t.test('one-shot faults', async (t) => {
   chip.hostBytes(cmd('02'));
   t.equal(take().length, 0, 'LowVbat until woken');
   chip.inject({ kind: 'late-ack', ms: 20 });
-  chip.hostBytes(Buffer.concat([HSU_WAKEUP, cmd('02')]));
+  chip.hostBytes(Buffer.concat([HSU_WAKEUP, cmd('14 01')]));
   t.equal(take().length, 0, 'late ACK: nothing yet');
   await new Promise((r) => setTimeout(r, 40));
   t.same(take().subarray(0, 6), ACK_FRAME, 'ACK after the delay');

@@ -1,6 +1,7 @@
 /**
- * Faults on the HSU path (real socat pty): 10,000 exchanges with injected
- * byte faults, each targeted fault on its own (late ACK, garbage, lost
+ * Faults on the HSU path (real socat pty): 2,000 exchanges with multi-byte
+ * faults, some passing the checksums (integrity.test.ts runs 10,000 over an
+ * in-memory port), each targeted fault on its own (late ACK, garbage, lost
  * command, lost answer, module reset mid-exchange, a wedged module and the
  * RSTPDN pin), and the serial port vanishing and coming back.
  */
@@ -9,8 +10,8 @@ import { SCARD } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
 import type { CardInfo } from '../../src/driver/contract.js';
 import type { Pn532Reader } from '../../drivers/pn532/index.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
-import { HsuAttachment, startPtyPair } from '../emulators/pn532/hsu.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
+import { HsuAttachment, startPtyPair } from '../../emulators/pn532/hsu.js';
 import { hex, hsuRig, sleep, waitFor, type HsuRig } from './helpers.js';
 
 // the file runs longer than the runner's default per-file timeout
@@ -34,7 +35,7 @@ async function cardBack(reader: Pn532Reader): Promise<void> {
   for (let i = 0; i < 200 && !reader.slots[0].isCardPresent(); i++) await sleep(10);
 }
 
-t.test('10,000 exchanges with 1% of frames carrying a byte fault', async (t) => {
+t.test('2,000 exchanges over a pty with 1% of frames damaged in several bytes', async (t) => {
   t.setTimeout(600000);
   // shorter ACK wait than the default 60 ms: an emulator on a pty answers in well under 30 ms
   const rig = await hsuRig({ removalCheckMs: 200 }, { tuning: { dialogue: { ackTimeoutMs: 30, settleMs: 10 } } });
@@ -44,8 +45,9 @@ t.test('10,000 exchanges with 1% of frames carrying a byte fault', async (t) => 
   const slot = reader.slots[0];
   rig.chip.setSeed(20261125);
   rig.chip.faultRate = 0.01;
+  rig.chip.silentShare = 0.2;
   const counts = { ok: 0, wrongData: 0, errors: {} as Record<string, number>, other: 0 };
-  const N = 10000;
+  const N = 2000;
   for (let i = 0; i < N; i++) {
     // READ BINARY by SFI (no selection state needed); every 50th is 300 bytes with extended Le (chained answer)
     const long = i % 50 === 0;
@@ -73,9 +75,9 @@ t.test('10,000 exchanges with 1% of frames carrying a byte fault', async (t) => 
   t.equal(counts.ok + Object.values(counts.errors).reduce((a, b) => a + b, 0) + counts.wrongData + counts.other, N, 'every call returned');
   t.equal(counts.wrongData, 0, 'no damaged answer delivered as data');
   t.equal(counts.other, 0, 'every failure is a PcscError');
-  const allowed = new Set(['SCARD_F_COMM_ERROR', 'SCARD_E_NO_SMARTCARD']);
+  const allowed = new Set(['SCARD_F_COMM_ERROR', 'SCARD_E_NO_SMARTCARD', 'SCARD_W_REMOVED_CARD']);
   t.same(Object.keys(counts.errors).filter((k) => !allowed.has(k)), [], 'only communication / card-gone errors');
-  t.ok(chipFaults >= 100, 'faults were injected');
+  t.ok(chipFaults >= 20, 'faults were injected');
   t.ok(counts.ok >= N * 0.97, `most exchanges succeed (${counts.ok})`);
   // recovered: faults off, every exchange works
   await cardBack(reader);

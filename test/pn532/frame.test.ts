@@ -1,5 +1,5 @@
 /**
- * The PN532 frame codec against the datasheet byte strings (hardware.md §8),
+ * The PN532 frame codec against the datasheet byte strings (docs/pn532.md §1),
  * and a seeded fuzz of the parser: any input, no throw, always progress, no
  * damaged frame accepted as a different one.
  */

@@ -3,10 +3,10 @@ import { EventEmitter, once } from 'node:events';
 import pino from 'pino';
 import { createPn532Driver, type Pn532Deps, type Pn532Driver, type Pn532Reader } from '../../drivers/pn532/index.js';
 import type { Pn532ReaderConfigT } from '../../drivers/pn532/config.js';
-import { Pn532Chip } from '../emulators/pn532/chip.js';
-import { FakeGpioBoard } from '../emulators/pn532/gpio.js';
-import { HsuAttachment, startPtyPair, type PtyPair } from '../emulators/pn532/hsu.js';
-import { fakeI2c } from '../emulators/pn532/i2c.js';
+import { Pn532Chip, type ChipOptions } from '../../emulators/pn532/chip.js';
+import { FakeGpioBoard } from '../../emulators/pn532/gpio.js';
+import { HsuAttachment, startPtyPair, type PtyPair } from '../../emulators/pn532/hsu.js';
+import { fakeI2c } from '../../emulators/pn532/i2c.js';
 
 export const log = pino({ level: process.env.PN532_TEST_LOG ?? 'silent' });
 
@@ -23,9 +23,9 @@ export interface HsuRig {
 }
 
 /** Emulator on one end of a socat pty pair, the driver on the other through serialport. */
-export async function hsuRig(opts: ReaderOpts = {}, deps: Pn532Deps = {}, pace = false): Promise<HsuRig> {
+export async function hsuRig(opts: ReaderOpts = {}, deps: Pn532Deps = {}, pace = false, chipOpts: ChipOptions = {}): Promise<HsuRig> {
   const pty = await startPtyPair();
-  const chip = new Pn532Chip('hsu');
+  const chip = new Pn532Chip('hsu', chipOpts);
   const hsu = new HsuAttachment(chip, pty.device, { pace });
   await hsu.open();
   const board = new FakeGpioBoard();
@@ -88,6 +88,22 @@ export async function i2cRig(opts: ReaderOpts = {}, deps: Pn532Deps = {}): Promi
     },
     close: () => driver.stop(),
   };
+}
+
+/** Wait until `slot` reports presence `want` (skipping other presence events), failing after `ms` with what it waited for. */
+export async function presence(slot: EventEmitter, want: boolean, ms: number, what = want ? 'card inserted' : 'card removed'): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${what}: no presence ${want} event within ${ms} ms`);
+    let v: [boolean];
+    try {
+      v = await waitFor<[boolean]>(slot, 'presence', left);
+    } catch {
+      throw new Error(`${what}: no presence ${want} event within ${ms} ms`);
+    }
+    if (v[0] === want) return;
+  }
 }
 
 /** Wait for an event with a generous bound (a hang fails the test instead of the run). */

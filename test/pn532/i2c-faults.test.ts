@@ -6,7 +6,7 @@
 import t from 'tap';
 import { PcscError } from '../../src/pcsc/error.js';
 import type { CardInfo } from '../../src/driver/contract.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
 import { hex, i2cRig, waitFor } from './helpers.js';
 
 t.test('2,000 MIFARE reads over I2C with 1% frame faults', async (t) => {

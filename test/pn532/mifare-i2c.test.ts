@@ -6,7 +6,7 @@
 import t from 'tap';
 import { SCARD } from '../../src/pcsc/constants.js';
 import type { CardInfo } from '../../src/driver/contract.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
 import { hex, i2cRig, sleep, waitFor } from './helpers.js';
 
 const KEY_FF = 'FFFFFFFFFFFF';

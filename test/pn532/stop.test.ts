@@ -1,5 +1,5 @@
 /**
- * Driver stop leaves the module idle (hardware.md §1.11, libnfc's pn53x_idle):
+ * Driver stop leaves the module idle (docs/pn532.md §5):
  * target released, RF field off, PowerDown with wake-up on the host
  * interface; GPIO lines released. A silent module does not hold up the stop,
  * and a restart wakes the module and detects taps again.
@@ -8,8 +8,8 @@ import t from 'tap';
 import type { CardInfo } from '../../src/driver/contract.js';
 import type { Pn532Reader } from '../../drivers/pn532/index.js';
 import { encodeFrame, TFI_HOST, TFI_PN532 } from '../../drivers/pn532/frame.js';
-import { Pn532Chip } from '../emulators/pn532/chip.js';
-import { fieldCardOf } from '../emulators/pn532/field.js';
+import { Pn532Chip } from '../../emulators/pn532/chip.js';
+import { fieldCardOf } from '../../emulators/pn532/field.js';
 import { hex, hsuRig, i2cRig, waitFor } from './helpers.js';
 
 /** Commands the emulated chip executed, as its trace prints them (`cmd 32 0100`). */
@@ -72,7 +72,7 @@ for (const bus of ['hsu', 'i2c'] as const) {
 }
 
 t.test('emulator, hsu: a module powered down without HSU wake-up enabled ignores the wake-up bytes', async (t) => {
-  const chip = new Pn532Chip('hsu');
+  const chip = new Pn532Chip('hsu', { wakeGuardMs: 0 }); // bytes sent without waiting out the oscillator start-up
   const out: Buffer[] = [];
   chip.on('output', (b) => out.push(b));
   chip.hostBytes(Buffer.concat([hex('55 55 00 00 00'), encodeFrame(TFI_HOST, hex('14 01'))]));

@@ -16,6 +16,9 @@ export const CARD_TYPES = [
   'mifare-classic-1k',
   'mifare-classic-4k',
   'mifare-ultralight',
+  'ntag213',
+  'ntag215',
+  'ntag216',
 ] as const;
 export type CardType = (typeof CARD_TYPES)[number];
 

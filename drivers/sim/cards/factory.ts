@@ -3,6 +3,7 @@ import { CARD_TYPES, CardSpecError, type CardType, type SimCard } from './card.j
 import { Iso14443Card, Iso7816Card } from './iso7816-card.js';
 import { MifareClassicCard } from './mifare-classic.js';
 import { MifareUltralightCard } from './mifare-ultralight.js';
+import { NtagCard } from './ntag.js';
 
 /** A card spec: `type` picks the model, the other keys are the model's options (see README / drivers/sim/config.ts). */
 export type CardSpec = { type: CardType } & Record<string, unknown>;
@@ -34,5 +35,9 @@ export function createCard(spec: unknown): SimCard {
       return new MifareClassicCard({ ...s, type });
     case 'mifare-ultralight':
       return new MifareUltralightCard({ ...s, type });
+    case 'ntag213':
+    case 'ntag215':
+    case 'ntag216':
+      return new NtagCard({ ...s, type });
   }
 }

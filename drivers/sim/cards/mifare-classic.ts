@@ -1,6 +1,6 @@
 /**
  * MIFARE Classic 1K / 4K memory model (NXP MF1S50 / MF1S70 §8.6-8.7,
- * hardware.md §2.4): sectors, trailers with keys A/B and access bits, block 0
+ * docs/pn532.md §9): sectors, trailers with keys A/B and access bits, block 0
  * read-only, value blocks. Native operations only (authenticate, read, write,
  * increment/decrement/restore/transfer); APDUs reach it through PC/SC part 3.
  *

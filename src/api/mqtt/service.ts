@@ -592,6 +592,7 @@ export class MqttService implements Service {
       embeddedBroker: this.broker ? `${this.broker.host}:${this.broker.port}` : null,
       ...this.counters,
       outbox: this.events?.outbox.stats(),
+      recordFailures: this.events?.stats().recordFailures ?? 0,
     };
   }
 

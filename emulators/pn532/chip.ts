@@ -1,24 +1,32 @@
 /**
- * An emulated NXP PN532, frame for frame (hardware.md §1, §8, §9): LowVbat
- * start and HSU wake-up, ACK before every response, NACK = send the last
- * response again, host ACK = abort, application error frame for bad
- * commands, the P70_IRQ line, and the 106 kbps type A commands a reader
- * driver uses, with cards from drivers/sim/cards placed in its field.
+ * An emulated NXP PN532, frame for frame (docs/pn532.md): LowVbat start
+ * (only SAMConfiguration accepted, unless told otherwise), HSU wake-up on the
+ * 5th rising edge of any bytes with the oscillator start-up guard (whatever
+ * arrives before it is over is lost), power-down woken per WakeUpEnable, ACK
+ * before every response, NACK = send the last response again, host ACK =
+ * abort, application error frame for bad commands, the P70_IRQ line,
+ * target-gone answers only after 3 x FWT x (MaxRtyCOM + 1), SetSerialBaudRate,
+ * several damaged bytes per faulty frame (so the 8-bit DCS sometimes passes),
+ * and the 106 kbps type A commands a reader driver uses, with cards from
+ * drivers/sim/cards placed in its field.
  *
  * Transport-neutral: `hostBytes()` takes what the host wrote; the chip emits
  * 'output' (HSU) or queues frames for `i2cRead` (I2C status byte first).
  */
 import { EventEmitter } from 'node:events';
-import { ACK_FRAME, ERROR_FRAME, TFI_HOST, TFI_PN532, encodeFrame, parseFrame } from '../../../drivers/pn532/frame.js';
+import { ACK_FRAME, ERROR_FRAME, TFI_HOST, TFI_PN532, encodeFrame, parseFrame } from '../../drivers/pn532/frame.js';
+import { HSU_BAUD, atsFwi, fwtMs } from '../../drivers/pn532/protocol.js';
 import type { FieldCard } from './field.js';
-import { rng } from '../../helpers/prng.js';
+import { rng } from './prng.js';
 
 export type Bus = 'hsu' | 'i2c';
 
 /** One-shot faults, applied to the next command or frame. */
 export type Fault =
-  /** Flip one byte of the next response frame. */
+  /** Flip bits in one to four bytes of the next response frame (what a noisy line does). */
   | { kind: 'corrupt' }
+  /** Damage the next response frame so that it still passes LCS/DCS with different data (two compensating bytes). */
+  | { kind: 'corrupt-silent' }
   /** Drop one byte of the next response frame. */
   | { kind: 'drop' }
   /** Random bytes before the next frame the chip sends. */
@@ -45,6 +53,14 @@ export interface ChipCounters {
   resets: number;
   faultsInjected: number;
   bytesIgnoredAsleep: number;
+  /** Bytes lost in the oscillator start-up guard after a wake-up. */
+  bytesLostWaking: number;
+  /** Commands ignored in LowVbat (only SAMConfiguration is accepted there). */
+  ignoredLowVbat: number;
+  /** Damaged frames that still pass every frame check with different content (the host cannot see them). */
+  silentCorruptions: number;
+  /** SAMConfiguration commands executed. */
+  samConfigurations: number;
 }
 
 export interface ChipEvents {
@@ -54,14 +70,47 @@ export interface ChipEvents {
   irq: [level: 0 | 1];
   /** Human-readable trace (CLI). */
   trace: [line: string];
+  /** SetSerialBaudRate took effect (after the host's ACK): the line runs at `baud` from now on. */
+  baud: [baud: number];
+}
+
+/** Options of the emulated chip. */
+export interface ChipOptions {
+  seed?: number;
+  /**
+   * What the chip accepts in LowVbat (after power-on or a reset): 'sam-only'
+   * (default; the strict reading: only SAMConfiguration, everything else is
+   * ignored without ACK) or 'any' (commands are answered with power-on
+   * defaults, as many modules do; SAMConfiguration is still never implied).
+   */
+  lowVbat?: 'sam-only' | 'any';
+  /** Oscillator start-up time after an HSU wake-up, during which received bytes are lost (worst case 2 ms). */
+  wakeGuardMs?: number;
 }
 
 const FW = Buffer.from([0x32, 0x01, 0x06, 0x07]);
-/** PowerDown WakeUpEnable bits (hardware.md §1.6). */
+/** PowerDown WakeUpEnable bits (docs/pn532.md §5). */
 const WAKE_HSU = 0x10;
 const WAKE_I2C = 0x80;
 /** PN532 DataIn per frame (its internal buffer). */
 const DATA_IN_MAX = 262;
+/** Rising edges on RX that wake a sleeping HSU (docs/pn532.md §3). */
+const WAKE_EDGES = 5;
+
+/** Rising edges of one 8N1 character on the line: start bit (0), 8 data bits LSB first, stop bit (1). */
+export function risingEdges(byte: number): number {
+  let n = 0;
+  let prev = 0; // the start bit
+  for (let i = 0; i <= 8; i++) {
+    const bit = i < 8 ? (byte >> i) & 1 : 1;
+    if (bit && !prev) n++;
+    prev = bit;
+  }
+  return n;
+}
+
+/** RFConfiguration item 02 timeout coding: 00 none, 01 100 us, doubling per step. */
+const timeoutCodeMs = (c: number): number => (c === 0 ? 0 : 0.1 * 2 ** (c - 1));
 
 interface Pending {
   kind: 'list' | 'autopoll';
@@ -73,7 +122,10 @@ interface Pending {
 export class Pn532Chip extends EventEmitter<ChipEvents> {
   readonly counters: ChipCounters = {
     framesIn: 0, framesOut: 0, badFramesIn: 0, acksIn: 0, nacksIn: 0, commands: 0, errorFrames: 0, resets: 0, faultsInjected: 0, bytesIgnoredAsleep: 0,
+    bytesLostWaking: 0, ignoredLowVbat: 0, silentCorruptions: 0, samConfigurations: 0,
   };
+  /** Probability that a damaged frame is damaged so that its checksums still pass (on top of what random flips produce). */
+  silentShare = 0;
   /** Probability that a frame (either direction) carries one byte fault. */
   faultRate = 0;
   private random: () => number;
@@ -87,6 +139,18 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
   private params = 0x14;
   private maxRtyCom = 0;
   private passiveRetries = 0xff;
+  /** RFConfiguration item 02 fRetryTimeout code (51.2 ms): the MIFARE / raw exchange timeout. */
+  private retryTimeoutCode = 0x0a;
+  /** HSU line speed (SetSerialBaudRate switches it after the host's ACK). */
+  private baud = 115200;
+  private pendingBaud?: number;
+  /** HSU wake-up: rising edges counted while asleep, and the end of the start-up guard. */
+  private edges = 0;
+  private guardUntil = 0;
+  /** The virtual wire clock: when the last received byte finished (ms, performance.now() scale). */
+  private wireClock = 0;
+  private readonly lowVbatMode: 'sam-only' | 'any';
+  private readonly wakeGuardMs: number;
   private fieldOn = true;
   /** PowerDown entered; WakeUpEnable says which host interface may wake it (§1.6: b4 HSU, b7 I2C). */
   private poweredDown = false;
@@ -109,11 +173,23 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
 
   constructor(
     readonly bus: Bus,
-    opts: { seed?: number } = {},
+    opts: ChipOptions = {},
   ) {
     super();
     this.random = rng(opts.seed ?? 1);
     this.awake = bus === 'i2c';
+    this.lowVbatMode = opts.lowVbat ?? 'sam-only';
+    this.wakeGuardMs = opts.wakeGuardMs ?? 2;
+  }
+
+  /** The HSU speed the chip listens and talks at. */
+  get baudRate(): number {
+    return this.baud;
+  }
+
+  /** What the host configured, as the chip holds it (tests check a re-initialisation against it). */
+  get configuration(): { samConfigured: boolean; irq: boolean; maxRtyCom: number; passiveRetries: number; params: number; field: boolean } {
+    return { samConfigured: !this.lowVbat, irq: this.irqEnabled, maxRtyCom: this.maxRtyCom, passiveRetries: this.passiveRetries, params: this.params, field: this.fieldOn };
   }
 
   // ------------------------------------------------------------ field
@@ -164,9 +240,17 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     this.params = 0x14;
     this.maxRtyCom = 0;
     this.passiveRetries = 0xff;
+    this.retryTimeoutCode = 0x0a;
     this.fieldOn = true;
     this.poweredDown = false;
     this.wakeUpEnable = 0;
+    this.edges = 0;
+    this.pendingBaud = undefined;
+    if (this.baud !== 115200) {
+      this.baud = 115200;
+      this.emit('baud', 115200);
+    }
+    this.registers.clear();
     this.inBuf = Buffer.alloc(0);
     this.lastResponse = undefined;
     this.cancelPending();
@@ -223,30 +307,53 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
 
   // ------------------------------------------------------------ host -> chip
 
-  hostBytes(data: Buffer): void {
+  /** Bytes from the host; `byteMs` is one character time on the line (the attachment's baud rate). */
+  hostBytes(data: Buffer, byteMs = 10000 / this.baud / 1000): void {
     if (this.heldInReset || this.hung) return;
     if (this.takeFault('hang')) {
       this.hung = true;
       this.emit('trace', 'fault: wedged until reset');
       return;
     }
-    if (!this.awake) {
-      // HSU asleep: only the 0x55 wake-up byte matters (§1.3); what precedes it is lost
-      const i = data.indexOf(0x55);
-      if (i < 0 || !this.wake(WAKE_HSU)) {
+    // each byte finished on the wire one character time after the previous one, and no later than now
+    const now = performance.now();
+    const times = new Array<number>(data.length);
+    let clock = Math.max(this.wireClock, now - data.length * byteMs);
+    for (let i = 0; i < data.length; i++) times[i] = clock = Math.max(clock + byteMs, now - (data.length - 1 - i) * byteMs);
+    if (data.length) this.wireClock = clock;
+    let from = 0;
+    if (!this.awake && this.bus === 'hsu') {
+      // asleep (LowVbat or power-down): any character wakes the HSU on its 5th rising edge (docs/pn532.md §3);
+      // in power-down only when WakeUpEnable allows HSU. The frame that woke it is lost.
+      if (this.poweredDown && !(this.wakeUpEnable & WAKE_HSU)) {
         this.counters.bytesIgnoredAsleep += data.length;
         return;
       }
-      this.counters.bytesIgnoredAsleep += i;
-      this.awake = true;
-      this.emit('trace', 'woken by 0x55');
-      data = data.subarray(i + 1);
+      for (; from < data.length && !this.awake; from++) {
+        this.edges += risingEdges(data[from]);
+        if (this.edges >= WAKE_EDGES) {
+          this.edges = 0;
+          this.awake = true;
+          this.poweredDown = false;
+          this.guardUntil = times[from] + this.wakeGuardMs;
+          this.inBuf = Buffer.alloc(0);
+          this.emit('trace', 'woken by rising edges on RX');
+        }
+      }
+      this.counters.bytesIgnoredAsleep += from;
+      if (!this.awake) return;
     }
-    if (this.faultRate > 0 && data.length > 0 && this.random() < this.faultRate) {
-      // a byte damaged on its way to the chip: the frame fails its checksum and is ignored
+    // the oscillator is still starting: characters in the guard time are not received
+    while (from < data.length && times[from] < this.guardUntil) {
+      from++;
+      this.counters.bytesLostWaking++;
+    }
+    data = data.subarray(from);
+    if (data.length === 0) return;
+    if (this.faultRate > 0 && this.random() < this.faultRate) {
+      // bytes damaged on their way to the chip: most such frames fail their checksums and are ignored
       this.counters.faultsInjected++;
-      data = Buffer.from(data);
-      data[Math.floor(this.random() * data.length)] ^= 1 << Math.floor(this.random() * 8);
+      data = this.damage(data, this.silentShare > 0 && this.random() < this.silentShare ? 'silent' : 'corrupt', 0);
     }
     this.inBuf = this.inBuf.length ? Buffer.concat([this.inBuf, data]) : data;
     for (;;) {
@@ -264,6 +371,14 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
       const f = r.frame;
       if (f.kind === 'ack') {
         this.counters.acksIn++;
+        if (this.pendingBaud !== undefined) {
+          // SetSerialBaudRate: the new speed applies once the host has acknowledged the answer (docs/pn532.md §6)
+          this.baud = this.pendingBaud;
+          this.pendingBaud = undefined;
+          this.emit('trace', `HSU now at ${this.baud} baud`);
+          this.emit('baud', this.baud);
+          continue;
+        }
         if (this.pending || this.busy) {
           this.emit('trace', 'host ACK: command aborted');
           this.cancelPending();
@@ -293,12 +408,19 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     if (canFault) {
       const g = this.takeFault('garbage');
       if (g) out = Buffer.concat([Buffer.from(Array.from({ length: g.bytes ?? 5 }, () => Math.floor(this.random() * 256))), out]);
-      const c = this.takeFault('corrupt', 'drop');
-      if (c) out = this.damage(out, c.kind);
+      const c = this.takeFault('corrupt', 'drop', 'corrupt-silent');
+      if (c) out = this.damage(out, c.kind === 'corrupt-silent' ? 'silent' : c.kind);
       else if (this.faultRate > 0 && this.random() < this.faultRate) {
         this.counters.faultsInjected++;
         const r = this.random();
-        out = r < 0.45 ? this.damage(out, 'corrupt') : r < 0.9 ? this.damage(out, 'drop') : Buffer.concat([Buffer.from([0x13, 0x00, 0xff, 0x07]), out]);
+        out =
+          this.silentShare > 0 && this.random() < this.silentShare
+            ? this.damage(out, 'silent')
+            : r < 0.45
+              ? this.damage(out, 'corrupt')
+              : r < 0.9
+                ? this.damage(out, 'drop')
+                : Buffer.concat([Buffer.from([0x13, 0x00, 0xff, 0x07]), out]);
       }
     }
     this.counters.framesOut++;
@@ -311,15 +433,50 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     }
   }
 
-  private damage(frame: Buffer, kind: 'corrupt' | 'drop'): Buffer {
+  /**
+   * Damage a frame as a noisy line does: 'corrupt' flips one bit in each of
+   * one to four bytes, 'drop' loses a byte, 'silent' changes two bytes by +d
+   * and -d so that LCS/DCS still pass. Bytes before `keep` stay intact (3: the
+   * host still sees a frame start). Frames that still parse with different
+   * content are counted: the host cannot tell them from good ones.
+   */
+  private damage(frame: Buffer, kind: 'corrupt' | 'drop' | 'silent', keep = 3): Buffer {
     const b = Buffer.from(frame);
-    // keep the first 3 bytes (preamble, start code) so the host sees a frame that fails its checks
-    const i = 3 + Math.floor(this.random() * Math.max(1, b.length - 4));
-    if (kind === 'corrupt') {
-      b[i] ^= 1 << Math.floor(this.random() * 8);
-      return b;
+    const span = Math.max(1, b.length - keep - 1);
+    const at = (): number => keep + Math.floor(this.random() * span);
+    let out: Buffer;
+    if (kind === 'drop') {
+      const i = at();
+      out = Buffer.concat([b.subarray(0, i), b.subarray(i + 1)]);
+    } else if (kind === 'silent' && b.length >= 10 && b[0] === 0x00 && b[1] === 0x00 && b[2] === 0xff) {
+      // two data bytes (after TFI, before DCS) moved in opposite directions: the sum is unchanged
+      const lo = b[3] === 0xff && b[4] === 0xff ? 9 : 6;
+      const hi = b.length - 2;
+      if (hi - lo < 2) return this.damage(frame, 'corrupt', keep);
+      const i = lo + Math.floor(this.random() * (hi - lo));
+      let j = lo + Math.floor(this.random() * (hi - lo));
+      if (j === i) j = i + 1 < hi ? i + 1 : i - 1;
+      const d = 1 + Math.floor(this.random() * 255);
+      b[i] = (b[i] + d) & 0xff;
+      b[j] = (b[j] - d) & 0xff;
+      out = b;
+    } else if (kind === 'silent') {
+      return this.damage(frame, 'corrupt', keep);
+    } else {
+      const r = this.random();
+      const n = r < 0.4 ? 1 : r < 0.7 ? 2 : r < 0.9 ? 3 : 4;
+      for (let k = 0; k < n; k++) b[at()] ^= 1 << Math.floor(this.random() * 8);
+      out = b;
     }
-    return Buffer.concat([b.subarray(0, i), b.subarray(i + 1)]);
+    const before = parseFrame(frame);
+    const after = parseFrame(out);
+    if (
+      after.status === 'frame' && after.frame.kind === 'info' && before.status === 'frame' && before.frame.kind === 'info' &&
+      !(after.frame.tfi === before.frame.tfi && after.frame.body.equals(before.frame.body))
+    ) {
+      this.counters.silentCorruptions++;
+    }
+    return out;
   }
 
   private respond(body: Buffer): void {
@@ -367,6 +524,13 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
 
   private command(body: Buffer): void {
     this.counters.commands++;
+    this.pendingBaud = undefined;
+    if (this.lowVbat && this.lowVbatMode === 'sam-only' && body[0] !== 0x14) {
+      // LowVbat: the first command must be SAMConfiguration; anything else is ignored, not even ACKed
+      this.counters.ignoredLowVbat++;
+      this.emit('trace', `LowVbat: command 0x${body[0].toString(16)} ignored`);
+      return;
+    }
     if (this.takeFault('silent')) {
       this.emit('trace', 'fault: command lost');
       return;
@@ -415,13 +579,23 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
         // ReadRegister: pairs of AdrH AdrL
         if (p.length === 0 || p.length % 2) return this.errorFrame('ReadRegister needs address pairs');
         const vals: number[] = [];
-        for (let i = 0; i < p.length; i += 2) vals.push(this.registers.get((p[i] << 8) | p[i + 1]) ?? 0);
+        for (let i = 0; i < p.length; i += 2) {
+          const adr = (p[i] << 8) | p[i + 1];
+          // CIU_TxControl (6302): Tx1RFEn/Tx2RFEn follow the RF field (docs/pn532.md §7)
+          vals.push(adr === 0x6302 ? 0x80 | (this.rfField ? 0x03 : 0x00) : (this.registers.get(adr) ?? 0));
+        }
         return r(vals);
       }
       case 0x08: // WriteRegister: AdrH AdrL Val triples
         if (p.length === 0 || p.length % 3) return this.errorFrame('WriteRegister needs address/value triples');
         for (let i = 0; i < p.length; i += 3) this.registers.set((p[i] << 8) | p[i + 1], p[i + 2]);
         return r([]);
+      case 0x10: // SetSerialBaudRate: answered at the old speed, switched after the host's ACK
+        if (p.length !== 1 || p[0] >= HSU_BAUD.length) return this.errorFrame('SetSerialBaudRate code');
+        if (this.bus !== 'hsu') return this.errorFrame('SetSerialBaudRate on I2C');
+        r([]);
+        this.pendingBaud = HSU_BAUD[p[0]];
+        return;
       case 0x12: // SetParameters
         if (p.length !== 1) return this.errorFrame('SetParameters takes one byte');
         this.params = p[0];
@@ -429,6 +603,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
       case 0x14: // SAMConfiguration
         if (p.length < 1 || p.length > 3 || p[0] < 1 || p[0] > 4) return this.errorFrame('SAMConfiguration mode');
         this.lowVbat = false;
+        this.counters.samConfigurations++;
         this.irqEnabled = p.length < 3 ? true : p[2] === 0x01; // omitted IRQ byte taken as 'on' (the UM's default as far as known; uncertain)
         return r([]);
       case 0x16: // PowerDown
@@ -474,6 +649,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     const sizes: Record<number, number> = { 0x01: 1, 0x02: 3, 0x04: 1, 0x05: 3, 0x0a: 11, 0x0b: 8, 0x0c: 3, 0x0d: 9 };
     if (p.length < 1 || sizes[p[0]] === undefined || p.length !== 1 + sizes[p[0]]) return this.errorFrame('RFConfiguration item/length');
     if (p[0] === 0x01) this.fieldOn = (p[1] & 1) === 1;
+    if (p[0] === 0x02) this.retryTimeoutCode = p[3];
     if (p[0] === 0x04) this.maxRtyCom = p[1];
     if (p[0] === 0x05) this.passiveRetries = p[3];
     r([]);
@@ -565,7 +741,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     const data = p.subarray(1);
     const t = this.target;
     if (!t || tg !== 1) return r([0x27]);
-    if (!this.presence()) return r([0x01]);
+    if (!this.presence()) return this.goneLater(t.card, r);
     if (t.card.iso14443_4) {
       // continuation request for a chained answer: `40 Tg` with no data
       if (data.length === 0 && !more && t.txRest) return this.sendChunk(t, r);
@@ -583,6 +759,23 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     r(Buffer.concat([Buffer.from([res.status]), res.data ?? Buffer.alloc(0)]));
   }
 
+  /**
+   * The card does not answer: the chip says so (status 01) only after it has
+   * waited out every try: 3 x FWT x (MaxRtyCOM + 1) for an ISO 14443-4 card
+   * (the frame plus two retransmissions per try), fRetryTimeout x (MaxRtyCOM + 1)
+   * for a MIFARE card; MaxRtyCOM FF waits for ever (docs/pn532.md §8).
+   * A host ACK or a new command aborts the wait.
+   */
+  private goneLater(card: FieldCard | undefined, r: (b: number[]) => void): void {
+    if (this.maxRtyCom === 0xff) return;
+    const perTry = card?.iso14443_4 ? 3 * fwtMs(atsFwi(card.ats)) : timeoutCodeMs(this.retryTimeoutCode);
+    const ms = perTry * (this.maxRtyCom + 1);
+    this.busy = setTimeout(() => {
+      this.busy = undefined;
+      r([0x01]);
+    }, ms);
+  }
+
   private sendChunk(t: NonNullable<Pn532Chip['target']>, r: (b: Buffer) => void): void {
     const rest = t.txRest ?? Buffer.alloc(0);
     const chunk = rest.subarray(0, DATA_IN_MAX);
@@ -594,7 +787,8 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
   private inCommunicateThru(p: Buffer, r: (b: number[] | Buffer) => void): void {
     if (p.length < 1) return this.errorFrame('InCommunicateThru without data');
     const t = this.target;
-    if (!t || !this.presence()) return r([0x01]);
+    // raw bytes go on the air whether or not a target is active; nobody answers a card that is not there
+    if (!t || !this.presence()) return this.goneLater(t?.card, r);
     if (t.card.iso14443_4) {
       // raw R(NAK) (libnfc's presence ping): the card answers R(ACK) with its current block number
       if ((p[0] & 0xf6) === 0xb2 && p.length === 1) return r([0x00, 0xa2 | t.block]);

@@ -4,7 +4,7 @@
  * PN532 drives its P70_IRQ line and listens to RSTPDN through them; LED and
  * buzzer lines record what the driver wrote.
  */
-import type { BinaryValue, GpioFactory, GpioLike } from '../../../drivers/pn532/gpio.js';
+import type { BinaryValue, GpioFactory, GpioLike } from '../../drivers/pn532/gpio.js';
 import type { Pn532Chip } from './chip.js';
 
 type Edge = 'none' | 'rising' | 'falling' | 'both';

@@ -94,13 +94,18 @@ export interface HsuAttachmentOptions {
 /** The chip on the device end of a pty. */
 export class HsuAttachment {
   private port?: SerialPort;
-  private readonly byteMs: number;
+  private byteMs: number;
+  /** Host port speed when the test knows it (a pty carries no baud rate): bytes at another speed arrive garbled. */
+  hostBaud?: () => number;
   private readonly pace: boolean;
   private rxFreeAt = 0;
   private txFreeAt = 0;
   private rxChain: Promise<void> = Promise.resolve();
   private txChain: Promise<void> = Promise.resolve();
-  private readonly onOutput = (b: Buffer): void => this.transmit(b);
+  private readonly onOutput = (b: Buffer): void => this.transmit(this.garble(b));
+  private readonly onBaud = (baud: number): void => {
+    this.byteMs = (10 * 1000) / baud;
+  };
 
   constructor(
     readonly chip: Pn532Chip,
@@ -112,6 +117,13 @@ export class HsuAttachment {
     this.pace = opts.pace ?? true;
   }
 
+  /** A receiver at the wrong speed samples garbage; model it as every byte mangled. */
+  private garble(b: Buffer): Buffer {
+    const host = this.hostBaud?.();
+    if (host === undefined || host === this.chip.baudRate) return b;
+    return Buffer.from(b.map((x) => (x * 37 + 0x5b) & 0xff));
+  }
+
   async open(): Promise<void> {
     const port = new SerialPort({ path: this.path, baudRate: 115200, autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
@@ -119,23 +131,27 @@ export class HsuAttachment {
     port.on('data', (d: Buffer) => this.receive(d));
     port.on('error', () => undefined);
     this.chip.on('output', this.onOutput);
+    this.chip.on('baud', this.onBaud);
   }
 
   async close(): Promise<void> {
     this.chip.off('output', this.onOutput);
+    this.chip.off('baud', this.onBaud);
     const port = this.port;
     this.port = undefined;
     if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
   }
 
   private receive(d: Buffer): void {
-    if (!this.pace) return this.chip.hostBytes(d);
+    d = this.garble(d);
+    const byteMs = this.byteMs;
+    if (!this.pace) return this.chip.hostBytes(d, byteMs);
     const now = performance.now();
-    const done = Math.max(now, this.rxFreeAt) + d.length * this.byteMs;
+    const done = Math.max(now, this.rxFreeAt) + d.length * byteMs;
     this.rxFreeAt = done;
     this.rxChain = this.rxChain.then(async () => {
       await sleepUntil(done);
-      this.chip.hostBytes(d);
+      this.chip.hostBytes(d, byteMs);
     });
   }
 

@@ -3,7 +3,7 @@
  * drivers/sim/cards, reached through their ISO 14443 face (UID, ATQA, SAK, ATS)
  * and either APDUs (ISO 14443-4) or native MIFARE commands (storage cards).
  */
-import { MifareClassicCard, MifareUltralightCard, createCard, type MifareResult, type SimCard } from '../../../drivers/sim/cards/index.js';
+import { MifareClassicCard, MifareUltralightCard, NtagCard, createCard, type MifareResult, type SimCard } from '../../drivers/sim/cards/index.js';
 
 /** Native MIFARE command result as the PN532 reports it: status byte and data. */
 export interface NativeResult {
@@ -29,8 +29,8 @@ export interface FieldCard {
 }
 
 /**
- * PN532 status for native MIFARE failures: a refused key is 0x14 (hardware.md
- * §1.9); any other refusal is a 4-bit NAK or silence from the card, which the
+ * PN532 status for native MIFARE failures: a refused key is 0x14 (docs/pn532.md
+ * §9); any other refusal is a 4-bit NAK or silence from the card, which the
  * PN532 reports as 0x01 (no valid answer). A MIFARE Classic that NAKs or fails
  * an authentication is HALTed (the sim model does that) until selected again.
  */
@@ -45,7 +45,8 @@ export function fieldCardOf(specOrCard: unknown): FieldCard {
   }
   const iso4 = (info.sak & 0x20) !== 0 && sim.interface === 'apdu';
   const classic = sim instanceof MifareClassicCard ? sim : undefined;
-  const ul = sim instanceof MifareUltralightCard ? sim : undefined;
+  const ul = sim instanceof MifareUltralightCard || sim instanceof NtagCard ? sim : undefined;
+  const ntag = sim instanceof NtagCard ? sim : undefined;
   const status = (r: MifareResult<unknown>): number => (r.ok ? 0 : r.failure === 'auth-failed' ? AUTH_ERROR : TIMEOUT);
   return {
     sim,
@@ -61,6 +62,8 @@ export function fieldCardOf(specOrCard: unknown): FieldCard {
       return sim.process(cmd);
     },
     native(cmd) {
+      // GET_VERSION: NTAG21x answer their product data; an Ultralight NAKs it (docs/pn532.md §10)
+      if (cmd.length === 1 && cmd[0] === 0x60) return ntag ? { status: 0, data: ntag.getVersion() } : { status: TIMEOUT };
       if (cmd.length < 2) return { status: TIMEOUT };
       const op = cmd[0];
       const addr = cmd[1];

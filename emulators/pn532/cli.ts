@@ -1,16 +1,17 @@
 /**
  * A PN532 module on a pseudo-terminal, for people and benchmarks:
  *
- *   npx tsx test/emulators/pn532/cli.ts --link /tmp/pn532 [--baud 115200] [--no-pace] [--trace] [--seed N]
+ *   npx tsx emulators/pn532/cli.ts --link /tmp/pn532 [--baud 115200] [--no-pace] [--trace] [--seed N] [--low-vbat sam-only|any]
  *
  * Point the gateway at the --link path (drivers.pn532.readers[].transport =
  * {type: hsu, path: /tmp/pn532}) and type commands on stdin:
  *
  *   tap <type> [uid-hex]   put a card in the field (iso14443-4, mifare-classic-1k,
- *                          mifare-classic-4k, mifare-ultralight)
+ *                          mifare-classic-4k, mifare-ultralight, ntag213, ntag215, ntag216)
+ *   tap-ha <tag-id>        an NTAG215 written by the Home Assistant app (URI record)
  *   tap-json <card spec>   any drivers/sim card spec, e.g. {"type":"iso14443-4","uid":"04A1B2C3"}
  *   remove                 take the card away
- *   fault <kind> [arg]     corrupt | drop | garbage [n] | late-ack <ms> | reset | silent | no-response | hang
+ *   fault <kind> [arg]     corrupt | corrupt-silent | drop | garbage [n] | late-ack <ms> | reset | silent | no-response | hang
  *   fault-rate <p>         probability that a frame carries a byte fault (0 = off)
  *   reset                  the module resets itself (back to LowVbat)
  *   status                 counters
@@ -19,6 +20,7 @@
  * Each accepted command answers one line: "ok <what> at=<epoch ms>" or "error <why>".
  */
 import { createInterface } from 'node:readline';
+import { encodeNdefMessage } from '../../src/contactless/ndef.js';
 import { Pn532Chip, type Fault } from './chip.js';
 import { fieldCardOf } from './field.js';
 import { HsuAttachment, startPtyPair } from './hsu.js';
@@ -29,10 +31,11 @@ interface Args {
   pace: boolean;
   trace: boolean;
   seed: number;
+  lowVbat: 'sam-only' | 'any';
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { link: '', baud: 115200, pace: true, trace: false, seed: 1 };
+  const a: Args = { link: '', baud: 115200, pace: true, trace: false, seed: 1, lowVbat: 'sam-only' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
@@ -45,8 +48,13 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-pace') a.pace = false;
     else if (k === '--trace') a.trace = true;
     else if (k === '--seed') a.seed = Number(v());
+    else if (k === '--low-vbat') {
+      const m = v();
+      if (m !== 'sam-only' && m !== 'any') throw new Error(`--low-vbat takes sam-only or any, got ${m}`);
+      a.lowVbat = m;
+    }
     else if (k === '--help' || k === '-h') {
-      process.stdout.write('usage: cli.ts --link <pty path> [--baud 115200] [--no-pace] [--trace] [--seed N]\n');
+      process.stdout.write('usage: cli.ts --link <pty path> [--baud 115200] [--no-pace] [--trace] [--seed N] [--low-vbat sam-only|any]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -66,7 +74,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const pty = await startPtyPair({ host: args.link, device: `${args.link}.emulator` });
-  const chip = new Pn532Chip('hsu', { seed: args.seed });
+  const chip = new Pn532Chip('hsu', { seed: args.seed, lowVbat: args.lowVbat });
   if (args.trace) chip.on('trace', (l) => process.stderr.write(`pn532: ${l}\n`));
   const hsu = new HsuAttachment(chip, pty.device, { baudRate: args.baud, pace: args.pace });
   await hsu.open();
@@ -96,6 +104,12 @@ async function main(): Promise<void> {
           chip.tap(fieldCardOf(spec));
           return void out(`ok tap ${rest[0]} at=${now()}`);
         }
+        case 'tap-ha': {
+          if (!rest[0]) throw new Error('tap-ha <tag-id>');
+          const ndef = encodeNdefMessage([{ uri: `https://www.home-assistant.io/tag/${rest[0]}` }]).toString('hex');
+          chip.tap(fieldCardOf({ type: 'ntag215', ndef }));
+          return void out(`ok tap-ha ${rest[0]} at=${now()}`);
+        }
         case 'tap-json':
           chip.tap(fieldCardOf(JSON.parse(line.trim().slice('tap-json'.length))));
           return void out(`ok tap at=${now()}`);
@@ -108,7 +122,7 @@ async function main(): Promise<void> {
           let f: Fault;
           if (kind === 'garbage') f = { kind, bytes: Number.isFinite(n) ? n : 5 };
           else if (kind === 'late-ack') f = { kind, ms: Number.isFinite(n) ? n : 30 };
-          else if (kind === 'corrupt' || kind === 'drop' || kind === 'reset' || kind === 'silent' || kind === 'no-response' || kind === 'hang') f = { kind };
+          else if (kind === 'corrupt' || kind === 'corrupt-silent' || kind === 'drop' || kind === 'reset' || kind === 'silent' || kind === 'no-response' || kind === 'hang') f = { kind };
           else throw new Error(`unknown fault ${kind}`);
           chip.inject(f);
           return void out(`ok fault ${kind}`);
@@ -127,7 +141,7 @@ async function main(): Promise<void> {
         case 'quit':
           return void shutdown();
         default:
-          throw new Error(`unknown command ${cmd} (tap, tap-json, remove, fault, fault-rate, reset, status, quit)`);
+          throw new Error(`unknown command ${cmd} (tap, tap-ha, tap-json, remove, fault, fault-rate, reset, status, quit)`);
       }
     } catch (e) {
       out(`error ${(e as Error).message}`);

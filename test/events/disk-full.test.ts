@@ -1,0 +1,102 @@
+/**
+ * Disk full and a read-only state directory, on a real small tmpfs (mounted
+ * by the test; needs root or CAP_SYS_ADMIN, as CI runs): recording fails with
+ * a counted, logged error and nothing crashes; once space (or write access)
+ * returns, events are recorded and delivered over MQTT again.
+ */
+import t from 'tap';
+import type { Test } from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestGateway } from '../helpers/gateway.js';
+import { acquireGatewayEvents, releaseGatewayEvents } from '../../src/events/index.js';
+import { startMosquitto } from '../mqtt/mosquitto.js';
+import { Observer } from '../mqtt/client.js';
+import type { MqttService } from '../../src/api/mqtt/service.js';
+
+async function until(what: string, cond: () => boolean, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A tmpfs of `size` at a fresh directory, unmounted at teardown. */
+function smallTmpfs(t: Test, size: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scardgate-tmpfs-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`cannot mount a tmpfs for the disk-full test (${(e as Error).message.trim()}): run the tests as root or with CAP_SYS_ADMIN (CI does)`, { cause: e });
+  }
+  t.teardown(() => {
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+for (const kind of ['disk full'] as const) {
+  t.test(`${kind} while the broker is away: recording fails counted and logged, nothing crashes, delivery resumes`, async (t) => {
+    const fs = smallTmpfs(t, '2m');
+    const stateDir = join(fs, 'state');
+    mkdirSync(stateDir);
+    const m = await startMosquitto();
+    t.teardown(() => m.close());
+    const gw = await startTestGateway({ services: ['mqtt'], logLevel: 'warn', config: { state: { dir: stateDir }, mqtt: { url: m.url }, events: { debounceMs: 0 } } });
+    t.teardown(() => gw.stop());
+    const ev = await acquireGatewayEvents(gw.gateway.context);
+    t.teardown(() => releaseGatewayEvents(gw.core));
+    const svc = gw.gateway.services.find((s) => s.name === 'mqtt') as unknown as MqttService;
+    await until('MQTT connected', () => svc.info().broker.connected);
+    // A persistent session: the broker keeps what the gateway sends while this observer reconnects.
+    const o = await Observer.connect(m.url, ['scardgate/test-gw/events'], { clientId: `disk-full-${kind.replace(/\W/g, '')}`, clean: false, properties: { sessionExpiryInterval: 600 } });
+    t.teardown(() => o.close());
+    const reader = gw.core.readers().find((r) => r.capabilities.contactless)!.name;
+    const tap = async (uid: string): Promise<void> => {
+      await gw.core.simulateRemove(reader).catch(() => undefined);
+      await gw.core.simulateInsert(reader, { type: 'mifare-classic-1k', uid });
+    };
+    await tap('04000001');
+    await o.waitFor((x) => x.json().data?.uid === '04000001', 10000, 'a tap before the fault');
+
+    // The broker goes away: nothing is acknowledged, so no segment is freed while the disk is full.
+    await m.stop();
+    await until('MQTT disconnected', () => !svc.info().broker.connected);
+    const filler = join(fs, 'filler');
+    if (kind === 'disk full') {
+      // Take every free block.
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'pipe' });
+      } catch {
+        // dd ends with "No space left on device": that is the point.
+      }
+    } else {
+      execFileSync('mount', ['-o', 'remount,ro', fs], { stdio: 'pipe' });
+    }
+    const failuresBefore = ev.stats().recordFailures as number;
+    // tmpfs counts blocks per CPU in batches, so a few hundred KB may still fit: tap until a write fails (bounded).
+    for (let i = 0; i < 3000 && (ev.stats().recordFailures as number) === failuresBefore; i++) {
+      await tap(`04${(0x100000 + i).toString(16).toUpperCase()}`);
+      if (i % 50 === 49) await ev.settle().catch(() => undefined);
+    }
+    await until('record failures counted', () => (ev.stats().recordFailures as number) > failuresBefore).catch((e: Error) => {
+      throw new Error(`${e.message}; stats ${JSON.stringify(ev.stats())}; df ${execFileSync('df', ['-k', fs]).toString()}`);
+    });
+    t.ok(gw.logs.lines.some((l) => /could not be recorded/.test(l.msg ?? '')), 'logged');
+    t.equal(gw.core.readers().length > 0, true, 'the gateway is still running');
+
+    // Space (or write access) returns.
+    if (kind === 'disk full') unlinkSync(filler);
+    else execFileSync('mount', ['-o', 'remount,rw', fs], { stdio: 'pipe' });
+    await tap('04999999');
+    await m.start();
+    const got = await o.waitFor((x) => x.json().data?.uid === '04999999', 15000, 'a tap after the fault, delivered');
+    t.ok(got.json().seq > 0, `recorded and delivered again (seq ${got.json().seq})`);
+    writeFileSync(join(fs, 'probe'), 'x');
+  });
+}
