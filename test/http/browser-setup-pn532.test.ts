@@ -85,11 +85,11 @@ async function setup(vp: ViewportName) {
   const brokerPort = await freePort();
   await writeFile(join(dir, 'mosquitto.conf'), `listener ${brokerPort} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
   const broker = run(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf'), '-v']);
-  await broker.waitLine(/mosquitto version .* running/, 'Mosquitto running');
+  await broker.waitLine(/mosquitto version .* running/, 'Mosquitto running', 60_000);
 
   const link = join(dir, 'pn532');
   const emulator = run(process.execPath, ['--import', 'tsx', EMULATOR, '--link', link, '--no-pace']);
-  await emulator.waitLine(/^ready /, 'PN532 emulator ready');
+  await emulator.waitLine(/^ready /, 'PN532 emulator ready', 90_000);
 
   const httpPort = await freePort();
   const stateDir = join(dir, 'state');
@@ -109,7 +109,7 @@ async function setup(vp: ViewportName) {
   await setPassword(stateDir, PASSWORD);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SCARDGATE_')));
   const daemon = run(process.execPath, ['--import', 'tsx', join(root, 'src/bin/scardgated.ts'), '--config', configFile], env);
-  await daemon.waitLine(/"msg":"ready"/, 'scardgated ready', 30_000);
+  await daemon.waitLine(/"msg":"ready"/, 'scardgated ready', 120_000);
 
   const sub = mqtt.connect(`mqtt://127.0.0.1:${brokerPort}`, { protocolVersion: 4 });
   const messages: Array<{ topic: string; text: string }> = [];
