@@ -215,9 +215,9 @@ for (const vp of VPS) {
     const newName = vp === 'desktop' ? 'Door West' : 'Door East';
     await item.locator('input').fill(newName);
     await item.locator('button', { hasText: 'Rename' }).click();
-    await page.locator('#configured #config-saved').waitFor();
+    await page.locator('#configured-config-saved').waitFor();
     t.match(await readFile(g.configFile, 'utf8'), new RegExp(`name: ${newName}`));
-    t.match(await page.locator('#configured #restart-needed').textContent(), /drivers\.sim/, 'a driver change waits for a restart');
+    t.match(await page.locator('#configured-restart-needed').textContent(), /drivers\.sim/, 'a driver change waits for a restart');
     await page.locator('#place-custom').check();
     await page.locator('#custom-path').fill('/dev/null-no-such-reader');
     await page.locator('#probe').click();

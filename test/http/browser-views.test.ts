@@ -14,6 +14,9 @@ import { startTestGateway, PASSWORD, type TestGateway } from './harness.js';
 import { launchChromium } from './browser.js';
 import { VIEWPORTS, describeViolations, seriousViolations, shot, type ViewportName } from './browser-a11y.js';
 
+// Nine views, three times, with axe each time, on a loaded 2-core machine: more than tap's default file bound.
+t.setTimeout(400_000);
+
 let g: TestGateway;
 let webDir: string;
 let browser: Awaited<ReturnType<typeof launchChromium>>;

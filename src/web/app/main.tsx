@@ -122,8 +122,11 @@ function App() {
       },
       setLive,
       () => {
-        setExpired('expired');
-        setAuth('out');
+        // Only when nothing else ended the session first (a sign-out from this page says why itself).
+        setAuth((a) => {
+          if (a === 'in') setExpired('expired');
+          return 'out';
+        });
       },
     );
     channel.current = ch;

@@ -46,9 +46,9 @@ const getIn = (o: unknown, path: string[]): unknown => path.reduce<unknown>((v, 
 
 const idOf = (path: string[]): string => `cfg-${path.join('-')}`;
 
-export function SaveReport({ r, onRestart, restartLabel = 'Restart the gateway now' }: { r: SaveResult; onRestart?: () => void; restartLabel?: string }) {
+export function SaveReport({ r, onRestart, restartLabel = 'Restart the gateway now', id = '' }: { r: SaveResult; onRestart?: () => void; restartLabel?: string; id?: string }) {
   return (
-    <div class="banner ok" id="config-saved">
+    <div class="banner ok" id={`${id}config-saved`}>
       <p>
         Saved. {r.changed.length === 0 ? 'Nothing changed.' : `Changed: ${r.changed.join(', ')}.`}
         {(r.applied?.length ?? 0) > 0 && ` Applied: ${r.applied!.join(', ')}.`}
@@ -57,9 +57,9 @@ export function SaveReport({ r, onRestart, restartLabel = 'Restart the gateway n
         {r.shadowed?.map((x) => ` ${x.key} is set by the environment variable ${x.env}: the file's value is not in effect.`)}
       </p>
       {waiting(r).length > 0 && (
-        <p class="warn" id="restart-needed">
+        <p class="warn" id={`${id}restart-needed`}>
           Takes effect after a gateway restart: {waiting(r).join(', ')}.{' '}
-          {onRestart && <RestartButton onRestart={onRestart} label={restartLabel} />}
+          {onRestart && <RestartButton onRestart={onRestart} label={restartLabel} id={`${id}restart`} />}
         </p>
       )}
     </div>
@@ -67,7 +67,7 @@ export function SaveReport({ r, onRestart, restartLabel = 'Restart the gateway n
 }
 
 /** Restart with a confirmation dialog (the UI reconnects by itself, main.tsx). */
-export function RestartButton({ onRestart, label = 'Restart the gateway' }: { onRestart: () => void; label?: string }) {
+export function RestartButton({ onRestart, label = 'Restart the gateway', id = 'restart' }: { onRestart: () => void; label?: string; id?: string }) {
   const [asking, setAsking] = useState(false);
   const [error, setError] = useState('');
   const go = async () => {
@@ -84,19 +84,19 @@ export function RestartButton({ onRestart, label = 'Restart the gateway' }: { on
   };
   return (
     <>
-      <button class="danger" id="restart" onClick={() => setAsking(true)}>
+      <button class="danger" id={id} onClick={() => setAsking(true)}>
         {label}
       </button>
       {asking && (
-        <div class="panel" role="alertdialog" aria-labelledby="restart-q" id="restart-confirm">
-          <p id="restart-q">
+        <div class="panel" role="alertdialog" aria-labelledby={`${id}-q`} id={`${id}-confirm`}>
+          <p id={`${id}-q`}>
             <strong>Restart the gateway?</strong> Card sessions in progress end, readers re-initialise, and everyone logged in to this page logs in again. It takes a few seconds.
           </p>
           <div class="actions">
-            <button class="danger" id="restart-yes" onClick={go} autoFocus>
+            <button class="danger" id={`${id}-yes`} onClick={go} autoFocus>
               Yes, restart
             </button>
-            <button class="secondary" id="restart-no" onClick={() => setAsking(false)}>
+            <button class="secondary" id={`${id}-no`} onClick={() => setAsking(false)}>
               Cancel
             </button>
           </div>

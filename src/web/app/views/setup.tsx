@@ -155,7 +155,7 @@ function AddReader({ view, readers, events, onRestart, onSaved }: { view: SetupV
         <p class="muted">Choose a connection first.</p>
       ) : fitting.length === 0 ? (
         <p class="warn">
-          {place.kind === 'usb' && view.drivers.length >= 0
+          {place.kind === 'usb'
             ? 'USB CCID readers need no entry of their own: turn on drivers.ccid.enabled under Config and the driver finds them (and any plugged in later) by itself.'
             : 'No driver of this build takes a reader on this kind of connection.'}
         </p>
@@ -254,10 +254,10 @@ function Configured({ view, onChanged, onRestart }: { view: SetupView; onChanged
         </ul>
       )}
       {err && <p class="error">{err}</p>}
-      {report && <SaveReport r={report} onRestart={view.restartAvailable ? onRestart : undefined} />}
+      {report && <SaveReport r={report} onRestart={view.restartAvailable ? onRestart : undefined} id="configured-" />}
       {view.restartAvailable && !report && (
         <p class="small">
-          <RestartButton onRestart={onRestart} />
+          <RestartButton onRestart={onRestart} id="restart-any" />
         </p>
       )}
     </section>
