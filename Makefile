@@ -68,8 +68,14 @@ dist/native/sd_notify.node: src/daemon/native/sd_notify.c
 typecheck: npm-deps
 	npx tsc --noEmit -p .
 
-lint: npm-deps
+lint: npm-deps lint-imports
 	npx eslint .
+
+# Import boundaries (.dependency-cruiser.cjs): frontends never import drivers, drivers never import
+# frontends, test never imports bench, production code never imports test/ or bench/.
+.PHONY: lint-imports
+lint-imports: npm-deps
+	npx depcruise --config .dependency-cruiser.cjs --output-type err src drivers emulators test bench
 
 # The whole test suite on a fresh machine: installs what it needs, type-checks, lints, tests.
 test: deps build lint

@@ -10,7 +10,7 @@
  *   make bench-pcsc   (BENCH_PCSC_PAIRS=5 pairs; BENCH_PCSC_N=5000 APDUs/calls per run;
  *                      BENCH_PCSC_KINDS=select,case4,clients4,status,connect,establish to pick;
  *                      BENCH_PCSC_ROUNDS=20 insertions; BENCH_PCSC_IDLE_S=30; BENCH_PCSC_CARD=fast-vicc
- *                      for bench/common's card in this process instead of the C one)
+ *                      for emulators/vicc's card in this process instead of the C one)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
-import { FastVicc } from '../common/fast-vicc.js';
+import { FastVicc } from '../../emulators/vicc/fast-vicc.js';
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -145,7 +145,7 @@ interface Card {
 }
 
 /**
- * bench/common/fast-vicc's card, in this process (BENCH_PCSC_CARD=fast-vicc).
+ * emulators/vicc/fast-vicc's card, in this process (BENCH_PCSC_CARD=fast-vicc).
  * Node cannot set TCP_QUICKACK: behind vsmartcard's vpcd, which writes the
  * length and the payload separately with Nagle on, every APDU then waits for
  * a delayed ACK (~20 APDU/s), so the default is the C card below.

@@ -1,26 +1,20 @@
 /** A control-channel client: one Unix socket connection, requests matched to responses by id, watch events as a callback. */
 import { createConnection, type Socket } from 'node:net';
-import { LineSplitter, type ControlErrorBody } from '../api/control/protocol.js';
+import { LineSplitter, type ControlErrorBody, type ControlEvent } from '../api/control/protocol.js';
+
+export type { ControlEvent };
 
 /** The daemon answered with an error. */
 export class ControlError extends Error {
   override readonly name = 'ControlError';
   constructor(readonly body: ControlErrorBody) {
-    super(body.pcsc ? `${body.pcsc.name}: ${body.message}` : body.message);
+    super(`${body.name}: ${body.message}`);
   }
 }
 
 /** The daemon cannot be reached. */
 export class ConnectError extends Error {
   override readonly name = 'ConnectError';
-}
-
-export interface ControlEvent {
-  id: number | string | null;
-  event: string;
-  time: string;
-  reader: Record<string, unknown> & { name: string };
-  error?: string;
 }
 
 export class ControlClient {

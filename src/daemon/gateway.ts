@@ -13,6 +13,9 @@ import type { LogRing } from '../log/index.js';
 import { DRIVERS, SERVICES, createCore, type DriverEntry, type ServiceEntry } from './registry.js';
 import type { Service, ServiceContext } from './service.js';
 import { loopLag, startLoopLag } from './loop-lag.js';
+import { GatewayApi } from '../gateway/api.js';
+import { tokenFileStore } from './token-store.js';
+import { CARD_TYPES } from '../../drivers/sim/cards/card.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -57,13 +60,26 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   lap('core');
   const services: Service[] = [];
   const drivers: Driver[] = [];
+  const startedAt = new Date();
+  const api = new GatewayApi({
+    core,
+    log,
+    gatewayId: opts.gatewayId,
+    version: opts.version,
+    startedAt,
+    diagnostics: () => context.diagnostics(),
+    tokens: tokenFileStore(config.state.dir),
+    cardModels: CARD_TYPES,
+    sessions: { maxSessions: config.mqtt.maxSessions, maxLeaseMs: config.mqtt.maxLeaseMs },
+  });
   const context: ServiceContext = {
     core,
+    api,
     config,
     log,
     gatewayId: opts.gatewayId,
     version: opts.version,
-    startedAt: new Date(),
+    startedAt,
     logRing: opts.logRing,
     configFile: opts.configFile,
     restartServices: (names, next) => restartServices(names, next),
@@ -97,6 +113,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
     }
     services.length = 0;
+    await api.close().catch((err: unknown) => log.error({ err }, 'closing sessions failed'));
     try {
       await core.stop();
     } catch (err) {

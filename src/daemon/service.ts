@@ -6,9 +6,12 @@ import type { Logger } from 'pino';
 import type { ScardCore } from '../core/api.js';
 import type { Config } from '../config/schema.js';
 import type { LogRing } from '../log/index.js';
+import type { GatewayApi } from '../gateway/api.js';
 
 export interface ServiceContext {
   core: ScardCore;
+  /** The application layer (src/gateway): every operation a frontend offers. Frontends call this, not the core. */
+  api: GatewayApi;
   config: Config;
   /** The daemon's root logger: name your lines with `log.child({ module: '<service>' })`. */
   log: Logger;

@@ -45,7 +45,7 @@ t.test('against a running daemon', async (t) => {
   t.test('readers', async (t) => {
     const r = await scardctl([...S, 'readers']);
     t.equal(r.code, 0, r.stderr);
-    t.match(r.stdout, /^0: Simulated Contact Reader A/m);
+    t.match(r.stdout, /^1: Simulated Contact Reader A/m);
     t.match(r.stdout, /card iso7816-t0, ATR 3B/);
     t.match(r.stdout, /Simulated Empty Reader.*\n {4}no card/);
     t.match(r.stdout, /UID [0-9A-F]+/);
@@ -85,7 +85,7 @@ t.test('against a running daemon', async (t) => {
         check();
       });
     await seen(/waiting for events/);
-    t.match(out, /readers:\n0: Simulated Contact Reader A/);
+    t.match(out, /readers:\n1: Simulated Contact Reader A/);
     const ins = await run([...S, 'insert', 'Empty', 'iso7816']);
     t.equal(ins.code, 0, ins.stderr);
     t.match(ins.stdout, /^card inserted in Simulated Empty Reader/);
@@ -111,7 +111,7 @@ t.test('against a running daemon', async (t) => {
   t.test('errors from the daemon: exit 1 with its message', async (t) => {
     const r = await run([...S, 'send', 'nosuch', '00A40000']);
     t.equal(r.code, 1);
-    t.match(r.stderr, /^scardctl: no reader matches "nosuch" \(readers: /);
+    t.match(r.stderr, /^scardctl: SCARD_E_UNKNOWN_READER: .*no reader matches "nosuch" \(readers: 1: /);
     await run([...S, 'remove', 'Empty']);
     const e = await run([...S, 'send', 'Empty', '00A40000']);
     t.equal(e.code, 1);

@@ -1,10 +1,10 @@
-/** bench/common/fast-vicc: the benchmark's card, checked against our vpcd driver, in process and as a CLI. */
+/** emulators/vicc/fast-vicc: the benchmark's card, checked against our vpcd driver, in process and as a CLI. */
 import t from 'tap';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import pino from 'pino';
 import { createVpcdDriver } from '../../drivers/vpcd/index.js';
-import { FastVicc, spawnFastVicc } from '../../bench/common/fast-vicc.js';
+import { FastVicc, spawnFastVicc } from '../../emulators/vicc/fast-vicc.js';
 import { DEFAULT_T1_ATR } from '../../drivers/sim/cards/index.js';
 import { PROTOCOL } from '../../src/pcsc/constants.js';
 import { freePorts } from './ports.js';
@@ -57,7 +57,7 @@ t.test('fast-vicc CLI: connects, serves, reconnects; bad arguments exit 2 with a
   t.same(await back, [true, { contactless: false, type: 'vicc' }], 'reconnected');
   await cli.stop();
 
-  const bad = spawn(process.execPath, ['--import', 'tsx', 'bench/common/fast-vicc.ts', '--card', 'nope'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const bad = spawn(process.execPath, ['--import', 'tsx', 'emulators/vicc/fast-vicc.ts', '--card', 'nope'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   bad.stderr?.on('data', (b: Buffer) => (err += b.toString()));
   const [code] = await once(bad, 'exit');

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { createVpcdDriver, type VpcdDriver } from '../../drivers/vpcd/index.js';
 import { FrameDecoder, encodeFrame, encodeFrames } from '../../drivers/vpcd/frame.js';
 import { PROTOCOL, SCARD } from '../../src/pcsc/constants.js';
-import { FakeVicc, FAKE_ATR } from './fake-vicc.js';
+import { FakeVicc, FAKE_ATR } from '../../emulators/vicc/scripted-vicc.js';
 import { freePorts } from './ports.js';
 import { rng } from '../helpers/prng.js';
 

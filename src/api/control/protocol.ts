@@ -2,19 +2,21 @@
  * The control channel's wire format, shared by the daemon side and scardctl:
  * newline-delimited JSON over a Unix socket.
  *
- *   request   {"id": 1, "method": "readers", "params": {...}}
- *   response  {"id": 1, "result": ...}   or   {"id": 1, "error": {"code": "...", "message": "..."}}
+ *   request   {"id": 1, "method": "<operation>", "params": {...}}
+ *   response  {"id": 1, "result": ...}   or   {"id": 1, "error": {"code": 2148532233, "name": "SCARD_E_UNKNOWN_READER", "message": "..."}}
  *   event     {"id": 2, "event": "card-inserted", "reader": {...}, "time": "..."}   (after a `watch`)
  *
- * Responses carry the request's id; a request without a usable id is answered
- * with id null. Bytes (ATR, APDUs) travel as upper-case hex text.
+ * Methods are the gateway's operations (src/gateway/catalog.ts) plus `watch`,
+ * `unwatch` and `ping`; results and errors are the gateway's shapes. A request
+ * without a usable id is answered with id null.
  */
-import type { ReaderSnapshot } from '../../core/api.js';
-import { toHex } from '../../iso7816/hex.js';
-import { CARD_STATE } from '../../pcsc/constants.js';
+import { OPERATION_NAMES } from '../../gateway/catalog.js';
+import type { ErrorBody } from '../../gateway/errors.js';
+import type { Reader } from '../../gateway/readers.js';
 
-export const CONTROL_METHODS = ['ping', 'readers', 'watch', 'unwatch', 'transmit', 'insert', 'remove', 'diagnostics'] as const;
-export type ControlMethod = (typeof CONTROL_METHODS)[number];
+/** Methods of the channel itself (streaming, liveness); everything else is a gateway operation. */
+export const CHANNEL_METHODS = ['ping', 'watch', 'unwatch'] as const;
+export const CONTROL_METHODS = [...CHANNEL_METHODS, ...OPERATION_NAMES];
 
 /** Longest request line accepted; a longer one is refused and the connection closed (it cannot be re-synchronised). */
 export const MAX_LINE_BYTES = 1 << 20;
@@ -25,56 +27,15 @@ export interface ControlRequest {
   params?: Record<string, unknown>;
 }
 
-export interface ControlErrorBody {
-  /** Stable machine code: 'bad-request', 'unknown-method', 'bad-params', 'no-reader', 'pcsc', 'internal'. */
-  code: string;
-  message: string;
-  /** For code 'pcsc': the SCARD_* name and number. */
-  pcsc?: { name: string; code: number };
-}
+export type ControlErrorBody = ErrorBody;
+export type ReaderJson = Reader;
 
-export interface ReaderJson {
-  name: string;
-  driver: string;
-  present: boolean;
-  state: number;
-  eventCounter: number;
-  sharing: number;
-  atr: string;
-  protocol: number;
-  available: boolean;
-  mute: boolean;
-  card?: { contactless: boolean; type?: string; uid?: string; atqa?: string; sak?: number; ats?: string };
-  since: string;
-  capabilities: ReaderSnapshot['capabilities'];
-}
-
-export function readerToJson(r: ReaderSnapshot): ReaderJson {
-  const card = r.card
-    ? {
-        contactless: r.card.contactless,
-        ...(r.card.type !== undefined ? { type: r.card.type } : {}),
-        ...(r.card.uid ? { uid: toHex(r.card.uid, '') } : {}),
-        ...(r.card.atqa ? { atqa: toHex(r.card.atqa, '') } : {}),
-        ...(r.card.sak !== undefined ? { sak: r.card.sak } : {}),
-        ...(r.card.ats ? { ats: toHex(r.card.ats, '') } : {}),
-      }
-    : undefined;
-  return {
-    name: r.name,
-    driver: r.driver,
-    present: (r.state & CARD_STATE.PRESENT) !== 0,
-    state: r.state,
-    eventCounter: r.eventCounter,
-    sharing: r.sharing,
-    atr: toHex(r.atr, ''),
-    protocol: r.protocol,
-    available: r.available,
-    mute: r.mute,
-    ...(card ? { card } : {}),
-    since: r.since,
-    capabilities: r.capabilities,
-  };
+export interface ControlEvent {
+  id: number | string | null;
+  event: 'reader-added' | 'reader-removed' | 'card-inserted' | 'card-removed' | 'reader-error' | 'reader-state';
+  time: string;
+  reader: Reader;
+  error?: string;
 }
 
 /**

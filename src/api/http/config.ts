@@ -5,6 +5,12 @@ export const HttpConfig = Type.Object(
   {
     enabled: Type.Boolean({ default: true, description: 'Serve the HTTP API and web UI.' }),
     host: Type.String({ default: '127.0.0.1', description: 'Bind address.' }),
+    allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+      default: [],
+      maxItems: 64,
+      description:
+        "Host names the web UI and API answer to besides the board's own addresses and host name and localhost (DNS rebinding guard), e.g. [gateway.example.com]; other Host headers get 421.",
+    }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port (0 = any free port).' }),
     tls: Type.Object(
       {

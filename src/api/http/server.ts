@@ -17,6 +17,7 @@ import { SessionStore } from './auth/sessions.js';
 import { TokenVerifier } from './auth/tokens.js';
 import { PasswordStamp } from './auth/password-stamp.js';
 import { registerAuth } from './auth/plugin.js';
+import { frameworkErrorOptions, HostAllowList, registerHostCheck, securityHeaders } from './security.js';
 import { toHttpError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { readerRoutes } from './routes/readers.js';
@@ -47,13 +48,6 @@ export function defaultWebRoot(): string {
   return join(process.cwd(), 'dist', 'web');
 }
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-};
 
 /**
  * Fastify's own validator compiler (same Ajv and options), but each route's validator is compiled on the
@@ -88,6 +82,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     bodyLimit: http.bodyLimitBytes,
     // Fastify's default (0) turns off Node's own request timeout (which covers the headers; the body: bodyDeadline below).
     requestTimeout: http.requestTimeoutMs,
+    ...frameworkErrorOptions(tls !== undefined),
     ...(tls ? { https: tls } : {}),
     // validateSchema: false skips compiling Ajv's meta-schema at every start (a third of the HTTP start-up):
     // the route schemas are ours, built with TypeBox, and strict mode still refuses unknown keywords.
@@ -114,8 +109,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
   app.addHook('onSend', async (_req, reply, payload) => {
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
-    if (tls) reply.header('strict-transport-security', 'max-age=31536000');
+    reply.headers(securityHeaders(tls !== undefined));
     if (String(_req.url).startsWith('/api/')) reply.header('cache-control', 'no-store');
     return payload;
   });
@@ -134,7 +128,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
   await app.register(fastifyCompress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
-  registerAuth(app, sessions, tokens);
+  registerHostCheck(app, new HostAllowList(http.allowedHosts, http.host));
+  registerAuth(app, sessions, tokens, tls !== undefined);
 
   authRoutes(app, deps, sessions, tls !== undefined);
   readerRoutes(app, deps);

@@ -15,8 +15,8 @@ export const insert: Command = {
         throw new UsageError(`insert: card spec is not valid JSON: ${(err as Error).message}`);
       }
     }
-    const res = await (await io.client()).request<{ reader: string }>('insert', { reader, card });
-    io.out(io.json ? JSON.stringify(res) : `card inserted in ${res.reader}`);
+    const res = await (await io.client()).request<{ name: string }>('simulate/insert', { reader, card });
+    io.out(io.json ? JSON.stringify(res) : `card inserted in ${res.name}`);
     return 0;
   },
 };

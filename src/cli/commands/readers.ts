@@ -8,10 +8,10 @@ export const readers: Command = {
   summary: 'list readers and their cards',
   async run(io) {
     expectArgs(this, io.args, 0);
-    const list = await (await io.client()).request<ReaderJson[]>('readers');
+    const { readers: list } = await (await io.client()).request<{ readers: ReaderJson[] }>('readers');
     if (io.json) io.out(JSON.stringify(list, null, 2));
     else if (list.length === 0) io.out('no readers');
-    else list.forEach((r, i) => io.out(readerLine(r, i)));
+    else for (const r of list) io.out(readerLine(r));
     return 0;
   },
 };

@@ -27,13 +27,13 @@ export const watch: Command = {
       }
       // reader-state repeats what the specific events say; show it only for changes they do not cover.
       if (e.event === 'reader-state') return;
-      io.out(`${e.time} ${TEXT[e.event] ?? e.event}${e.error ? `: ${e.error}` : ''}: ${readerLine(e.reader as unknown as ReaderJson)}`);
+      io.out(`${e.time} ${TEXT[e.event] ?? e.event}${e.error ? `: ${e.error}` : ''}: ${readerLine(e.reader, false)}`);
     };
     const first = await client.request<{ readers: ReaderJson[] }>('watch', undefined, onEvent);
     if (io.json) io.out(JSON.stringify({ event: 'snapshot', readers: first.readers }));
     else {
       io.out(first.readers.length === 0 ? 'no readers; waiting for events' : 'readers:');
-      first.readers.forEach((r, i) => io.out(readerLine(r, i)));
+      for (const r of first.readers) io.out(readerLine(r));
       io.out('waiting for events (Ctrl-C to stop)');
     }
     await Promise.race([client.closed(), new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }))]);

@@ -9,6 +9,7 @@ import type { TokenRecord, TokenVerifier } from './tokens.js';
 import { reason } from '../errors.js';
 import { allows } from './scopes.js';
 import { requiredScope } from './route-scopes.js';
+import { sameOrigin } from '../security.js';
 
 export type Principal = { kind: 'session'; session: Session } | { kind: 'token'; token: TokenRecord };
 
@@ -34,18 +35,14 @@ function deny(reply: FastifyReply, status: 401 | 403, message: string): FastifyR
   return reply.code(status).send({ statusCode: status, error: reason(status), message });
 }
 
-/** The Origin of a browser request must be this server (cross-site WebSocket hijacking, CSRF belt and braces). */
-function originAllowed(req: FastifyRequest): boolean {
+/** The Origin of a browser request must be this server, scheme included (cross-site WebSocket hijacking, CSRF belt and braces). */
+function originAllowed(req: FastifyRequest, tls: boolean): boolean {
   const origin = req.headers.origin;
   if (!origin) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
+  return sameOrigin(origin, req.headers.host, tls);
 }
 
-export function registerAuth(app: FastifyInstance, sessions: SessionStore, tokens: TokenVerifier): void {
+export function registerAuth(app: FastifyInstance, sessions: SessionStore, tokens: TokenVerifier, tls = false): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config?.public) return;
@@ -69,7 +66,7 @@ export function registerAuth(app: FastifyInstance, sessions: SessionStore, token
       const had = req.cookies[SESSION_COOKIE] !== undefined;
       return deny(reply, 401, had ? 'session expired: log in again' : 'authentication required: log in or send an API token');
     }
-    if (!originAllowed(req)) return deny(reply, 403, `cross-origin request refused (Origin ${req.headers.origin})`);
+    if (!originAllowed(req, tls)) return deny(reply, 403, `cross-origin request refused (Origin ${req.headers.origin})`);
     if (UNSAFE.has(req.method) && !csrfMatches(session, req.headers[CSRF_HEADER])) {
       return deny(reply, 403, 'missing or wrong CSRF token: send the X-CSRF-Token header from GET /api/auth/session');
     }

@@ -7,7 +7,7 @@
  * daemons so they compare the resource managers, not the card.
  *
  * CLI (emulator style):
- *   npx tsx bench/common/fast-vicc.ts [--host 127.0.0.1] [--port 35963] [--card iso7816|iso14443-4|<json spec>] [--reconnect]
+ *   npx tsx emulators/vicc/fast-vicc.ts [--host 127.0.0.1] [--port 35963] [--card iso7816|iso14443-4|<json spec>] [--reconnect]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';

@@ -1,0 +1,102 @@
+/**
+ * Every operation of the gateway: its name (the MQTT method and the control
+ * channel command carry the same name), the token scope it needs, and the
+ * schema of its parameters. Frontends look operations up here; none of them
+ * validates parameters on its own (src/gateway/validate.ts does, for all).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DISPOSITIONS, PROTOCOLS, SHARE_MODES } from './vocabulary.js';
+
+/** What a token may do: read (look), transmit (drive cards and readers), admin (configuration, tokens, diagnostics). */
+export type Scope = 'read' | 'transmit' | 'admin';
+export const SCOPES: readonly Scope[] = ['read', 'transmit', 'admin'];
+
+const Hex = Type.String({ format: 'hex', maxLength: 2 * 65544 + 1024, description: 'Bytes as hex, e.g. "00 A4 04 00 00".' });
+const Apdu = Type.String({ format: 'apdu', maxLength: 2 * 65544 + 1024, description: 'A command APDU in hex.' });
+const Apdus = Type.Array(Apdu, { minItems: 1, maxItems: 64, description: 'Command APDUs in hex, sent in one transaction.' });
+const ReaderRef = Type.String({ minLength: 1, maxLength: 512, description: 'Reader: full name, id, 1-based number, or a unique part of the name.' });
+const SessionId = Type.String({ minLength: 1, maxLength: 64, description: 'Session id from session/open.' });
+/** A string enum as JSON Schema `enum` (one clear error: "must be one of ..."). */
+const Enum = <T extends string>(values: readonly T[], description: string) => Type.Unsafe<T>({ type: 'string', enum: [...values], description });
+const ShareMode = Type.Optional(Enum(SHARE_MODES, 'PC/SC share mode (default shared).'));
+const Protocol = Type.Optional(Enum(PROTOCOLS, 'Preferred protocol (default any = T=0 or T=1).'));
+const Code = Type.Integer({ minimum: 0, maximum: 0xffffffff, description: 'IOCTL control code (SCARD_CTL_CODE(n) = 0x42000000 + n).' });
+const Scopes = Type.Array(Enum(SCOPES, 'Token scope.'), { minItems: 1, maxItems: 3, uniqueItems: true });
+
+const params = <P extends Record<string, TSchema>>(props: P) => Type.Object(props, { additionalProperties: false });
+
+interface Def<S extends TSchema = TSchema> {
+  scope: Scope;
+  summary: string;
+  params: S;
+}
+const def = <S extends TSchema>(scope: Scope, summary: string, p: S): Def<S> => ({ scope, summary, params: p });
+
+export const OPERATIONS = {
+  readers: def('read', 'List readers.', params({})),
+  'reader/status': def('read', 'One reader.', params({ reader: ReaderRef })),
+  info: def('read', 'Gateway identity, uptime, event outbox, broker.', params({})),
+  events: def(
+    'read',
+    'Recorded events after a sequence number.',
+    params({ afterSeq: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+  ),
+  transmit: def(
+    'transmit',
+    'Connect, send the APDUs in one transaction, disconnect.',
+    params({ reader: ReaderRef, apdus: Apdus, shareMode: ShareMode, protocol: Protocol, stopOnError: Type.Optional(Type.Boolean({ description: 'Stop at the first status word that is not a success.' })) }),
+  ),
+  'session/open': def(
+    'transmit',
+    'Open a session: a card kept connected (and in a transaction) across requests, for leaseMs after its last use.',
+    params({
+      reader: ReaderRef,
+      shareMode: ShareMode,
+      protocol: Protocol,
+      leaseMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3600000 })),
+      holdTransaction: Type.Optional(Type.Boolean({ description: 'Hold a PC/SC transaction for the whole session (default true).' })),
+    }),
+  ),
+  'session/transmit': def('transmit', "APDUs on an open session's card.", params({ session: SessionId, apdus: Apdus })),
+  'session/control': def('transmit', "SCardControl on an open session's handle.", params({ session: SessionId, code: Code, data: Type.Optional(Hex) })),
+  'session/close': def(
+    'transmit',
+    'Close a session; the card is reset unless disposition says otherwise.',
+    params({ session: SessionId, disposition: Type.Optional(Enum(DISPOSITIONS, 'What happens to the card (default reset).')) }),
+  ),
+  control: def('transmit', 'SCardControl on a reader (direct connection, no card needed).', params({ reader: ReaderRef, code: Code, data: Type.Optional(Hex) })),
+  feedback: def(
+    'transmit',
+    'LED and buzzer, where the reader has them.',
+    params({
+      reader: ReaderRef,
+      led: Type.Optional(Enum(['off', 'on', 'green', 'red', 'blink'] as const, 'LED state.')),
+      buzzer: Type.Optional(Type.Object({ ms: Type.Integer({ minimum: 1, maximum: 5000 }), count: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })) }, { additionalProperties: false })),
+    }),
+  ),
+  'simulate/insert': def(
+    'transmit',
+    'Insert a simulated card (readers with the simulate capability).',
+    params({ reader: ReaderRef, card: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Record(Type.String(), Type.Unknown())], { description: 'Card model name or spec (default iso7816).' })) }),
+  ),
+  'simulate/remove': def('transmit', 'Remove the simulated card (an empty reader is an error).', params({ reader: ReaderRef })),
+  diagnostics: def('admin', 'Internal state of every part.', params({})),
+  'config/get': def('admin', 'The configuration file and the running configuration, secrets masked.', params({})),
+  'config/validate': def('admin', 'Check an edited configuration file without applying it.', params({ yaml: Type.String({ maxLength: 1024 * 1024 }) })),
+  'config/apply': def('admin', 'Validate, save and apply an edited configuration file.', params({ yaml: Type.String({ maxLength: 1024 * 1024 }) })),
+  'tokens/list': def('admin', 'API tokens (never the token text).', params({})),
+  'tokens/create': def('admin', 'Create an API token; its text is in this answer only.', params({ name: Type.String({ minLength: 1, maxLength: 64 }), scopes: Type.Optional(Scopes) })),
+  'tokens/revoke': def('admin', 'Revoke an API token by name or id.', params({ name: Type.String({ minLength: 1, maxLength: 64 }) })),
+} as const;
+
+export type Operation = keyof typeof OPERATIONS;
+export type ParamsOf<O extends Operation> = Static<(typeof OPERATIONS)[O]['params']>;
+export const OPERATION_NAMES = Object.keys(OPERATIONS) as Operation[];
+
+export const isOperation = (name: string): name is Operation => Object.hasOwn(OPERATIONS, name);
+
+/** May a caller holding `scopes` run `op`? admin implies transmit implies read. */
+export function allowed(op: Operation, scopes: readonly Scope[]): boolean {
+  const need = SCOPES.indexOf(OPERATIONS[op].scope);
+  return scopes.some((s) => SCOPES.indexOf(s) >= need);
+}
