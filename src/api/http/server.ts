@@ -174,7 +174,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
  * whole request must be in within `ms`, or the connection is closed.
  */
 function bodyDeadline(app: FastifyInstance, ms: number): void {
-  app.addHook('onRequest', (req, reply, done) => {
+  app.addHook('onRequest', (req, _reply, done) => {
     const raw = req.raw;
     if (!raw.complete) {
       const timer = setTimeout(() => {
@@ -184,9 +184,10 @@ function bodyDeadline(app: FastifyInstance, ms: number): void {
         }
       }, ms);
       timer.unref();
+      // Not cleared by the reply: a request answered early (401, 400) whose body still trickles in holds the socket just the same.
       const clear = (): void => clearTimeout(timer);
       raw.once('end', clear);
-      reply.raw.once('close', clear);
+      raw.socket.once('close', clear);
     }
     done();
   });
