@@ -226,7 +226,7 @@ bench-hostile: npm-deps
 	npx tsx bench/hostile/mqtt-flood.ts
 
 # Power cuts on the event outbox, long version (issue 16): 100 SIGKILLs during write bursts, each followed by the
-# loss of the unsynced tail of the last segment. The short version (10) is part of make test.
+# loss of the unsynced tail of the last segment. The short version (6) is part of make test.
 .PHONY: powercut
 powercut: npm-deps
 	POWERCUT_ROUNDS=100 npx tap --timeout=1200 test/events/power-cut.test.ts

@@ -334,6 +334,16 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
       this.pendingBytes -= bytes;
       // Cut a partial write off so later records are not appended after garbage.
       await this.fh?.truncate(this.segments[this.segments.length - 1].bytes).catch(() => undefined);
+      // The batch's seqs were never recorded (disk full, read-only): give them to the events queued behind it, so the
+      // sequence stays contiguous (next() and ack() walk it one by one; a hole would stop delivery for good).
+      const lost = batch.length;
+      for (const p of this.queue) {
+        this.pendingBytes -= p.rec.length;
+        p.ev.seq -= lost;
+        p.rec = encodeRecord(p.ev);
+        this.pendingBytes += p.rec.length;
+      }
+      this.seq -= lost;
       for (const p of batch) p.reject(e as Error);
       return;
     }

@@ -96,6 +96,12 @@ for (const kind of ['disk full'] as const) {
     await m.start();
     const got = await o.waitFor((x) => x.json().data?.uid === '04999999', 15000, 'a tap after the fault, delivered');
     t.ok(got.json().seq > 0, `recorded and delivered again (seq ${got.json().seq})`);
+    // Every event that was recorded is delivered, the sequence has no hole (failed writes do not use up seqs), the outbox drains.
+    await until('the outbox drained', () => svc.info().outbox.depth === 0, 30000);
+    const last = svc.info().outbox.lastSeq;
+    await until('every recorded event delivered', () => new Set(o.messages.map((x) => x.json().seq)).size >= last, 30000).catch(() => undefined);
+    const seqs = [...new Set(o.messages.map((x) => x.json().seq as number))].sort((a, b) => a - b);
+    t.same(seqs, Array.from({ length: last }, (_, i) => i + 1), `seq 1..${last}, each delivered`);
     writeFileSync(join(fs, 'probe'), 'x');
   });
 }

@@ -64,8 +64,18 @@ export function createControlService(ctx: ServiceContext): Service {
     }
   }
 
+  /** Answers a client may leave unread before it is cut off. */
+  const MAX_UNREAD_BYTES = 4 << 20;
+
   function send(sock: Socket, msg: unknown): void {
-    if (!sock.destroyed && sock.writable) sock.write(`${JSON.stringify(msg)}\n`);
+    if (sock.destroyed || !sock.writable) return;
+    // A client that sends requests (or watches events) but never reads would grow this buffer without end.
+    if (sock.writableLength > MAX_UNREAD_BYTES) {
+      log.warn({ unreadBytes: sock.writableLength }, 'control client does not read its answers; closing the connection');
+      sock.destroy();
+      return;
+    }
+    sock.write(`${JSON.stringify(msg)}\n`);
   }
 
   function parse(line: string): ControlRequest {

@@ -43,6 +43,12 @@ export const HttpConfig = Type.Object(
       default: 262144,
       description: 'Largest request body accepted (413 beyond).',
     }),
+    requestTimeoutMs: Type.Integer({
+      minimum: 1000,
+      maximum: 600000,
+      default: 15000,
+      description: 'A request (headers and body) must arrive within this time, or its connection is closed (408): a slow-loris client cannot hold connections open.',
+    }),
     webRoot: Type.String({ default: '', description: 'Directory of the built web UI; empty = dist/web of this installation.' }),
     logLines: Type.Integer({ minimum: 10, maximum: 100000, default: 2000, description: 'Recent log lines kept in memory for the logs view.' }),
   },

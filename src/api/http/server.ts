@@ -78,6 +78,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     // Our own onResponse line at debug: a technician's polling must not flood journald at info.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: http.bodyLimitBytes,
+    // Fastify's default (0) turns off Node's own request timeout (which covers the headers; the body: bodyDeadline below).
+    requestTimeout: http.requestTimeoutMs,
     ...frameworkErrorOptions(tls !== undefined),
     ...(tls ? { https: tls } : {}),
     // validateSchema: false skips compiling Ajv's meta-schema at every start (a third of the HTTP start-up):
@@ -85,6 +87,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false, validateSchema: false } },
     schemaController: { compilersFactory: { buildValidator: lazyValidators } },
   }) as unknown as FastifyInstance;
+  bodyDeadline(app, http.requestTimeoutMs);
 
   // The API speaks JSON only: anything else is 415, not a string body that fails later.
   app.removeContentTypeParser('text/plain');
@@ -156,4 +159,29 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     sessions.endAll();
   });
   return { app, sessions, https: tls !== undefined };
+}
+
+/**
+ * Node stops timing a request once its headers are in: a client that trickles
+ * its body (slow loris) would hold the socket, and a handler, forever. The
+ * whole request must be in within `ms`, or the connection is closed.
+ */
+function bodyDeadline(app: FastifyInstance, ms: number): void {
+  app.addHook('onRequest', (req, _reply, done) => {
+    const raw = req.raw;
+    if (!raw.complete) {
+      const timer = setTimeout(() => {
+        if (!raw.complete) {
+          req.log.warn({ url: req.url, timeoutMs: ms }, 'request body not received in time (http.requestTimeoutMs); closing the connection');
+          raw.socket.destroy();
+        }
+      }, ms);
+      timer.unref();
+      // Not cleared by the reply: a request answered early (401, 400) whose body still trickles in holds the socket just the same.
+      const clear = (): void => clearTimeout(timer);
+      raw.once('end', clear);
+      raw.socket.once('close', clear);
+    }
+    done();
+  });
 }
