@@ -7,6 +7,7 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { startTestGateway } from '../helpers/gateway.js';
 import { ControlClient } from '../../src/cli/client.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.test('garbage and never-reading clients on the control socket', async (t) => {
   const gw = await startTestGateway({ services: ['control'], logLevel: 'warn' });
@@ -20,8 +21,7 @@ t.test('garbage and never-reading clients on the control socket', async (t) => {
   g.on('data', (d) => (answers += d.toString()));
   const garbage = ['{', '[]', '"x"', '{"method":1}', '{"method":"nope"}', '\u0000\u0001\u0002', '{"method":"readers","params":[]}'];
   g.write(garbage.join('\n') + '\n{"id":99,"method":"ping"}\n');
-  const deadline = Date.now() + 10000;
-  while (!answers.includes('"id":99') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => answers.includes('"id":99'), 'the answer to the ping after the garbage lines');
   const lines = answers.trim().split('\n').map((l) => JSON.parse(l));
   t.equal(lines.length, garbage.length + 1, 'one answer per line');
   t.ok(lines.slice(0, garbage.length).every((l) => l.error && l.error.message.length > 0), 'each garbage line gets an error with a message');
