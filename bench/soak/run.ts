@@ -200,9 +200,9 @@ async function main(): Promise<void> {
           const r = await c.request<{ results: Array<{ error?: { name: string } }> }>('transmit', { reader: CONTACT_A, apdus: ['00A4000C023F00'] });
           if (r.results.some((x) => x.error)) inc(errors, `control ${r.results.find((x) => x.error)!.error!.name}`);
           else inc(exchanges, 'control');
-          await c.request('remove', { reader: CONTACTLESS }).catch(() => undefined);
+          await c.request('simulate/remove', { reader: CONTACTLESS }).catch(() => undefined);
           const uid = `04${(0x100000 + (n++ % 0xeffff)).toString(16).toUpperCase()}A1B2C3`;
-          await c.request('insert', { reader: CONTACTLESS, card: { type: 'mifare-classic-1k', uid } });
+          await c.request('simulate/insert', { reader: CONTACTLESS, card: { type: 'mifare-classic-1k', uid } });
           taps++;
         } catch (e) {
           inc(errors, `control ${(e as Error).message.slice(0, 50)}`);

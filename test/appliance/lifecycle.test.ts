@@ -74,7 +74,7 @@ t.test('READY=1 after readers and frontends, STATUS=, watchdog pings, SIGTERM ->
   t.match(res.results, [{ response: /^[0-9A-F]{4,}$/i }], 'an APDU went to the card and got an answer (it is powered now)');
   const contactless = d.ready.readerNames.find((n) => n.startsWith('Simulated Contactless Reader'))!;
   const mark = listener.received.length;
-  await c.request('remove', { reader: contactless });
+  await c.request('simulate/remove', { reader: contactless });
   const status = await listener.waitFor((n) => /2 cards/.test(n.fields.STATUS ?? ''), 'STATUS= after a card removal', 15000, mark);
   t.match(status.fields.STATUS, /^4 readers, 2 cards;/, 'STATUS= follows card removals');
   c.close();

@@ -32,8 +32,8 @@ t.test('scardgated with mqtt.url embedded', async (t) => {
   await o.waitFor((x) => x.topic.endsWith('/readers'), 10000, 'readers');
   const ctl = await ControlClient.connect(d.controlSocket);
   const reader = d.ready.readerNames.find((n: string) => n.includes('Contactless'))!;
-  await ctl.request('remove', { reader });
-  await ctl.request('insert', { reader, card: { type: 'mifare-classic-1k', uid: '0A0B0C0D' } });
+  await ctl.request('simulate/remove', { reader });
+  await ctl.request('simulate/insert', { reader, card: { type: 'mifare-classic-1k', uid: '0A0B0C0D' } });
   ctl.close();
   await o.waitFor((x) => x.topic === 'scardgate/test-gw/events' && x.json().type === 'card.inserted', 10000, 'card.inserted');
   const tapLine = /^scardgate\/test-gw\/events \{"seq":\d+,"type":"card.inserted".*"uid":"0A0B0C0D"/m;

@@ -52,8 +52,8 @@ t.test('SIGKILL during an outage loses no recorded event', { timeout: 180000 }, 
   const tapper = (async () => {
     while (tapping) {
       try {
-        await ctl.request('remove', { reader });
-        await ctl.request('insert', { reader, card: { type: 'mifare-classic-1k', uid: (0x20000000 + taps).toString(16).toUpperCase() } });
+        await ctl.request('simulate/remove', { reader });
+        await ctl.request('simulate/insert', { reader, card: { type: 'mifare-classic-1k', uid: (0x20000000 + taps).toString(16).toUpperCase() } });
         taps++;
       } catch {
         return;
@@ -92,7 +92,7 @@ t.test('SIGKILL during an outage loses no recorded event', { timeout: 180000 }, 
   for (let k = 1; k < all.length; k++) if (all[k] < all[k - 1] && all[k] > before.lastSeq) t.fail(`out of order: ${all[k - 1]} then ${all[k]}`);
   // New events after the restart continue the sequence.
   const c2 = await ControlClient.connect(d2.controlSocket);
-  await c2.request('remove', { reader });
+  await c2.request('simulate/remove', { reader });
   c2.close();
   const next = await o.waitFor((x) => x.json().seq > after.lastSeq, 20000, 'a new event after restart');
   t.equal(next.json().seq, after.lastSeq + 1, 'the sequence goes on after the restart');
