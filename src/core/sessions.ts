@@ -71,7 +71,7 @@ const GONE_KEPT = 256;
 export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly sessions = new Map<string, Session>();
   private readonly defaultLeaseMs: number;
-  private readonly maxLeaseMs: number;
+  readonly maxLeaseMs: number;
   private readonly maxSessions: number;
   private readonly gone = new Map<string, Gone>();
   private readonly onCardRemoved = (r: ReaderSnapshot): void => this.endOn(r.name, SCARD.W_REMOVED_CARD, `the card was removed from "${r.name}"`);

@@ -315,6 +315,8 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
   }
 
   private async openSession(caller: Caller, q: ParamsOf<'session/open'>): Promise<SessionOpened> {
+    // The parameters before the reader: a request refused for its lease says so whatever the reader.
+    if (q.leaseMs !== undefined && q.leaseMs > this.sessions.maxLeaseMs) throw invalid(`leaseMs: at most ${this.sessions.maxLeaseMs} ms (this gateway's session lease limit), got ${q.leaseMs}`);
     const r = this.pick(q.reader);
     const s = await this.sessions.open(caller.owner, r.name, {
       shareMode: shareMode(q.shareMode),

@@ -70,8 +70,8 @@ t.test('READY=1 after readers and frontends, STATUS=, watchdog pings, SIGTERM ->
   // Power a card through the control channel, and see STATUS follow a card removal.
   const c = await ControlClient.connect(control);
   const reader = d.ready.readerNames.find((n) => n.startsWith('Simulated Contact Reader B'))!;
-  const res = await c.request<{ results: Array<{ response?: string; error?: unknown }> }>('transmit', { reader, apdus: ['00A4000C023F00'] });
-  t.match(res.results, [{ response: /^[0-9A-F]{4,}$/i }], 'an APDU went to the card and got an answer (it is powered now)');
+  const res = await c.request<{ responses: Array<{ sw: string }> }>('transmit', { reader, apdus: ['00A4000C023F00'] });
+  t.match(res.responses, [{ sw: /^[0-9A-F]{4}$/ }], 'an APDU went to the card and got an answer (it is powered now)');
   const contactless = d.ready.readerNames.find((n) => n.startsWith('Simulated Contactless Reader'))!;
   const mark = listener.received.length;
   await c.request('simulate/remove', { reader: contactless });
