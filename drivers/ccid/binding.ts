@@ -5,6 +5,7 @@
  * readers" documents it for anyone testing a reader without hardware.
  */
 import type { EventEmitter } from 'node:events';
+import type { SimulationControl } from '../../src/driver/contract.js';
 
 export interface UsbEndpointInfo {
   /** bEndpointAddress (bit 7 set = IN). */
@@ -99,4 +100,10 @@ export interface UsbBinding extends EventEmitter<UsbBindingEvents> {
   open(id: string): Promise<UsbDeviceHandle>;
   /** Stop hotplug listening (driver stop). */
   close?(): Promise<void>;
+  /**
+   * Card insertion and removal on one slot, where the binding hosts emulated
+   * devices (emulators/ccid): scardctl insert, the web UI and tests reach the
+   * emulated card through it. Real USB has none.
+   */
+  simulation?(deviceId: string, iface: number, slot: number): SimulationControl | undefined;
 }

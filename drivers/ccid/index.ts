@@ -174,6 +174,7 @@ export class CcidDriver extends EventEmitter<DriverEvents> implements Driver {
         }
         const channel = new CcidChannel(handle, { interfaceNumber: c.iface.number, bulkIn: c.bulkIn, bulkOut: c.bulkOut, interrupt: c.interrupt }, c.descriptor, lock, this.tuning, (why) => void this.recover(dev, why));
         const reader = new CcidReader(info, c.iface.number, channel, c.descriptor, q, { voltage: this.config.voltage, escapeAllowed: this.config.escape }, this.log);
+        for (const slot of reader.slots) slot.simulate = this.binding!.simulation?.(info.id, c.iface.number, slot.index);
         dev.channels.push(channel);
         dev.readers.push(reader);
       }

@@ -3,7 +3,7 @@
  * parameters and exchanges at the interface's level (docs/ccid.md §4).
  */
 import { EventEmitter } from 'node:events';
-import type { CardInfo, DriverSlot, ExchangeLevel, Feedback, SlotEvents } from '../../src/driver/contract.js';
+import type { CardInfo, DriverSlot, ExchangeLevel, Feedback, SimulationControl, SlotEvents } from '../../src/driver/contract.js';
 import { ATTR, CM_IOCTL_GET_FEATURE_REQUEST, FEATURE, LIMITS, PROTOCOL, SCARD, scardCtlCode } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
 import { buildPps, checkPpsResponse, parseAtr, type ParsedAtr } from '../../src/iso7816/atr.js';
@@ -40,6 +40,8 @@ export class CcidSlot extends EventEmitter<SlotEvents> implements DriverSlot {
   private info?: CardInfo;
   private atr?: ParsedAtr;
   readonly counters = { powerUps: 0, exchanges: 0, presenceChanges: 0 };
+  /** Set by the driver when the binding emulates the device (binding.ts simulation). */
+  simulate?: SimulationControl;
 
   constructor(
     readonly index: number,

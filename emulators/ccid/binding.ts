@@ -3,6 +3,7 @@
  * events, so the CCID driver runs unchanged against it (no libusb).
  */
 import { EventEmitter } from 'node:events';
+import type { SimulationControl } from '../../src/driver/contract.js';
 import { UsbError, type UsbBinding, type UsbBindingEvents, type UsbDeviceHandle, type UsbDeviceInfo } from '../../drivers/ccid/binding.js';
 import { EmulatedCcidDevice, type EmulatorOptions } from './device.js';
 import type { ReaderProfile } from './profiles.js';
@@ -57,4 +58,18 @@ export class EmulatedUsbBinding extends EventEmitter<UsbBindingEvents> implement
   }
 
   async close(): Promise<void> {}
+
+  /** Insert/remove on the emulated device behind `deviceId` (its id changes after a USB reset: looked up on each call). */
+  simulation(deviceId: string, iface: number, slot: number): SimulationControl | undefined {
+    const device = [...this.devices].find((d) => d.info.id === deviceId);
+    if (!device) return undefined;
+    const live = (): EmulatedCcidDevice => {
+      if (!this.devices.has(device) || !device.attached) throw new UsbError('no-device', `emulated device ${deviceId} is not on the bus`);
+      return device;
+    };
+    return {
+      insert: async (spec) => void live().insert(spec, { interface: iface, slot }),
+      remove: async () => live().remove({ interface: iface, slot }),
+    };
+  }
 }

@@ -1,22 +1,21 @@
 /**
  * What the board offers a technician can put in the config: serial ports,
- * I2C buses and USB CCID devices (interface class 0x0B). Each probe is
- * independent: one failing (no permission, no libusb) does not hide the others.
+ * I2C buses and USB CCID devices (as drivers/ccid would take them). Each
+ * probe is independent: one failing (no permission, no libusb) does not hide
+ * the others.
  */
 import { readdir } from 'node:fs/promises';
-
-export const USB_CLASS_SMART_CARD = 0x0b;
+import type { CcidDeviceSummary } from '../../../drivers/ccid/discover.js';
 
 export interface BoardDevices {
   serialPorts: Array<{ path: string; manufacturer?: string; serialNumber?: string; vendorId?: string; productId?: string }> | { error: string };
   /** Said when a probe worked in a reduced way (e.g. no udevadm: ports listed from /dev without vendor details). */
   notes?: string[];
   i2cBuses: Array<{ path: string; bus: number }> | { error: string };
-  usbCcid: Array<{ bus: string; address: number; vendorId: string; productId: string; product?: string; interfaces: number[] }> | { error: string };
+  usbCcid: CcidDeviceSummary[] | { error: string };
 }
 
 const errorText = (e: unknown): { error: string } => ({ error: e instanceof Error ? e.message : String(e) });
-const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 /** Serial device names a board offers (UARTs, USB-serial adapters, CDC ACM), as /dev lists them. */
 const SERIAL_NAME = /^(ttyS\d+|ttyAMA\d+|ttyAML\d+|ttyUSB\d+|ttyACM\d+|ttyXRUSB\d+|ttymxc\d+|ttyO\d+|ttyTHS\d+|serial\d+)$/;
@@ -65,37 +64,11 @@ async function i2cBuses(devDir = '/dev'): Promise<BoardDevices['i2cBuses']> {
   }
 }
 
-/** The fields of usb's (WebUSB-shaped) device this probe reads. */
-interface UsbDeviceView {
-  vendorId: number;
-  productId: number;
-  productName?: string | null;
-  bus?: string;
-  address?: number;
-  configurations?: Array<{ interfaces: Array<{ interfaceNumber: number; alternates: Array<{ interfaceClass: number }> }> }>;
-}
-
+/** CCID devices as the CCID driver would take them, through its own USB binding (drivers/ccid/discover.ts). */
 async function usbCcid(): Promise<BoardDevices['usbCcid']> {
   try {
-    const { WebUSB } = await import('usb');
-    const devices = await new WebUSB({ allowAllDevices: true }).getDevices();
-    const out: Array<{ bus: string; address: number; vendorId: string; productId: string; product?: string; interfaces: number[] }> = [];
-    for (const dev of devices) {
-      const d = dev as unknown as UsbDeviceView;
-      const ifaces = (d.configurations ?? [])
-        .flatMap((c) => c.interfaces)
-        .filter((i) => i.alternates.some((a) => a.interfaceClass === USB_CLASS_SMART_CARD));
-      if (ifaces.length === 0) continue;
-      out.push({
-        bus: String(d.bus ?? ''),
-        address: d.address ?? 0,
-        vendorId: hex4(d.vendorId),
-        productId: hex4(d.productId),
-        product: d.productName ?? undefined,
-        interfaces: ifaces.map((i) => i.interfaceNumber),
-      });
-    }
-    return out;
+    const { usbCcidDevices } = await import('../../../drivers/ccid/discover.js');
+    return await usbCcidDevices();
   } catch (e) {
     return errorText(e);
   }

@@ -32,6 +32,7 @@ export function depsFromContext(ctx: ServiceContext): HttpDeps {
     stateDir: ctx.config.state.dir,
     logRing: ctx.logRing ?? new LogRing(ctx.config.http.logLines),
     diagnostics: () => ctx.diagnostics(),
+    configFile: ctx.configFile,
     webRoot: ctx.config.http.webRoot || undefined,
     applyConfig: ctx.restartServices && (async (parts, config) => ctx.restartServices!(parts, config)),
     restart: ctx.requestRestart,

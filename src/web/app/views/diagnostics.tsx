@@ -60,7 +60,7 @@ type Listed<T> = T[] | { error: string };
 interface BoardJson {
   serialPorts: Listed<{ path: string; manufacturer?: string; vendorId?: string; productId?: string }>;
   i2cBuses: Listed<{ path: string; bus: number }>;
-  usbCcid: Listed<{ vendorId: string; productId: string; product?: string; bus: string; address: number }>;
+  usbCcid: Listed<{ vendorId: string; productId: string; product?: string; bus: number; address: number }>;
   notes?: string[];
 }
 
