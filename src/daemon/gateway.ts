@@ -15,6 +15,7 @@ import type { Service, ServiceContext } from './service.js';
 import { loopLag, startLoopLag } from './loop-lag.js';
 import { GatewayApi } from '../gateway/api.js';
 import { ConfigStore } from '../gateway/config-store.js';
+import { ReaderSetup } from '../gateway/reader-setup.js';
 import { tokenFileStore } from './token-store.js';
 import { CARD_TYPES } from '../../drivers/sim/cards/card.js';
 
@@ -85,6 +86,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     tokens: tokenFileStore(config.state.dir),
     cardModels: CARD_TYPES,
     sessions: { maxSessions: config.mqtt.maxSessions, maxLeaseMs: config.mqtt.maxLeaseMs },
+    setup: new ReaderSetup({
+      config: () => configStore.current(),
+      core,
+      log: log.child({ module: 'setup' }),
+      // A probe builds the candidate's driver the way start-up does (the registry's entry for it).
+      createDriver: async (name, c, ctx) => {
+        const entry = (opts.drivers ?? DRIVERS).find((d) => d.name === name);
+        if (!entry) throw new Error(`driver "${name}" is not in this build`);
+        return entry.create(c, ctx);
+      },
+    }),
   });
   const context: ServiceContext = {
     core,

@@ -19,6 +19,7 @@ import { apduField, exchange, hexField, type Exchange } from './apdu.js';
 import { OPERATIONS, allowed, type Operation, type ParamsOf } from './catalog.js';
 import { invalid } from './errors.js';
 import { ReaderDirectory, type Reader } from './readers.js';
+import type { ProbeAnswer, ReaderSetup, SetupDevices } from './reader-setup.js';
 import type {
   Caller,
   ConfigApplied,
@@ -55,6 +56,8 @@ export interface GatewayApiOptions {
   sessions?: { maxSessions?: number; maxLeaseMs?: number; defaultLeaseMs?: number };
   /** A simulated insert/remove answers once the reader shows it, or after this bound. */
   settleMs?: number;
+  /** Guided reader set-up (devices, probes); absent: those operations are refused. */
+  setup?: ReaderSetup;
 }
 
 /** Answer type of each operation. */
@@ -81,6 +84,8 @@ export interface Answers {
   'config/get': ConfigView;
   'config/validate': ConfigCheck;
   'config/apply': ConfigApplied;
+  'setup/devices': SetupDevices;
+  'setup/probe': ProbeAnswer;
   'tokens/list': { tokens: Token[] };
   'tokens/create': TokenCreated;
   'tokens/revoke': { name: string; revoked: true };
@@ -220,6 +225,10 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
         return this.configOps().validate(q.yaml);
       case 'config/apply':
         return this.configOps().apply(q.yaml, caller.label ?? caller.owner);
+      case 'setup/devices':
+        return this.readerSetup().devices();
+      case 'setup/probe':
+        return this.readerSetup().probe(q as ParamsOf<'setup/probe'>);
       case 'tokens/list':
         return { tokens: await this.tokenStore().list() };
       case 'tokens/create': {
@@ -395,6 +404,11 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
   private configOps(): ConfigOps {
     if (!this.o.config) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, 'this gateway has no configuration store');
     return this.o.config;
+  }
+
+  private readerSetup(): ReaderSetup {
+    if (!this.o.setup) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, 'reader set-up is not available in this gateway');
+    return this.o.setup;
   }
 
   private tokenStore(): TokenStore {

@@ -105,6 +105,18 @@ export const OPERATIONS = {
   'config/get': def('admin', 'The configuration file and the running configuration, secrets masked.', params({})),
   'config/validate': def('admin', 'Check an edited configuration file without applying it.', params({ yaml: Type.String({ maxLength: 1024 * 1024 }) })),
   'config/apply': def('admin', 'Validate, save and apply an edited configuration file.', params({ yaml: Type.String({ maxLength: 1024 * 1024 }) })),
+  // Guided reader set-up (reader-setup.ts): what the board offers, and a live probe of a candidate reader.
+  'setup/devices': def('admin', "The board's serial ports, I2C buses and USB CCID devices, the drivers that take readers, the emulated CCID readers and profiles.", params({})),
+  'setup/probe': def(
+    'admin',
+    "Start a candidate reader's driver on its own for a moment: firmware, PC/SC names (CCID), then optionally a test tap.",
+    params({
+      driver: Type.String({ pattern: '^[a-z0-9]{1,32}$', description: 'Driver of the candidate reader (setup/devices lists them).' }),
+      reader: Type.Record(Type.String(), Type.Unknown(), { description: "The candidate: an item of the driver's reader list; for CCID { usbId } or a drivers.ccid.emulate entry." }),
+      tapWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 30000, description: 'Wait this long for a card after the reader answers (0 = firmware only).' })),
+      testCard: Type.Optional(Type.Unknown({ description: 'Emulated CCID readers only: a card (drivers/sim spec) inserted on the emulator for the test tap.' })),
+    }),
+  ),
   'tokens/list': def('admin', 'API tokens (never the token text).', params({})),
   'tokens/create': def('admin', 'Create an API token; its text is in this answer only.', params({ name: Type.String({ minLength: 1, maxLength: 64 }), scopes: Type.Optional(Scopes) })),
   'tokens/revoke': def('admin', 'Revoke an API token by name or id.', params({ name: Type.String({ minLength: 1, maxLength: 64 }) })),

@@ -1,5 +1,6 @@
 /**
- * The guided set-up's CCID routes on a real gateway (HTTP service, the registry's drivers):
+ * The guided set-up's CCID routes on a real gateway (HTTP service over the gateway's setup/devices and
+ * setup/probe operations, the registry's drivers):
  * what it lists (the USB bus through the driver's binding, the emulated readers the running
  * CCID driver hosts, the emulator's profiles), a probe of an emulated reader (PC/SC names,
  * descriptor facts, a test card), and adding / removing it through the config file.
@@ -32,6 +33,15 @@ t.test('CCID in the guided set-up', async (t) => {
 
   const running = g.gw.core.readers().map((r) => r.name);
   t.ok(running.some((n) => /GemPC Twin.*\(RUN1\) 00 00$/.test(n)), `running emulated reader: ${running.join(', ')}`);
+
+  // The same operations for every frontend, admin only: an MQTT-like caller (read, transmit) is refused.
+  const api = g.gw.context.api;
+  await t.rejects(api.call('setup/probe', { driver: 'ccid', reader: { profile: 'acr122u' } }, { owner: 't', scopes: ['read', 'transmit'] }), /needs the admin scope/);
+  const viaOp = await api.call('setup/devices', {}, { owner: 'local' });
+  t.same(viaOp.ccid.emulated.map((d) => d.serialNumber), ['RUN1'], 'setup/devices as an operation (control channel)');
+  const typo = await c.req('POST', '/api/setup/probe', { driver: 'ccid', reader: {}, tapWait: 1 });
+  t.equal(typo.status, 400);
+  t.match(typo.json.message, /tapWait/, `unknown parameter named: ${typo.json.message}`);
 
   const p = await c.req('POST', '/api/setup/probe', { driver: 'ccid', reader: { profile: 'acr1252u', serialNumber: 'NEW1' } });
   t.equal(p.status, 200, JSON.stringify(p.json));

@@ -61,7 +61,7 @@ function bodyParams(req: Req): unknown {
 /** Card sessions are private to who opened them; the owner label never contains the cookie itself. */
 export const sessionOwner = (loginId: string): string => `http:session:${createHash('sha256').update(loginId).digest('hex').slice(0, 16)}`;
 
-function callerOf(req: FastifyRequest): Caller {
+export function callerOf(req: FastifyRequest): Caller {
   const p = req.principal!;
   if (p.kind === 'token') {
     // A token from before scopes keeps the full access it was created with.

@@ -1,7 +1,7 @@
 /** Diagnostics with the board's devices, the UI's status banner, the logs tail (HTTP-only views). */
 import type { FastifyInstance } from 'fastify';
 import { LogsQuery } from '../schemas.js';
-import { boardDevices } from '../board.js';
+import { boardDevices } from '../../../gateway/board.js';
 import type { HttpDeps } from '../deps.js';
 
 export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {

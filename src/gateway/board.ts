@@ -5,7 +5,7 @@
  * the others.
  */
 import { readdir } from 'node:fs/promises';
-import type { CcidDeviceSummary } from '../../../drivers/ccid/discover.js';
+import type { CcidDeviceSummary } from '../../drivers/ccid/discover.js';
 
 export interface BoardDevices {
   serialPorts: Array<{ path: string; manufacturer?: string; serialNumber?: string; vendorId?: string; productId?: string }> | { error: string };
@@ -67,7 +67,7 @@ async function i2cBuses(devDir = '/dev'): Promise<BoardDevices['i2cBuses']> {
 /** CCID devices as the CCID driver would take them, through its own USB binding (drivers/ccid/discover.ts). */
 async function usbCcid(): Promise<BoardDevices['usbCcid']> {
   try {
-    const { usbCcidDevices } = await import('../../../drivers/ccid/discover.js');
+    const { usbCcidDevices } = await import('../../drivers/ccid/discover.js');
     return await usbCcidDevices();
   } catch (e) {
     return errorText(e);
