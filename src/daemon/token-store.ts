@@ -6,8 +6,7 @@
  */
 import type { Scope } from '../gateway/catalog.js';
 import type { Token, TokenStore } from '../gateway/types.js';
-import { createToken, readTokens, revokeToken, tokensPath, type TokenRecord } from '../api/http/auth/tokens.js';
-import { writePrivateFile } from '../api/http/auth/password.js';
+import { createToken, readTokens, revokeToken, type TokenRecord } from '../api/http/auth/tokens.js';
 import { invalid } from '../gateway/errors.js';
 
 const scopesOf = (t: TokenRecord): Scope[] => ((t as { scopes?: Scope[] }).scopes ?? ['admin']).slice();
@@ -19,16 +18,13 @@ export function tokenFileStore(stateDir: string): TokenStore {
       return (await readTokens(stateDir)).map(view);
     },
     async create(name, scopes) {
-      let created;
+      // One write with the scopes in it: the token never exists with others.
       try {
-        created = await createToken(stateDir, name);
+        const created = await createToken(stateDir, name, scopes);
+        return { ...view(created.record), token: created.token };
       } catch (e) {
-        throw invalid((e as Error).message);
+        throw invalid(`name: ${(e as Error).message}`);
       }
-      const all = await readTokens(stateDir);
-      for (const t of all) if (t.id === created.record.id) (t as { scopes?: Scope[] }).scopes = scopes;
-      await writePrivateFile(tokensPath(stateDir), JSON.stringify({ tokens: all }, null, 2) + '\n');
-      return { ...view({ ...created.record, scopes } as TokenRecord), token: created.token };
     },
     revoke: (nameOrId) => revokeToken(stateDir, nameOrId),
   };

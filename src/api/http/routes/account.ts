@@ -8,11 +8,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { SESSION_COOKIE, type SessionStore } from '../auth/sessions.js';
 import { checkPasswordStrength, setPassword, verifyPassword } from '../auth/password.js';
-import { createToken, readTokens, revokeToken } from '../auth/tokens.js';
-import { SCOPES, type Scope } from '../auth/scopes.js';
+import { SCOPES } from '../auth/scopes.js';
 import type { PasswordStamp } from '../auth/password-stamp.js';
 import { HttpError } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
+import { callerOf } from './operations.js';
 
 const PasswordBody = Type.Object(
   { current: Type.String({ minLength: 1, maxLength: 1024 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
@@ -64,31 +64,22 @@ export function accountRoutes(app: FastifyInstance, deps: HttpDeps, sessions: Se
     return { endedSessions: n };
   });
 
+  // Tokens are the gateway's (tokens/list, tokens/create, tokens/revoke): the same for every frontend.
   app.get('/api/tokens', { config: admin }, async (req) => {
     technician(req);
-    const tokens = await readTokens(deps.stateDir);
-    return {
-      tokens: tokens.map((t) => ({ id: t.id, name: t.name, created: t.created, scopes: t.scopes })),
-    };
+    return deps.api.call('tokens/list', {}, callerOf(req));
   });
 
   app.post<{ Body: Static<typeof TokenBody> }>('/api/tokens', { schema: { body: TokenBody }, config: admin }, async (req, reply) => {
     technician(req);
-    let made;
-    try {
-      made = await createToken(deps.stateDir, req.body.name, req.body.scopes as Scope[]);
-    } catch (e) {
-      throw new HttpError(400, `name: ${(e as Error).message}`);
-    }
-    deps.log.info({ token: made.record.name, id: made.record.id, scopes: made.record.scopes }, 'API token created from the web UI');
+    const made = await deps.api.call('tokens/create', { name: req.body.name, scopes: req.body.scopes }, callerOf(req));
     reply.code(201);
-    return { token: made.token, id: made.record.id, name: made.record.name, created: made.record.created, scopes: made.record.scopes };
+    return made;
   });
 
   app.delete<{ Params: Static<typeof TokenParams> }>('/api/tokens/:id', { schema: { params: TokenParams }, config: admin }, async (req) => {
     technician(req);
-    if (!(await revokeToken(deps.stateDir, req.params.id))) throw new HttpError(404, `no token "${req.params.id}"`);
-    deps.log.info({ token: req.params.id }, 'API token revoked from the web UI');
+    await deps.api.call('tokens/revoke', { name: req.params.id }, callerOf(req));
     return { revoked: true };
   });
 }
