@@ -16,6 +16,7 @@ import { loopLag, startLoopLag } from './loop-lag.js';
 import { GatewayApi } from '../gateway/api.js';
 import { ConfigStore } from '../gateway/config-store.js';
 import { ReaderSetup } from '../gateway/reader-setup.js';
+import { GatewayHealth } from '../gateway/health.js';
 import { tokenFileStore } from './token-store.js';
 import { CARD_TYPES } from '../../drivers/sim/cards/card.js';
 
@@ -75,7 +76,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     running: () => services.map((s) => s.name),
     restart: (names, next) => restartServices(names, next),
   });
-  const api = new GatewayApi({
+  const api: GatewayApi = new GatewayApi({
     config: configStore,
     core,
     log,
@@ -86,6 +87,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     tokens: tokenFileStore(config.state.dir),
     cardModels: CARD_TYPES,
     sessions: { maxSessions: config.mqtt.maxSessions, maxLeaseMs: config.mqtt.maxLeaseMs },
+    health: new GatewayHealth({
+      core,
+      events: () => api.events(),
+      diagnostics: () => context.diagnostics(),
+      config: () => configStore.current(),
+      gatewayId: opts.gatewayId,
+      version: opts.version,
+      startedAt,
+    }),
     setup: new ReaderSetup({
       config: () => configStore.current(),
       core,

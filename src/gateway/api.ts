@@ -20,6 +20,7 @@ import { OPERATIONS, allowed, type Operation, type ParamsOf } from './catalog.js
 import { invalid } from './errors.js';
 import { ReaderDirectory, type Reader } from './readers.js';
 import type { ProbeAnswer, ReaderSetup, SetupDevices } from './reader-setup.js';
+import type { GatewayHealth, HealthAnswer } from './health.js';
 import type {
   Caller,
   ConfigApplied,
@@ -58,6 +59,8 @@ export interface GatewayApiOptions {
   settleMs?: number;
   /** Guided reader set-up (devices, probes); absent: those operations are refused. */
   setup?: ReaderSetup;
+  /** Health at a glance (counts kept from the gateway's start); absent: `health` is refused. */
+  health?: GatewayHealth;
 }
 
 /** Answer type of each operation. */
@@ -80,6 +83,7 @@ export interface Answers {
   'cache/write': Record<string, unknown>;
   'cache/remove': Record<string, unknown>;
   'cache/list': Record<string, unknown>;
+  health: HealthAnswer;
   diagnostics: Record<string, unknown>;
   'config/get': ConfigView;
   'config/validate': ConfigCheck;
@@ -152,6 +156,7 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
     this.core.off('reader-added', this.onState);
     this.core.off('reader-removed', this.onRemoved);
     this.setJournal(undefined);
+    this.o.health?.close();
     await this.sessions.closeAll();
   }
 
@@ -217,6 +222,9 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
       case 'cache/remove':
       case 'cache/list':
         return runCacheOperation(this.core, op, q.reader === undefined ? q : { ...q, reader: this.pick(q.reader).name });
+      case 'health':
+        if (!this.o.health) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, 'health is not available in this gateway');
+        return this.o.health.report();
       case 'diagnostics':
         return this.o.diagnostics?.() ?? { core: this.core.diagnostics() };
       case 'config/get':

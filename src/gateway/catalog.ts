@@ -101,6 +101,7 @@ export const OPERATIONS = {
     params({ cardId: Type.Optional(CardId), reader: Type.Optional(ReaderRef), name: Type.Optional(CacheName) }),
   ),
   'cache/list': def('read', 'Data cache entries (names and sizes, no data) and counters.', params({ cardId: Type.Optional(CardId), reader: Type.Optional(ReaderRef) })),
+  health: def('read', "Health at a glance: per reader state, uptime, exchanges and errors by PC/SC code, last error, link retries, firmware; per gateway MQTT link, outbox, event rate, CPU, memory, disk; events per minute per reader over the last hour.", params({})),
   diagnostics: def('admin', 'Internal state of every part.', params({})),
   'config/get': def('admin', 'The configuration file and the running configuration, secrets masked.', params({})),
   'config/validate': def('admin', 'Check an edited configuration file without applying it.', params({ yaml: Type.String({ maxLength: 1024 * 1024 }) })),

@@ -24,7 +24,6 @@ import { eventRoutes } from './routes/events.js';
 import { operationRoutes } from './routes/operations.js';
 import { systemRoutes } from './routes/system.js';
 import { HttpError } from './errors.js';
-import { healthRoutes } from './routes/health.js';
 import { accountRoutes } from './routes/account.js';
 import { configFormRoutes } from './routes/config-form.js';
 import { setupRoutes } from './routes/setup.js';
@@ -130,7 +129,6 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   operationRoutes(app, deps.api, sessions);
   eventRoutes(app, deps, sessions);
   systemRoutes(app, deps);
-  healthRoutes(app, deps);
   accountRoutes(app, deps, sessions, stamp, tls !== undefined);
   configFormRoutes(app, deps);
   setupRoutes(app, deps);

@@ -1,10 +1,14 @@
-/** Diagnostics with the board's devices, the UI's status banner, the logs tail (HTTP-only views). */
+/** Health, diagnostics with the board's devices, the UI's status banner, the logs tail. */
 import type { FastifyInstance } from 'fastify';
 import { LogsQuery } from '../schemas.js';
 import { boardDevices } from '../../../gateway/board.js';
 import type { HttpDeps } from '../deps.js';
+import { callerOf } from './operations.js';
 
 export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  /** Health at a glance (the Health view): the gateway's `health` operation. */
+  app.get('/api/health', async (req) => deps.api.call('health', {}, callerOf(req)));
+
   app.get('/api/diagnostics', async () => {
     const mem = process.memoryUsage();
     let services: Record<string, unknown>;

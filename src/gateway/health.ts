@@ -1,16 +1,17 @@
 /**
- * GET /api/health: the gateway's and each reader's health at a glance for the
- * web UI (and anything that polls): state, uptime, exchanges and errors by
+ * The `health` operation: the gateway's and each reader's health at a glance
+ * (the web UI's Health view, and anything that polls): state, uptime, exchanges and errors by
  * PC/SC code, last error, insertions/removals, link retries and firmware per
  * reader; MQTT link, outbox depth, event rate, CPU, memory and the outbox
- * disk per gateway; events per minute per reader over the last hour.
+ * disk per gateway; events per minute per reader over the last hour. Counts
+ * start when the gateway starts (said in `countingSince`).
  */
 import { statfs } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
-import type { ReaderSnapshot } from '../../../core/api.js';
-import { PcscError } from '../../../pcsc/error.js';
-import { CARD_STATE } from '../../../pcsc/constants.js';
-import type { HttpDeps } from '../deps.js';
+import type { Config } from '../config/schema.js';
+import type { ReaderSnapshot, ScardCore } from '../core/api.js';
+import type { EventJournal } from '../events/types.js';
+import { PcscError } from '../pcsc/error.js';
+import { CARD_STATE } from '../pcsc/constants.js';
 
 /** One minute buckets over the last hour. */
 export const SERIES_MINUTES = 60;
@@ -25,7 +26,7 @@ interface ReaderTrack {
   lastError: { code: string | null; message: string; at: string } | null;
 }
 
-/** What the core tells us while the web service runs; counts start when it starts (said in `countingSince`). */
+/** What the core tells us while the gateway runs. */
 class ReaderTracker {
   readonly since = new Date().toISOString();
   readonly readers = new Map<string, ReaderTrack>();
@@ -60,49 +61,75 @@ function linkRetries(device: Record<string, unknown> | undefined): number | null
   return null;
 }
 
-export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  const { core } = deps.api;
-  const tracker = new ReaderTracker(core.readers());
-  core.on('reader-added', tracker.added);
-  core.on('card-inserted', tracker.inserted);
-  core.on('card-removed', tracker.removed);
-  core.on('reader-error', tracker.error);
-  app.addHook('onClose', async () => {
+export interface HealthOptions {
+  core: ScardCore;
+  /** The events journal while the events service runs. */
+  events: () => EventJournal | undefined;
+  /** Diagnostics of every service (MQTT link and outbox). */
+  diagnostics: () => Record<string, unknown>;
+  /** The configuration in effect (state.dir for the disk, mqtt for the link). */
+  config: () => Config;
+  gatewayId: string;
+  version: string;
+  startedAt: Date;
+}
+
+export type HealthAnswer = Awaited<ReturnType<GatewayHealth['report']>>;
+
+export class GatewayHealth {
+  private readonly tracker: ReaderTracker;
+  private cpuMark = { at: performance.now(), usage: process.cpuUsage() };
+
+  constructor(private readonly o: HealthOptions) {
+    const { core } = o;
+    const tracker = (this.tracker = new ReaderTracker(core.readers()));
+    core.on('reader-added', tracker.added);
+    core.on('card-inserted', tracker.inserted);
+    core.on('card-removed', tracker.removed);
+    core.on('reader-error', tracker.error);
+  }
+
+  close(): void {
+    const { core } = this.o;
+    const tracker = this.tracker;
     core.off('reader-added', tracker.added);
     core.off('card-inserted', tracker.inserted);
     core.off('card-removed', tracker.removed);
     core.off('reader-error', tracker.error);
-  });
+  }
 
-  let cpuMark = { at: performance.now(), usage: process.cpuUsage() };
-
-  app.get('/api/health', async () => {
+  async report() {
+    const { core } = this.o;
+    const tracker = this.tracker;
+    const config = this.o.config();
+    const stateDir = config.state.dir;
     const now = Date.now();
     // CPU: share of one core since the previous call (the UI polls every few seconds).
     const at = performance.now();
     const usage = process.cpuUsage();
+    const cpuMark = this.cpuMark;
     const wallUs = Math.max(1, (at - cpuMark.at) * 1000);
     const cpuPercent = Math.round(((usage.user - cpuMark.usage.user + usage.system - cpuMark.usage.system) / wallUs) * 1000) / 10;
-    cpuMark = { at, usage };
+    this.cpuMark = { at, usage };
     const mem = process.memoryUsage();
 
     let services: Record<string, unknown> = {};
     try {
-      services = deps.diagnostics();
+      services = this.o.diagnostics();
     } catch {
       // a failing service's diagnostics show on the diagnostics view
     }
     const m = services.mqtt as { connected?: boolean; url?: string; outbox?: { depth?: number } } | undefined;
     let disk: { path: string; freeBytes: number; totalBytes: number } | { path: string; error: string };
     try {
-      const s = await statfs(deps.stateDir);
-      disk = { path: deps.stateDir, freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+      const s = await statfs(stateDir);
+      disk = { path: stateDir, freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
     } catch (e) {
-      disk = { path: deps.stateDir, error: (e as Error).message };
+      disk = { path: stateDir, error: (e as Error).message };
     }
 
     // Per reader, per minute, over the last hour, from the journal (newest events first).
-    const journal = deps.api.events();
+    const journal = this.o.events();
     const from = now - SERIES_MINUTES * 60_000;
     const perMinute: Record<string, number[]> = {};
     let lastHour = 0;
@@ -155,13 +182,13 @@ export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
       time: new Date(now).toISOString(),
       countingSince: tracker.since,
       gateway: {
-        gatewayId: deps.gatewayId,
-        version: deps.version,
-        uptimeSeconds: Math.round((now - deps.startedAt.getTime()) / 1000),
+        gatewayId: this.o.gatewayId,
+        version: this.o.version,
+        uptimeSeconds: Math.round((now - this.o.startedAt.getTime()) / 1000),
         cpuPercent,
         rssBytes: mem.rss,
         heapUsedBytes: mem.heapUsed,
-        mqtt: deps.config.mqtt.enabled ? { connected: m?.connected === true, url: m?.url ?? deps.config.mqtt.url, outboxDepth: m?.outbox?.depth ?? null, running: m !== undefined } : null,
+        mqtt: config.mqtt.enabled ? { connected: m?.connected === true, url: m?.url ?? config.mqtt.url, outboxDepth: m?.outbox?.depth ?? null, running: m !== undefined } : null,
         journal: journal !== undefined,
         eventsLastHour: lastHour,
         eventsPerMinute5: Math.round((last5 / 5) * 10) / 10,
@@ -170,5 +197,5 @@ export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
       readers,
       series: { minutes: SERIES_MINUTES, from: new Date(from).toISOString(), perMinute },
     };
-  });
+  }
 }
