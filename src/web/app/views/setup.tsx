@@ -259,12 +259,20 @@ function AddReader({ view, readers, events, onRestart, onSaved }: { view: SetupV
             ))}
           </fieldset>
           {choice?.deviceNamed ? (
-            <p class="muted small">
-              {place.kind === 'usb'
-                ? 'USB CCID readers need no entry of their own: saving turns on drivers.ccid.enabled, and the gateway takes this reader and any plugged in later. '
-                : 'Saving adds the reader to drivers.ccid.emulate. '}
-              Its name comes from the device (manufacturer, product, interface, serial number, as pcscd builds it): the probe shows it.
-            </p>
+            <>
+              <p class="muted small">
+                {place.kind === 'usb'
+                  ? 'USB CCID readers need no entry of their own: saving turns on drivers.ccid.enabled, and the gateway takes this reader and any plugged in later. '
+                  : 'Saving adds the reader to drivers.ccid.emulate. '}
+                Its name comes from the device (manufacturer, product, interface, serial number, as pcscd builds it): the probe shows it.
+              </p>
+              {place.kind === 'usb' && view.configured.some((c) => c.driver === 'ccid') && (
+                <p class="warn small" id="ccid-bus-note">The configuration lists emulated CCID readers: while it does, the CCID driver uses the emulated bus only and takes no real USB reader. Remove them below first.</p>
+              )}
+              {place.kind === 'ccid-emulated' && view.ccid.usbEnabled && (
+                <p class="warn small" id="ccid-bus-note">drivers.ccid.enabled is on: with an emulated reader in the configuration the CCID driver uses the emulated bus only, and real USB readers stop being taken.</p>
+              )}
+            </>
           ) : (
             <label>
               Reader name (shown in PC/SC reader names and events)
