@@ -33,3 +33,6 @@ export function duration(seconds: number): string {
 }
 
 export const mb = (n: number): string => (n >= 10 * 1073741824 ? `${(n / 1073741824).toFixed(0)} GB` : n >= 1073741824 ? `${(n / 1073741824).toFixed(1)} GB` : `${(n / 1048576).toFixed(1)} MB`);
+
+/** Hex bytes with a space between them (ATRs read aloud byte by byte); the API gives hex without spaces. */
+export const spacedHex = (hex: string): string => hex.replace(/\s+/g, '').replace(/(..)(?=.)/g, '$1 ').toUpperCase();

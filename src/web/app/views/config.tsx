@@ -333,6 +333,13 @@ function RawEditor({ onRestart }: { onRestart: () => void }) {
     setError('');
     setSaved(undefined);
     try {
+      // Problems come back as a list from config/validate (the save's error body carries one message).
+      const check = await api<{ valid: boolean; problems: string[] }>('POST', '/api/config/validate', { yaml: text });
+      if (!check.valid) {
+        setProblems(check.problems);
+        announceError(`not saved: the configuration is invalid (${check.problems.length} problem${check.problems.length === 1 ? '' : 's'})`);
+        return;
+      }
       const r = await api<SaveResult>('PUT', '/api/config', { yaml: text });
       setSaved(r);
       announce('configuration saved');

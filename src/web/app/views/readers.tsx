@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, hasCard, type Reader } from '../api.js';
 import { announce, announceError } from '../announce.js';
-import { dateTime } from '../format.js';
+import { dateTime, spacedHex } from '../format.js';
 import type { ReaderFault } from '../main.js';
 
 /** [data-state, css class, text]. The class is "idle", not "empty": .empty is nobody's page placeholder any more. */
@@ -73,7 +73,7 @@ export function Readers({ readers, errors, onConsole }: { readers: Reader[] | un
                 {hasCard(r) && (
                   <>
                     <dt>ATR</dt>
-                    <dd class="mono atr">{r.atr || '—'}</dd>
+                    <dd class="mono atr">{r.atr ? spacedHex(r.atr) : '—'}</dd>
                     {r.uid && (
                       <>
                         <dt>UID</dt>
