@@ -241,3 +241,16 @@ soak: npm-deps deb-deps
 .PHONY: bench-osdp
 bench-osdp: npm-deps
 	npx tsx bench/osdp/run.ts
+
+# Where scardgate's memory goes under pcsc load (RSS and V8's spaces idle / after load / after idle; no pcscd).
+.PHONY: bench-pcsc-memory
+bench-pcsc-memory: npm-deps
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/memory.ts
+
+# The malloc_trim addon (src/daemon/native/malloc_trim.c): after a load the daemon hands the C heap's freed
+# pages back (src/daemon/heap-trim.ts). Built like sd_notify.node; without it only V8's heap is trimmed.
+native: dist/native/malloc_trim.node
+dist/native/malloc_trim.node: src/daemon/native/malloc_trim.c
+	@if [ -z "$(NODE_INCLUDE)" ] || ! command -v $(CC) >/dev/null; then \
+	  echo "note: not building $@ (needs a C compiler and Node's headers, node_api.h)"; \
+	else mkdir -p $(@D) && $(CC) -shared -fPIC -O2 -Wall -Wextra -I$(NODE_INCLUDE) -o $@ $<; fi
