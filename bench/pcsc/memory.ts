@@ -21,6 +21,7 @@ import { build } from './build.js';
 import { benchConfig, lean, startCompiled, tempDir, NODE_FLAGS, type Running } from '../startup/spawn.js';
 import { ControlClient } from '../../src/cli/client.js';
 import { createToken } from '../../src/api/http/auth/tokens.js';
+import { MQTT_CLIENT_USER, MQTT_PASSWORD_FILE } from '../../src/api/mqtt/broker-auth.js';
 
 const execFileP = promisify(execFile);
 const N = Number(process.env.BENCH_PCSC_N ?? 5000);
@@ -57,9 +58,10 @@ async function pcscLoad(bin: string, env: NodeJS.ProcessEnv): Promise<void> {
   }
 }
 
-async function mqttLoad(url: string, root: string): Promise<void> {
-  // MQTT 3.1.1: what the embedded broker speaks.
-  const c = await mqtt.connectAsync(url, { protocolVersion: 4 });
+async function mqttLoad(url: string, root: string, stateDir: string): Promise<void> {
+  // MQTT 3.1.1, as a client of the embedded broker (user scardgate, the password file in the state directory).
+  const password = readFileSync(join(stateDir, MQTT_PASSWORD_FILE), 'utf8').trim();
+  const c = await mqtt.connectAsync(url, { protocolVersion: 4, username: MQTT_CLIENT_USER, password });
   await c.subscribeAsync(`${root}/response/transmit`);
   const waiting = new Map<string, () => void>();
   c.on('message', (_t, payload) => {
@@ -124,7 +126,7 @@ async function run(setup: string, bin: string): Promise<Record<string, unknown>[
     const listen = d.ready.listen as Record<string, string>;
     const loads: [string, () => Promise<void>][] = [['pcsc', () => pcscLoad(bin, env)]];
     if (setup !== 'lean') {
-      loads.push(['mqtt', () => mqttLoad(listen.mqtt, listen.mqttTopics.replace(/\/#$/, ''))]);
+      loads.push(['mqtt', () => mqttLoad(listen.mqtt, listen.mqttTopics.replace(/\/#$/, ''), join(t.dir, 'state'))]);
       loads.push(['http', () => httpLoad(listen.http, token)]);
     }
     for (const [name, load] of loads) {

@@ -39,36 +39,41 @@ function collector(): (() => void) | null {
   return gcFn;
 }
 
-let cTrim: (() => boolean) | null | undefined;
+interface TrimAddon {
+  /** V8's memory-reducing collection (Isolate::LowMemoryNotification). */
+  v8(): boolean;
+  /** glibc's malloc_trim(0); false elsewhere. */
+  malloc(): boolean;
+}
+let addon: TrimAddon | null | undefined;
 
-/** glibc's malloc_trim through the daemon's addon (src/daemon/native/malloc_trim.c), when the build made it. */
-function cHeapTrimmer(): (() => boolean) | null {
-  if (cTrim !== undefined) return cTrim;
-  cTrim = null;
+/** The daemon's addon (src/daemon/native/memory_trim.cc), when the build made it. */
+function trimAddon(): TrimAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
   try {
-    const file = join(packageRoot(), 'dist', 'native', 'malloc_trim.node');
+    const file = join(packageRoot(), 'dist', 'native', 'memory_trim.node');
     if (existsSync(file)) {
-      const fn = (createRequire(import.meta.url)(file) as { trim?: unknown }).trim;
-      if (typeof fn === 'function') cTrim = fn as () => boolean;
+      const a = createRequire(import.meta.url)(file) as Partial<TrimAddon>;
+      if (typeof a.v8 === 'function' && typeof a.malloc === 'function') addon = a as TrimAddon;
     }
   } catch {
-    // Not loadable here (another libc, another Node ABI): V8's heap is still trimmed.
+    // Not loadable here (another libc, another Node ABI): a plain full collection still runs.
   }
-  return cTrim;
+  return addon;
 }
 
 /**
- * A full collection, then the C heap's free pages back to the kernel. The second step waits a moment:
- * V8 frees the memory behind dead ArrayBuffers (Node's socket reads, Buffers) from a background task
- * after the collection.
+ * V8's memory-reducing collection (else a plain full one), then the C heap's free pages back to the kernel.
+ * The second step waits a moment: V8 frees the memory behind dead ArrayBuffers (Node's socket reads,
+ * Buffers) from a background task after the collection.
  */
 function collectAndTrim(): void {
-  const gc = collector();
-  if (!gc) return;
-  gc();
+  const a = trimAddon();
+  if (a) a.v8();
+  else collector()?.();
   lastAt = performance.now();
-  const c = cHeapTrimmer();
-  if (c) setTimeout(c, 1000).unref();
+  if (a) setTimeout(() => a.malloc(), 1000).unref();
 }
 
 /** One full collection `afterMs` from now (restarted by each call: it runs once the burst is over). */
