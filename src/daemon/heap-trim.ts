@@ -40,12 +40,17 @@ function collector(): (() => void) | null {
 }
 
 interface TrimAddon {
-  /** V8's memory-reducing collection (Isolate::LowMemoryNotification). */
-  v8(): boolean;
+  /**
+   * V8's memory-reducing collection: 0 incremental (MemoryPressureNotification, moderate), 1 one blocking
+   * full collection (critical), 2 LowMemoryNotification (several).
+   */
+  v8(level: 0 | 1 | 2): boolean;
   /** glibc's malloc_trim(0); false elsewhere. */
   malloc(): boolean;
 }
 let addon: TrimAddon | null | undefined;
+/** Time for V8's incremental collection and its freeing of ArrayBuffers, before the C heap is trimmed. */
+const TRIM_SETTLE_MS = 2000;
 
 /** The daemon's addon (src/daemon/native/memory_trim.cc), when the build made it. */
 function trimAddon(): TrimAddon | null {
@@ -65,15 +70,15 @@ function trimAddon(): TrimAddon | null {
 
 /**
  * V8's memory-reducing collection (else a plain full one), then the C heap's free pages back to the kernel.
- * The second step waits a moment: V8 frees the memory behind dead ArrayBuffers (Node's socket reads,
- * Buffers) from a background task after the collection.
+ * The second step waits: the collection runs in steps on the event loop, and V8 frees the memory behind
+ * dead ArrayBuffers (Node's socket reads, Buffers) from a background task after it.
  */
-function collectAndTrim(): void {
+function collectAndTrim(level: 0 | 1 = 0): void {
   const a = trimAddon();
-  if (a) a.v8();
+  if (a) a.v8(level);
   else collector()?.();
   lastAt = performance.now();
-  if (a) setTimeout(() => a.malloc(), 1000).unref();
+  if (a) setTimeout(() => a.malloc(), TRIM_SETTLE_MS).unref();
 }
 
 /** One full collection `afterMs` from now (restarted by each call: it runs once the burst is over). */
@@ -152,8 +157,21 @@ export function watchHeap(o: HeapWatchOptions = {}): HeapWatch {
    */
   let worked = true;
   let first = true;
+  /** The look after an incremental collection checks it worked; if not, one blocking collection follows. */
+  let check = false;
+  let lowBefore = low;
   let trims = 0;
   let looks = 0;
+  const collected = (): void => {
+    trims++;
+    // The collection is not work to collect after; what survives it is live: the new low-water mark,
+    // once V8 has given its pages back.
+    elu = performance.eventLoopUtilization();
+    setTimeout(() => {
+      low = committed();
+      elu = performance.eventLoopUtilization();
+    }, TRIM_SETTLE_MS + 500).unref();
+  };
   const timer = setInterval(() => {
     looks++;
     const now = performance.eventLoopUtilization();
@@ -162,21 +180,27 @@ export function watchHeap(o: HeapWatchOptions = {}): HeapWatch {
     const size = committed();
     if (busy >= quiet) {
       worked = true;
+      check = false;
+      return;
+    }
+    if (check) {
+      // The incremental collection can end early (V8 decides); when the heap is still grown, one
+      // blocking collection (tens of ms, the process being quiet).
+      check = false;
+      if (size >= lowBefore + growth) {
+        collectAndTrim(1);
+        collected();
+      }
       return;
     }
     if (size < low) low = size;
     if (!worked || (size < low + growth && !first)) return;
     worked = false;
     first = false;
-    collectAndTrim();
-    trims++;
-    // The collection is not work to collect after; what survives it is live: the new low-water mark,
-    // once V8 has given its pages back.
-    elu = performance.eventLoopUtilization();
-    setTimeout(() => {
-      low = committed();
-      elu = performance.eventLoopUtilization();
-    }, 1000).unref();
+    lowBefore = low;
+    collectAndTrim(0);
+    collected();
+    check = true;
   }, everyMs);
   timer.unref();
   watch = {
