@@ -241,3 +241,18 @@ soak: npm-deps deb-deps
 .PHONY: bench-osdp
 bench-osdp: npm-deps
 	npx tsx bench/osdp/run.ts
+
+# The daemon's memory idle / after load / after idle, per frontend (pcsc, MQTT, HTTP), lean and whole gateway.
+.PHONY: bench-pcsc-memory
+bench-pcsc-memory: build
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/memory.ts
+
+# The memory-trim addon (src/daemon/native/memory_trim.cc): once idle after a load the daemon asks V8 for its
+# memory-reducing collection and hands glibc's freed pages back (src/daemon/heap-trim.ts). C++ for V8's API,
+# built like sd_notify.node; without it only a plain full collection runs.
+CXX ?= c++
+native: dist/native/memory_trim.node
+dist/native/memory_trim.node: src/daemon/native/memory_trim.cc
+	@if [ -z "$(NODE_INCLUDE)" ] || ! command -v $(CXX) >/dev/null; then \
+	  echo "note: not building $@ (needs a C++ compiler and Node's headers, node_api.h and v8.h)"; \
+	else mkdir -p $(@D) && $(CXX) -shared -fPIC -O2 -Wall -Wextra -Wno-unused-parameter -std=c++17 -I$(NODE_INCLUDE) -o $@ $<; fi

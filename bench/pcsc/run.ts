@@ -13,17 +13,16 @@
  *                      for emulators/vicc's card in this process instead of the C one)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { build, SERVER_BUNDLE } from './build.js';
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
 import { FastVicc } from '../../emulators/vicc/fast-vicc.js';
 
 const execFileP = promisify(execFile);
-const here = dirname(fileURLToPath(import.meta.url));
 const N = Number(process.env.BENCH_PCSC_N ?? 5000);
 const PAIRS = Number(process.env.BENCH_PCSC_PAIRS ?? 5);
 const ROUNDS = Number(process.env.BENCH_PCSC_ROUNDS ?? 20);
@@ -50,26 +49,8 @@ interface Backend {
   stop(): Promise<void>;
 }
 
-const BUILD = join(here, 'build');
-/** scardgate as the daemon ships it: one esbuild bundle run by plain node (no TypeScript loader). */
-const SERVER_BUNDLE = join(BUILD, 'serve-scardgate.mjs');
 /** The daemon's Node flags (Makefile DAEMON_NODE_FLAGS). */
 const NODE_FLAGS = (process.env.DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-
-function build(): string {
-  mkdirSync(BUILD, { recursive: true });
-  const bin = join(BUILD, 'apdu-bench');
-  const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libpcsclite'], { encoding: 'utf8' }).trim().split(/\s+/);
-  execFileSync('gcc', ['-O2', '-Wall', '-o', bin, join(here, 'apdu-bench.c'), ...flags], { stdio: 'inherit' });
-  const external = ['serialport', 'usb', 'i2c-bus', 'onoff', 'epoll'].map((e) => `--external:${e}`);
-  execFileSync(
-    'npx',
-    ['esbuild', join(here, 'serve-scardgate.ts'), '--bundle', '--platform=node', '--format=esm', '--target=node20', `--outfile=${SERVER_BUNDLE}`,
-      '--log-level=warning', ...external, "--banner:js=import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);"],
-    { stdio: 'inherit' },
-  );
-  return bin;
-}
 
 async function startScardgate(port: number): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pcsc-'));

@@ -13,6 +13,7 @@ import type { LogRing } from '../log/index.js';
 import { DRIVERS, SERVICES, createCore, type DriverEntry, type ServiceEntry } from './registry.js';
 import type { Service, ServiceContext } from './service.js';
 import { loopLag, startLoopLag } from './loop-lag.js';
+import { memoryFigures } from './heap-trim.js';
 import { GatewayApi } from '../gateway/api.js';
 import { ConfigStore } from '../gateway/config-store.js';
 import { ReaderSetup } from '../gateway/reader-setup.js';
@@ -130,6 +131,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           pid: process.pid,
           node: process.version,
           rssBytes: process.memoryUsage().rss,
+          memory: memoryFigures(),
           eventLoopDelay: loopLag(),
         },
         core: core.diagnostics(),

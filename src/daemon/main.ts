@@ -12,6 +12,7 @@ import { stopGateway } from './shutdown.js';
 import { linkSystemd } from './systemd.js';
 import { serialReloads } from './reload.js';
 import { packageVersion } from './version.js';
+import { watchHeap } from './heap-trim.js';
 
 /** Upper bound for a clean stop; past it the process exits anyway (systemd's stop timeout is longer). */
 export const STOP_BOUND_MS = 4500;
@@ -182,5 +183,7 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
     'ready',
   );
   systemd.ready(gateway);
+  // Memory back once a load is over, whichever frontend it came through (src/daemon/heap-trim.ts).
+  watchHeap();
   return exited;
 }

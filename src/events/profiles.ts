@@ -4,6 +4,7 @@
  * answers and a door controller needs no round trip. Secret-bearing commands
  * are shown redacted (src/log/redact.ts decides which).
  */
+import { createHash } from 'node:crypto';
 import type { ReaderSnapshot, ScardCore } from '../core/api.js';
 import { SCARD } from '../pcsc/constants.js';
 import { runApdus } from '../core/oneshot.js';
@@ -50,8 +51,12 @@ export function compileProfiles(profiles: CardProfileT[]): CompiledProfile[] {
       if (bytes.length < 4) throw new Error(`events.profiles: profile "${p.name}" APDU "${a.name}": an APDU needs at least 4 bytes`);
       const secret = a.secret || isSecretApdu(bytes);
       // Nothing secret reaches the cache unless the profile says so.
-      const cache = a.cache === true && (!(secret || isSecretResponse(bytes)) || a.cacheSecret === true);
-      return { name: a.name, bytes, secret, cache, cacheKey: `profile:${p.name}:${a.name}:${toHex(bytes, '')}` };
+      const hidden = secret || isSecretResponse(bytes);
+      const cache = a.cache === true && (!hidden || a.cacheSecret === true);
+      // The key names the command so an edited profile misses; a secret-bearing one (a VERIFY's PIN) only by a
+      // digest, since cache/list shows keys to any reader of the cache.
+      const command = hidden ? `sha256-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}` : toHex(bytes, '');
+      return { name: a.name, bytes, secret, cache, cacheKey: `profile:${p.name}:${a.name}:${command}` };
     });
     let atrPrefix: Buffer | undefined;
     if (p.match.atrPrefix !== undefined) {

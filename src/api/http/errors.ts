@@ -47,6 +47,10 @@ const STATUS_BY_SCARD = new Map<number, number>([
   [SCARD.E_NO_SERVICE, 503],
   [SCARD.E_SERVICE_STOPPED, 503],
   [SCARD.F_COMM_ERROR, 502],
+  // The data cache's answers (README "Smart Card data cache").
+  [SCARD.W_CACHE_ITEM_NOT_FOUND, 404],
+  [SCARD.W_CACHE_ITEM_STALE, 409],
+  [SCARD.W_CACHE_ITEM_TOO_BIG, 413],
 ]);
 
 /** The status and body for anything a route or the framework threw. */

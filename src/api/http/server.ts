@@ -176,9 +176,16 @@ function bodyDeadline(app: FastifyInstance, ms: number): void {
       }, ms);
       timer.unref();
       // Not cleared by the reply: a request answered early (401, 400) whose body still trickles in holds the socket just the same.
-      const clear = (): void => clearTimeout(timer);
+      // A kept-alive socket carries many requests: its listener goes with this request's end, or each request
+      // would stay reachable (and in memory) from the socket until the connection closes.
+      const socket = raw.socket;
+      const clear = (): void => {
+        clearTimeout(timer);
+        raw.off('end', clear);
+        socket.off('close', clear);
+      };
       raw.once('end', clear);
-      raw.socket.once('close', clear);
+      socket.once('close', clear);
     }
     done();
   });

@@ -394,8 +394,15 @@ export function encodeRequest(req: Request): Buffer {
 
 // ---- replies (no header; the client knows what to expect from what it sent) ----
 
+/**
+ * A zeroed reply buffer from Node's shared pool. Buffer.alloc of a small size makes a typed array inside
+ * V8's heap, which the socket write must first copy out to memory of its own: on Status or Disconnect that
+ * was most of the daemon's allocation per call.
+ */
+const replyBuffer = (size: number): Buffer => Buffer.allocUnsafe(size).fill(0);
+
 export function encodeVersionReply(rv: number, minor: number = PROTOCOL_VERSION.minor): Buffer {
-  const b = Buffer.alloc(WIRE.version.size);
+  const b = replyBuffer(WIRE.version.size);
   b.writeInt32LE(PROTOCOL_VERSION.major, 0);
   b.writeInt32LE(minor, 4);
   b.writeUInt32LE(rv >>> 0, 8);
@@ -403,7 +410,7 @@ export function encodeVersionReply(rv: number, minor: number = PROTOCOL_VERSION.
 }
 
 export function encodeEstablishReply(scope: number, hContext: number, rv: number): Buffer {
-  const b = Buffer.alloc(WIRE.establish.size);
+  const b = replyBuffer(WIRE.establish.size);
   b.writeUInt32LE(scope >>> 0, 0);
   b.writeUInt32LE(hContext >>> 0, 4);
   b.writeUInt32LE(rv >>> 0, 8);
@@ -412,7 +419,7 @@ export function encodeEstablishReply(scope: number, hContext: number, rv: number
 
 /** Replies made of `{handle-or-context, rv}`: RELEASE, BEGIN, STATUS, CANCEL. */
 export function encodePairReply(id: number, rv: number): Buffer {
-  const b = Buffer.alloc(8);
+  const b = replyBuffer(8);
   b.writeUInt32LE(id >>> 0, 0);
   b.writeUInt32LE(rv >>> 0, 4);
   return b;
@@ -420,7 +427,7 @@ export function encodePairReply(id: number, rv: number): Buffer {
 
 /** DISCONNECT and END_TRANSACTION: `{hCard, dwDisposition, rv}`. */
 export function encodeDispositionReply(hCard: number, disposition: number, rv: number): Buffer {
-  const b = Buffer.alloc(12);
+  const b = replyBuffer(12);
   b.writeInt32LE(hCard | 0, 0);
   b.writeUInt32LE(disposition >>> 0, 4);
   b.writeUInt32LE(rv >>> 0, 8);
@@ -433,7 +440,7 @@ export function encodeConnectReply(
   activeProtocol: number,
   rv: number,
 ): Buffer {
-  const b = Buffer.alloc(WIRE.connect.size);
+  const b = replyBuffer(WIRE.connect.size);
   b.writeUInt32LE(req.hContext >>> 0, N.hContext);
   b.write(req.reader, N.szReader, LIMITS.MAX_READERNAME - 1, 'utf8');
   b.writeUInt32LE(req.shareMode >>> 0, N.dwShareMode);
@@ -445,7 +452,7 @@ export function encodeConnectReply(
 }
 
 export function encodeReconnectReply(req: Extract<Request, { cmd: typeof CMD.RECONNECT }>, activeProtocol: number, rv: number): Buffer {
-  const b = Buffer.alloc(WIRE.reconnect.size);
+  const b = replyBuffer(WIRE.reconnect.size);
   b.writeInt32LE(req.hCard | 0, R.hCard);
   b.writeUInt32LE(req.shareMode >>> 0, R.dwShareMode);
   b.writeUInt32LE(req.preferredProtocols >>> 0, R.dwPreferredProtocols);
@@ -501,7 +508,7 @@ export function encodeControlReply(
 
 /** GET/SET_ATTRIB reply: the whole 280-byte struct in both directions. */
 export function encodeGetSetReply(hCard: number, attrId: number, value: Buffer | null, attrLen: number, rv: number): Buffer {
-  const b = Buffer.alloc(WIRE.getset.size);
+  const b = replyBuffer(WIRE.getset.size);
   b.writeInt32LE(hCard | 0, G.hCard);
   b.writeUInt32LE(attrId >>> 0, G.dwAttrId);
   if (value) value.copy(b, G.pbAttr, 0, Math.min(value.length, LIMITS.MAX_BUFFER_SIZE));
@@ -512,14 +519,14 @@ export function encodeGetSetReply(hCard: number, attrId: number, value: Buffer |
 
 /** The 8-byte wait_reader_state_change: STOP reply and the asynchronous event/cancel notification. */
 export function encodeWaitReply(rv: number): Buffer {
-  const b = Buffer.alloc(WIRE.waitReaderStateChange.size);
+  const b = replyBuffer(WIRE.waitReaderStateChange.size);
   b.writeUInt32LE(rv >>> 0, WIRE.waitReaderStateChange.offsets.rv);
   return b;
 }
 
 /** GET_READER_EVENTS reply (4:5): `{u32 readerEvents, u32 rv}`. */
 export function encodeReaderEventsReply(readerEvents: number): Buffer {
-  const b = Buffer.alloc(8);
+  const b = replyBuffer(8);
   b.writeUInt32LE(readerEvents >>> 0, 0);
   return b;
 }

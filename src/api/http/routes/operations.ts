@@ -6,9 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Operation } from '../../../gateway/catalog.js';
+import { OPERATIONS, type Operation, type Scope } from '../../../gateway/catalog.js';
 import type { Caller } from '../../../gateway/types.js';
-import type { Scope } from '../../../gateway/catalog.js';
 import type { GatewayApi } from '../../../gateway/api.js';
 import type { SessionStore } from '../auth/sessions.js';
 
@@ -24,11 +23,31 @@ interface Row {
 }
 
 /** Path parameters named as the operation names them. */
-const PATH_PARAM: Record<string, string> = { name: 'reader', id: 'session', token: 'name' };
+const PATH_PARAM: Record<string, string> = { name: 'reader', id: 'session', token: 'name', item: 'name' };
 
-/** Query values are text; whole numbers go to the gateway as numbers (its schema says which fields are). */
-const queryParams = (q: Record<string, string>, rename: Record<string, string> = {}): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(q ?? {}).map(([k, v]) => [rename[k] ?? k, /^\d{1,15}$/.test(v) ? Number(v) : v]));
+/** Is `field` of `op`'s parameters an integer in the catalog's schema? */
+const integerField = (op: Operation, field: string): boolean =>
+  (OPERATIONS[op].params as { properties?: Record<string, { type?: string }> }).properties?.[field]?.type === 'integer';
+
+/**
+ * Query values are text; those the operation's schema declares integers go to the gateway as numbers when
+ * they are whole numbers (anything else is passed on as text, for the schema to name).
+ */
+const queryParams = (op: Operation, q: Record<string, string>, rename: Record<string, string> = {}): Record<string, unknown> =>
+  Object.fromEntries(
+    Object.entries(q ?? {}).map(([k, v]) => {
+      const key = rename[k] ?? k;
+      return [key, integerField(op, key) && /^\d{1,15}$/.test(v) ? Number(v) : v];
+    }),
+  );
+
+/** Path parameters under the operation's names. */
+const pathParams = (req: Req): Record<string, unknown> => Object.fromEntries(Object.entries(req.params ?? {}).map(([k, v]) => [PATH_PARAM[k] ?? k, v]));
+
+/** For routes without a body: the query and the path. */
+const queryAndPath =
+  (op: Operation) =>
+  (req: Req): unknown => ({ ...queryParams(op, req.query), ...pathParams(req) });
 
 export const HTTP_ROUTES: Row[] = [
   { method: 'GET', url: '/api/readers', op: 'readers', params: () => ({}) },
@@ -41,21 +60,30 @@ export const HTTP_ROUTES: Row[] = [
   { method: 'POST', url: '/api/sessions', op: 'session/open', status: 201 },
   { method: 'POST', url: '/api/sessions/:id/transmit', op: 'session/transmit' },
   { method: 'POST', url: '/api/sessions/:id/control', op: 'session/control' },
-  { method: 'DELETE', url: '/api/sessions/:id', op: 'session/close', params: (r) => ({ ...queryParams(r.query), session: r.params.id }) },
-  { method: 'GET', url: '/api/events', op: 'events', params: (r) => queryParams(r.query, { after: 'afterSeq' }) },
+  { method: 'DELETE', url: '/api/sessions/:id', op: 'session/close', params: queryAndPath('session/close') },
+  { method: 'GET', url: '/api/events', op: 'events', params: (r) => queryParams('events', r.query, { after: 'afterSeq' }) },
   { method: 'GET', url: '/api/info', op: 'info', params: () => ({}) },
   { method: 'GET', url: '/api/config', op: 'config/get', params: () => ({}) },
   { method: 'PUT', url: '/api/config', op: 'config/apply' },
   { method: 'POST', url: '/api/config/validate', op: 'config/validate' },
+  // The Smart Card data cache: a card by its identifier, or the card now in a reader.
+  { method: 'GET', url: '/api/readers/:name/cache', op: 'cache/card', params: queryAndPath('cache/card') },
+  { method: 'GET', url: '/api/cache', op: 'cache/list', params: queryAndPath('cache/list') },
+  { method: 'GET', url: '/api/cache/:cardId/:item', op: 'cache/read', params: queryAndPath('cache/read') },
+  { method: 'PUT', url: '/api/cache/:cardId/:item', op: 'cache/write' },
+  { method: 'DELETE', url: '/api/cache/:cardId/:item', op: 'cache/remove', params: queryAndPath('cache/remove') },
+  { method: 'DELETE', url: '/api/cache/:cardId', op: 'cache/remove', params: queryAndPath('cache/remove') },
+  { method: 'GET', url: '/api/readers/:name/cache/:item', op: 'cache/read', params: queryAndPath('cache/read') },
+  { method: 'PUT', url: '/api/readers/:name/cache/:item', op: 'cache/write' },
+  { method: 'DELETE', url: '/api/readers/:name/cache/:item', op: 'cache/remove', params: queryAndPath('cache/remove') },
+  { method: 'DELETE', url: '/api/readers/:name/cache', op: 'cache/remove', params: queryAndPath('cache/remove') },
   // Tokens over HTTP: routes/account.ts (the web UI's account page), on the same token file.
 ];
 
 function bodyParams(req: Req): unknown {
   const body = req.body ?? {};
   if (typeof body !== 'object' || Array.isArray(body)) return body;
-  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(req.params ?? {})) out[PATH_PARAM[k] ?? k] = v;
-  return out;
+  return { ...(body as Record<string, unknown>), ...pathParams(req) };
 }
 
 /** Card sessions are private to who opened them; the owner label never contains the cookie itself. */
@@ -76,6 +104,8 @@ export function operationRoutes(app: FastifyInstance, api: GatewayApi, logins: S
     app.route({
       method: row.method,
       url: row.url,
+      // The token scope is the operation's (the catalog's), not guessed from the path.
+      config: { scope: OPERATIONS[row.op].scope },
       handler: async (req, reply) => {
         const answer = await api.call(row.op, (row.params ?? bodyParams)(req as Req), callerOf(req));
         if (row.status) reply.code(row.status);
@@ -86,7 +116,7 @@ export function operationRoutes(app: FastifyInstance, api: GatewayApi, logins: S
 
   // The newest `limit` events (the UI's first page).
   app.get('/api/events/recent', async (req) => {
-    const q = queryParams(req.query as Record<string, string>);
+    const q = queryParams('events', req.query as Record<string, string>);
     const limit = typeof q.limit === 'number' ? q.limit : 100;
     const last = api.events()?.lastSeq() ?? 0;
     return api.call('events', { afterSeq: Math.max(0, last - limit), limit }, callerOf(req));
