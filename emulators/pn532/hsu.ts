@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SerialPort } from 'serialport';
+import { directIoBinding } from '../../drivers/pn532/serial-io.js';
 import type { Pn532Chip } from './chip.js';
 
 export interface PtyPair {
@@ -125,7 +126,8 @@ export class HsuAttachment {
   }
 
   async open(): Promise<void> {
-    const port = new SerialPort({ path: this.path, baudRate: 115200, autoOpen: false });
+    // direct reads and writes, as the driver does: the rig's own latency stays small next to the wire time it models
+    const port = new SerialPort({ path: this.path, baudRate: 115200, autoOpen: false, binding: directIoBinding(SerialPort.binding) } as never);
     await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
     this.port = port;
     port.on('data', (d: Buffer) => this.receive(d));
