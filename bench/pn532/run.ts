@@ -15,8 +15,9 @@
  * - Tap-to-event and removal-to-event latency: from the emulator accepting
  *   `tap` / `remove` to the driver's presence event, for ISO 14443-4 cards with
  *   FWI 7 and FWI 10, MIFARE Classic and NTAG215, with event-driven detection
- *   (IRQ wired: the module waits for the card and answers when it comes) and
- *   with polling (no IRQ, 100 ms interval); taps over I2C in process (fake bus,
+ *   (IRQ wired: the module waits for the card and answers when it comes), with
+ *   InAutoPoll (the module polls in 150 ms rounds) and with polling (no IRQ,
+ *   100 ms interval); taps over I2C in process (fake bus,
  *   no wire timing).
  *
  * Ends with one JSON object per line.
@@ -317,8 +318,8 @@ const FAMILIES: [string, (i: number) => object][] = [
   ['ntag215', (i) => ({ type: 'ntag215', uid: `04EE00000000${(i + 16).toString(16)}` })],
 ];
 
-async function tapLatencyHsu(emu: Emulator, link: string, mode: 'irq' | 'poll'): Promise<void> {
-  const d = await hsuDriver(link, mode === 'irq' ? { irqPin: 25 } : { pollIntervalMs: 100 });
+async function tapLatencyHsu(emu: Emulator, link: string, mode: 'irq' | 'poll' | 'autopoll'): Promise<void> {
+  const d = await hsuDriver(link, mode === 'irq' ? { irqPin: 25 } : mode === 'autopoll' ? { irqPin: 25, autoPoll: true } : { pollIntervalMs: 100 });
   const reader = d.readers()[0];
   for (const [family, spec] of FAMILIES) {
     const taps: number[] = [];
@@ -392,6 +393,7 @@ async function main(): Promise<void> {
     }
     if (parts.includes('tap')) {
       await tapLatencyHsu(emu, link, 'irq');
+      await tapLatencyHsu(emu, link, 'autopoll');
       await tapLatencyHsu(emu, link, 'poll');
     }
     if (parts.includes('i2c')) {

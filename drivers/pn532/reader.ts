@@ -15,7 +15,7 @@ import { DEFAULT_TIMING, Dialogue, Pn532NoResponse, Pn532SyntaxError, type Dialo
 import type { GpioLike } from './gpio.js';
 import { ACK_FRAME } from './frame.js';
 import { HsuLink, LinkError, type FrameLink } from './link.js';
-import { CMD, HSU_BAUD, PARAM_AUTO_ATR_RES, PARAM_AUTO_RATS, REG_CIU_TX_CONTROL, RF_ITEM, decodeFirmware, decodeListPassiveTarget, type FirmwareVersion } from './protocol.js';
+import { AUTOPOLL_TYPE, CMD, HSU_BAUD, decodeAutoPoll, PARAM_AUTO_ATR_RES, PARAM_AUTO_RATS, REG_CIU_TX_CONTROL, RF_ITEM, decodeFirmware, decodeListPassiveTarget, type FirmwareVersion } from './protocol.js';
 import { PRESENCE_MISSES, REMOVAL_GOAL_MS, removalBoundMs, type RemovalBound } from './presence.js';
 import { PassiveRetries, Pn532Target, TargetStatusError, pcscErrorOf } from './target.js';
 
@@ -36,6 +36,10 @@ export interface ReaderTuning {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** InAutoPoll: poll until a card comes (PollNr FF), rounds 1 x 150 ms apart, the shortest period the chip has. */
+const AUTOPOLL_ENDLESS = 0xff;
+const AUTOPOLL_PERIOD = 0x01;
 
 /** The whole idle sequence on stop (release, field off, PowerDown): well inside the daemon's 5 s shutdown. */
 const STOP_BUDGET_MS = 800;
@@ -193,7 +197,7 @@ export class Pn532Reader implements DriverReader {
     return {
       transport: this.config.transport,
       firmware: this.firmware?.text,
-      detection: this.pins.irq ? 'irq' : `poll ${this.config.pollIntervalMs} ms`,
+      detection: this.config.autoPoll ? 'autopoll (150 ms rounds)' : this.pins.irq ? 'irq' : `poll ${this.config.pollIntervalMs} ms`,
       baud: this.link.baud,
       removalBoundMs: Math.round(this.removalBound(14).totalMs),
       available: this.available,
@@ -429,8 +433,24 @@ export class Pn532Reader implements DriverReader {
   }
 
   private async detect(): Promise<void> {
-    const event = !!this.pins.irq;
+    const auto = this.config.autoPoll;
+    const event = !!this.pins.irq || auto;
     const found = await this.dialogue.exclusive(async () => {
+      if (auto) {
+        // the module polls in rounds of 150 ms and answers when one finds a card (docs/pn532.md §17)
+        try {
+          const types = [AUTOPOLL_TYPE.Iso14443_4A, AUTOPOLL_TYPE.Mifare, AUTOPOLL_TYPE.Generic106];
+          const body = await this.dialogue.commandLocked(CMD.InAutoPoll, Buffer.from([AUTOPOLL_ENDLESS, AUTOPOLL_PERIOD, ...types]), {
+            timeoutMs: this.tuning.detectWaitMs,
+            idempotent: false,
+            expectSilence: true,
+          });
+          return decodeAutoPoll(Buffer.concat([Buffer.from([CMD.InAutoPoll + 1]), body]))[0];
+        } catch (e) {
+          if (e instanceof Pn532NoResponse && e.acked) return undefined;
+          throw e;
+        }
+      }
       // event-driven: the module retries forever and answers when a card comes (IRQ / serial data wake us);
       // polling: a finite number of activation attempts per interval
       await this.rf.ensureLocked(event ? 0xff : this.config.rfRetries);
