@@ -7,12 +7,13 @@
  * PN532 exchange (docs/pn532.md §16). The binding opens the port O_NONBLOCK,
  * so the read and write system calls never block: they are made directly,
  * and the binding's own poller is waited on only when the kernel has nothing
- * to give (EAGAIN). Error classification follows the binding's (a vanished
- * device is a disconnect, so serialport closes the port as before).
+ * to give (EAGAIN); a write that finds the output buffer full retries after
+ * 1 ms. Error classification follows the binding's (a vanished device is a
+ * disconnect, so serialport closes the port as before).
  */
 import { readSync, writeSync } from 'node:fs';
 
-type PollEvent = 'readable' | 'writable';
+type PollEvent = 'readable';
 
 /** The part of a serialport port binding (@serialport/bindings-cpp LinuxPortBinding / DarwinPortBinding) used here. */
 interface UnixPortBinding {
@@ -72,14 +73,17 @@ function direct(port: UnixPortBinding): void {
       } catch (e) {
         if (!RETRY.has((e as NodeJS.ErrnoException).code ?? '')) throw classify(e);
       }
-      await wait(port, 'writable');
+      // The output buffer is full (rare: a frame is far smaller). Not the poller's 'writable': the binding's
+      // poller watches the events of its latest request only, so waiting for 'writable' would drop the
+      // pending 'readable' wait, and two ends both writing could wait for each other for ever.
+      await new Promise((r) => setTimeout(r, 1));
     }
   };
 }
 
 /**
  * `base` (serialport's SerialPort.binding) with direct I/O on the ports it
- * opens; a port without a numeric fd and a poller (Windows) is left as it is.
+ * opens on Linux; elsewhere, or a port without a numeric fd and a poller, is left as it is.
  */
 export function directIoBinding<B extends SerialBindingLike>(base: B): B {
   return {
@@ -87,7 +91,8 @@ export function directIoBinding<B extends SerialBindingLike>(base: B): B {
     list: () => base.list(),
     open: async (options: object) => {
       const port = (await base.open(options)) as UnixPortBinding;
-      if (typeof port.fd === 'number' && port.poller && typeof port.poller.once === 'function') direct(port);
+      // Linux only: there the binding is known to open the port O_NONBLOCK (a blocking fd would stall the event loop)
+      if (process.platform === 'linux' && typeof port.fd === 'number' && port.poller && typeof port.poller.once === 'function') direct(port);
       return port;
     },
   } as B;
