@@ -8,6 +8,8 @@
  */
 import { SerialPort } from 'serialport';
 import t from 'tap';
+import { EventEmitter } from 'node:events';
+import { HsuLink, type SerialPortLike } from '../../drivers/pn532/link.js';
 import { directIoBinding } from '../../drivers/pn532/serial-io.js';
 import { startPtyPair } from '../../emulators/pn532/hsu.js';
 
@@ -66,4 +68,38 @@ t.test('the far end goes away: the port reports it (error or close), as with ser
   await pty.stop();
   t.ok(['close', 'error'].includes(await seen), 'reported');
   if (a.isOpen) await new Promise((r) => a.close(r));
+});
+
+t.test('the HSU link asks for low-latency mode when it opens the port, and a port that refuses it still works', async (t) => {
+  const asked: object[] = [];
+  const written: Buffer[] = [];
+  class Port extends EventEmitter {
+    isOpen = false;
+    open(cb?: (err: Error | null) => void): void {
+      this.isOpen = true;
+      cb?.(null);
+    }
+    set(opts: object, cb?: (err: Error | null | undefined) => void): void {
+      asked.push(opts);
+      cb?.(new Error('Inappropriate ioctl for device'));
+    }
+    write(d: Buffer, cb?: (err: Error | null | undefined) => void): boolean {
+      written.push(d);
+      cb?.(null);
+      return true;
+    }
+    drain(cb?: (err: Error | null) => void): void {
+      cb?.(null);
+    }
+    close(cb?: (err: Error | null) => void): void {
+      this.isOpen = false;
+      cb?.(null);
+    }
+  }
+  const link = new HsuLink(() => new Port() as unknown as SerialPortLike, '/dev/ttyUSB9', 115200, 20);
+  await link.open();
+  t.same(asked, [{ lowLatency: true }]);
+  await link.send(Buffer.from([0x00, 0x00, 0xff, 0x00, 0xff, 0x00]));
+  t.equal(written.length, 1, 'writes go through after the refusal');
+  await link.close();
 });
