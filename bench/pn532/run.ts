@@ -3,8 +3,8 @@
  *
  * - APDU round trip through the HSU path at 115200 baud and at the highest
  *   switched speed (SetSerialBaudRate to 921600): the driver (this process,
- *   serialport) talks to the emulator CLI (another process) over a real socat
- *   pty pair. A pty does not throttle to a baud rate, so the emulator paces
+ *   serialport) talks to the emulator CLI (another process) over a real pty,
+ *   whose master the emulator holds (BENCH_PN532_RIG=socat: a socat pair). A pty does not throttle to a baud rate, so the emulator paces
  *   both directions at the chip's current speed, 8N1 (10 bit times per byte):
  *   the wire is modelled, the card's RF time and the chip's firmware time are
  *   not (the emulated card answers at once), so the bound is the wire time
@@ -33,7 +33,11 @@ import type { SerialPortFactory, SerialPortLike } from '../../drivers/pn532/link
 import { Pn532Chip } from '../../emulators/pn532/chip.js';
 import { fieldCardOf } from '../../emulators/pn532/field.js';
 import { FakeGpioBoard } from '../../emulators/pn532/gpio.js';
+import { spawnOnPtyMaster } from '../../emulators/pn532/hsu.js';
 import { fakeI2c } from '../../emulators/pn532/i2c.js';
+
+/** BENCH_PN532_RIG=socat: the emulator behind a socat pty pair (as the tests run it) instead of holding the pty's master itself. */
+const SOCAT = process.env.BENCH_PN532_RIG === 'socat';
 
 const BAUD = 115200;
 const log = pino({ level: 'silent' });
@@ -60,7 +64,9 @@ class Emulator {
     });
   }
   static async start(link: string): Promise<Emulator> {
-    const proc = spawn('npx', ['tsx', 'emulators/pn532/cli.ts', '--link', link, '--baud', String(BAUD), ...(process.env.NOPACE ? ['--no-pace'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const args = ['emulators/pn532/cli.ts', '--link', link, '--baud', String(BAUD), ...(process.env.NOPACE ? ['--no-pace'] : [])];
+    // the rig: by default one pty whose master the emulator holds (spawnOnPtyMaster); BENCH_PN532_RIG=socat for the socat pair
+    const proc = SOCAT ? spawn('npx', ['tsx', ...args], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawnOnPtyMaster(link, [process.execPath, '--import', 'tsx', ...args, '--pty-fd', '3']);
     const e = new Emulator(proc);
     const ready = await e.line();
     if (!ready.startsWith('ready')) throw new Error(`emulator: ${ready}`);
@@ -180,12 +186,23 @@ async function ptyFloor(): Promise<number> {
   const { startPtyPair } = await import('../../emulators/pn532/hsu.js');
   const { SerialPort } = await import('serialport');
   const { directIoBinding } = await import('../../drivers/pn532/serial-io.js');
-  const pty = await startPtyPair();
-  // the far end does its I/O as the emulator's attachment does (direct reads and writes, drivers/pn532/serial-io.ts)
-  const echoSrc = `import { SerialPort } from 'serialport'; import { directIoBinding } from './drivers/pn532/serial-io.ts';
-    const p = new SerialPort({ path: ${JSON.stringify(pty.device)}, baudRate: ${BAUD}, binding: directIoBinding(SerialPort.binding) });
-    p.on('open', () => console.log('open')); p.on('data', (d) => p.write(d));`;
-  const echo = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', echoSrc], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // the far end does its I/O as the emulator's attachment does, on the same kind of rig
+  let pty: { host: string; stop(): Promise<void> };
+  let echo: ChildProcess;
+  if (SOCAT) {
+    const pair = await startPtyPair();
+    pty = pair;
+    const echoSrc = `import { SerialPort } from 'serialport'; import { directIoBinding } from './drivers/pn532/serial-io.ts';
+      const p = new SerialPort({ path: ${JSON.stringify(pair.device)}, baudRate: ${BAUD}, binding: directIoBinding(SerialPort.binding) });
+      p.on('open', () => console.log('open')); p.on('data', (d) => p.write(d));`;
+    echo = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', echoSrc], { stdio: ['ignore', 'pipe', 'inherit'] });
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-pn532-floor-'));
+    pty = { host: join(dir, 'echo'), stop: async () => rmSync(dir, { recursive: true, force: true }) };
+    const echoSrc = `import { ReadStream } from 'node:tty'; import { writeSync } from 'node:fs';
+      const rs = new ReadStream(3); rs.on('data', (d) => writeSync(3, d)); console.log('open');`;
+    echo = spawnOnPtyMaster(pty.host, [process.execPath, '--input-type=module', '-e', echoSrc], ['ignore', 'pipe', 'inherit']);
+  }
   await new Promise((r) => echo.stdout!.once('data', r));
   const host = new SerialPort({ path: pty.host, baudRate: BAUD, autoOpen: false, binding: directIoBinding(SerialPort.binding) } as never);
   await new Promise<void>((r, j) => host.open((e) => (e ? j(e) : r())));
@@ -211,8 +228,8 @@ async function ptyFloor(): Promise<number> {
   echo.kill();
   await pty.stop();
   const s = stats(times);
-  process.stdout.write(`pty floor (socat, echo process, 9-byte frame each way): p50 ${s.p50} ms, min ${s.min} ms\n`);
-  figures.push({ figure: 'pn532-rig-pty-roundtrip', n: s.n, p50Ms: s.p50, minMs: s.min, p95Ms: s.p95 });
+  process.stdout.write(`pty floor (${SOCAT ? 'socat pair' : 'one pty, master held by the far end'}, echo process, 9-byte frame each way): p50 ${s.p50} ms, min ${s.min} ms\n`);
+  figures.push({ figure: 'pn532-rig-pty-roundtrip', rig: SOCAT ? 'socat' : 'pty-master', n: s.n, p50Ms: s.p50, minMs: s.min, p95Ms: s.p95 });
   return s.p50;
 }
 
