@@ -68,7 +68,14 @@ class Emulator {
     // the rig: by default one pty whose master the emulator holds (spawnOnPtyMaster); BENCH_PN532_RIG=socat for the socat pair
     const proc = SOCAT ? spawn('npx', ['tsx', ...args], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawnOnPtyMaster(link, [process.execPath, '--import', 'tsx', ...args, '--pty-fd', '3']);
     const e = new Emulator(proc);
-    const ready = await e.line();
+    const ready = await Promise.race([
+      e.line(),
+      new Promise<never>((_, reject) =>
+        proc.once('error', (err: NodeJS.ErrnoException) =>
+          reject(new Error(err.code === 'ENOENT' ? `${SOCAT ? 'npx' : 'python3'} not found: the rig needs it (apt-get install python3, or BENCH_PN532_RIG=socat)` : err.message)),
+        ),
+      ),
+    ]);
     if (!ready.startsWith('ready')) throw new Error(`emulator: ${ready}`);
     return e;
   }
