@@ -39,6 +39,10 @@ export const Pn532ReaderConfig = Type.Object(
     buzzerPin: Pin('Buzzer'),
     pollIntervalMs: Type.Integer({ minimum: 10, maximum: 60000, default: 100, description: 'Card detection interval when no IRQ pin is wired.' }),
     removalCheckMs: Type.Integer({ minimum: 20, maximum: 60000, default: 150, description: 'Presence check interval while a card is in the field.' }),
+    autoPoll: Type.Boolean({
+      default: false,
+      description: 'Detect cards with InAutoPoll (the module polls every 150 ms and answers when it finds a card) instead of InListPassiveTarget with endless retries; a tap takes up to 150 ms longer to see.',
+    }),
     rfRetries: Type.Integer({ minimum: 0, maximum: 254, default: 2, description: 'MxRtyPassiveActivation for one detection attempt when polling (RFConfiguration item 5).' }),
     comRetries: Type.Integer({ minimum: 0, maximum: 254, default: 1, description: 'MaxRtyCOM: module-level retries of a card exchange (RFConfiguration item 4).' }),
     i2cPollMs: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'I2C status-byte poll interval while waiting for a frame without IRQ.' }),
@@ -73,6 +77,7 @@ export function pn532ReaderDefaults(r: Partial<Pn532ReaderConfigT> & Pick<Pn532R
     name: 'PN532 NFC',
     pollIntervalMs: 100,
     removalCheckMs: 150,
+    autoPoll: false,
     rfRetries: 2,
     comRetries: 1,
     i2cPollMs: 5,

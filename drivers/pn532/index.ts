@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Driver, DriverContext, DriverEvents } from '../../src/driver/contract.js';
 import { pn532ReaderDefaults, type Pn532ConfigT, type Pn532ReaderConfigT } from './config.js';
 import { bcmGpioBase, IrqLine, onoffFactory, type GpioFactory, type GpioLike } from './gpio.js';
+import { directIoBinding } from './serial-io.js';
 import { HsuLink, I2cLink, type FrameLink, type I2cBusLike, type SerialPortFactory, type SerialPortLike } from './link.js';
 import { MAX_BACKOFF_MS, Pn532Reader, type ReaderPins, type ReaderTuning } from './reader.js';
 
@@ -165,7 +166,9 @@ class Module {
 
 async function defaultSerialPort(): Promise<SerialPortFactory> {
   const { SerialPort } = await import('serialport');
-  return (o) => new SerialPort(o) as unknown as SerialPortLike;
+  // reads and writes without serialport's thread-pool hand-offs (drivers/pn532/serial-io.ts)
+  const binding = directIoBinding(SerialPort.binding);
+  return (o) => new SerialPort({ ...o, binding } as never) as unknown as SerialPortLike;
 }
 
 export class Pn532Driver extends EventEmitter<DriverEvents> implements Driver {

@@ -62,6 +62,7 @@ export interface SerialPortLike extends EventEmitter {
   close(cb?: (err: Error | null) => void): void;
   flush?(cb?: (err: Error | null) => void): void;
   update?(opts: { baudRate: number }, cb?: (err: Error | null | undefined) => void): void;
+  set?(opts: { lowLatency?: boolean }, cb?: (err: Error | null | undefined) => void): void;
 }
 
 export type SerialPortFactory = (opts: { path: string; baudRate: number; autoOpen: false }) => SerialPortLike;
@@ -101,6 +102,9 @@ export class HsuLink extends EventEmitter<LinkEvents> implements FrameLink {
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
     this.port = port;
     this.buf = Buffer.alloc(0);
+    // USB-serial adapters may hold received bytes until a latency timer runs out (docs/pn532.md §16): ask for
+    // the kernel's low-latency mode; a port that cannot (a pty, a UART without it) keeps its default
+    port.set?.({ lowLatency: true }, () => undefined);
     port.on('data', (d: Buffer) => {
       this.counters.bytesIn += d.length;
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;

@@ -140,6 +140,33 @@ export function decodeListPassiveTarget(body: Uint8Array): TargetA[] {
 }
 
 
+/** InAutoPoll target types used for type A cards (docs/pn532.md §17): ISO 14443-4A, MIFARE, generic 106 kbps. */
+export const AUTOPOLL_TYPE = { Generic106: 0x00, Mifare: 0x10, Iso14443_4A: 0x20 } as const;
+
+/**
+ * `61 NbTg {Type Len TargetData}...` (response code included) -> the type A
+ * targets; targets of other types are skipped by their length.
+ */
+export function decodeAutoPoll(body: Uint8Array): TargetA[] {
+  if (body.length < 2) throw new Error('InAutoPoll answer too short');
+  const n = body[1];
+  const out: TargetA[] = [];
+  let off = 2;
+  for (let k = 0; k < n; k++) {
+    if (off + 2 > body.length) throw new Error('InAutoPoll answer truncated');
+    const type = body[off];
+    const end = off + 2 + body[off + 1];
+    if (end > body.length) throw new Error(`InAutoPoll target of type 0x${type.toString(16)}: length ${body[off + 1]} beyond the answer`);
+    if (type === AUTOPOLL_TYPE.Generic106 || type === AUTOPOLL_TYPE.Mifare || type === AUTOPOLL_TYPE.Iso14443_4A) {
+      const { target, next } = decodeTargetA(body, off + 2, end);
+      if (next !== end) throw new Error(`InAutoPoll target of type 0x${type.toString(16)}: ${end - next} bytes left over`);
+      out.push(target);
+    }
+    off = end;
+  }
+  return out;
+}
+
 /** SetSerialBaudRate codes 00..08 (docs/pn532.md §6). */
 export const HSU_BAUD = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1288000] as const;
 

@@ -15,7 +15,8 @@ import { DEFAULT_TIMING, Dialogue, Pn532NoResponse, Pn532SyntaxError, type Dialo
 import type { GpioLike } from './gpio.js';
 import { ACK_FRAME } from './frame.js';
 import { HsuLink, LinkError, type FrameLink } from './link.js';
-import { CMD, HSU_BAUD, PARAM_AUTO_ATR_RES, PARAM_AUTO_RATS, REG_CIU_TX_CONTROL, RF_ITEM, decodeFirmware, decodeListPassiveTarget, type FirmwareVersion } from './protocol.js';
+import { AUTOPOLL_TYPE, CMD, HSU_BAUD, decodeAutoPoll, PARAM_AUTO_ATR_RES, PARAM_AUTO_RATS, REG_CIU_TX_CONTROL, RF_ITEM, decodeFirmware, decodeListPassiveTarget, type FirmwareVersion } from './protocol.js';
+import { PRESENCE_MISSES, REMOVAL_GOAL_MS, removalBoundMs, type RemovalBound } from './presence.js';
 import { PassiveRetries, Pn532Target, TargetStatusError, pcscErrorOf } from './target.js';
 
 export interface ReaderPins {
@@ -36,6 +37,10 @@ export interface ReaderTuning {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** InAutoPoll: poll until a card comes (PollNr FF), rounds 1 x 150 ms apart, the shortest period the chip has. */
+const AUTOPOLL_ENDLESS = 0xff;
+const AUTOPOLL_PERIOD = 0x01;
+
 /** The whole idle sequence on stop (release, field off, PowerDown): well inside the daemon's 5 s shutdown. */
 const STOP_BUDGET_MS = 800;
 /** Response wait of one idle step (each answers at once on a live module). */
@@ -43,7 +48,6 @@ const STOP_STEP_MS = 200;
 /** A re-plugged or re-powered module must be back within 5 s: no back-off step longer than this. */
 export const MAX_BACKOFF_MS = 4000;
 /** Presence checks in a row that got no verdict before the card counts as gone (docs/pn532.md §8). */
-const PRESENCE_MISSES = 2;
 /** PowerDown WakeUpEnable bits (docs/pn532.md §5). */
 const WAKE_HSU = 0x10;
 const WAKE_I2C = 0x80;
@@ -166,6 +170,23 @@ export class Pn532Reader implements DriverReader {
       this.needRecover = true;
       this.wakeLoop?.();
     };
+    // the presence wait is capped (FWI 10 and up wait the same), so FWI 14 is the worst case of every card
+    const worst = this.removalBound(14);
+    if (worst.totalMs >= REMOVAL_GOAL_MS) {
+      this.log.warn({ reader: this.id, removalCheckMs: config.removalCheckMs, removalBoundMs: Math.round(worst.totalMs) }, 'removalCheckMs makes a card removal take more than a second to report');
+    }
+  }
+
+  /**
+   * Worst case from an ISO 14443-4 card with this FWI leaving to the removal
+   * event, at the line's current speed (docs/pn532.md §8.1).
+   */
+  removalBound(fwi: number): RemovalBound {
+    const t = this.config.transport;
+    // HSU: 10 bit times per character; I2C: 9 clocks per byte at 100 kHz, plus the status polling without IRQ
+    const byteMs = t.type === 'hsu' ? (10 * 1000) / (this.link.baud ?? t.baudRate) : 0.09;
+    const pollMs = t.type === 'i2c' && !this.pins.irq ? this.config.i2cPollMs : 0;
+    return removalBoundMs({ removalCheckMs: this.config.removalCheckMs, fwi, comRetries: this.config.comRetries, byteMs, pollMs });
   }
 
   private get slot(): Pn532Slot {
@@ -176,8 +197,9 @@ export class Pn532Reader implements DriverReader {
     return {
       transport: this.config.transport,
       firmware: this.firmware?.text,
-      detection: this.pins.irq ? 'irq' : `poll ${this.config.pollIntervalMs} ms`,
+      detection: this.config.autoPoll ? 'autopoll (150 ms rounds)' : this.pins.irq ? 'irq' : `poll ${this.config.pollIntervalMs} ms`,
       baud: this.link.baud,
+      removalBoundMs: Math.round(this.removalBound(14).totalMs),
       available: this.available,
       card: this.target ? { type: this.target.type, uid: this.target.uid.toString('hex') } : null,
       ...this.stats,
@@ -411,8 +433,24 @@ export class Pn532Reader implements DriverReader {
   }
 
   private async detect(): Promise<void> {
-    const event = !!this.pins.irq;
+    const auto = this.config.autoPoll;
+    const event = !!this.pins.irq || auto;
     const found = await this.dialogue.exclusive(async () => {
+      if (auto) {
+        // the module polls in rounds of 150 ms and answers when one finds a card (docs/pn532.md §17)
+        try {
+          const types = [AUTOPOLL_TYPE.Iso14443_4A, AUTOPOLL_TYPE.Mifare, AUTOPOLL_TYPE.Generic106];
+          const body = await this.dialogue.commandLocked(CMD.InAutoPoll, Buffer.from([AUTOPOLL_ENDLESS, AUTOPOLL_PERIOD, ...types]), {
+            timeoutMs: this.tuning.detectWaitMs,
+            idempotent: false,
+            expectSilence: true,
+          });
+          return decodeAutoPoll(Buffer.concat([Buffer.from([CMD.InAutoPoll + 1]), body]))[0];
+        } catch (e) {
+          if (e instanceof Pn532NoResponse && e.acked) return undefined;
+          throw e;
+        }
+      }
       // event-driven: the module retries forever and answers when a card comes (IRQ / serial data wake us);
       // polling: a finite number of activation attempts per interval
       await this.rf.ensureLocked(event ? 0xff : this.config.rfRetries);

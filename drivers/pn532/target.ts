@@ -11,16 +11,8 @@ import { ContactlessError, classifyTypeA, contactlessAtr, type ContactlessTarget
 import type { CardInfo } from '../../src/driver/contract.js';
 import type { Dialogue } from './dialogue.js';
 import { Pn532NoResponse } from './dialogue.js';
-import { CMD, RF_ITEM, STATUS, STATUS_MI, TG_MI, atsFwi, decodeListPassiveTarget, fwtMs, goneAfterMs, statusText, type TargetA } from './protocol.js';
-
-/** Host-side allowance on top of the card's FWT for a presence answer: frames on the wire, OS and event-loop latency. */
-const PRESENCE_SLACK_MS = 50;
-/**
- * An idle card answers R(NAK) at once; FWT is its allowance for processing
- * an I-block. The presence wait takes FWT up to this cap, so a card with a
- * large FWI (FWI 10: 309 ms) is still reported gone within a second.
- */
-const PRESENCE_FWT_CAP_MS = 200;
+import { presenceWaitMs } from './presence.js';
+import { CMD, RF_ITEM, STATUS, STATUS_MI, TG_MI, atsFwi, decodeListPassiveTarget, goneAfterMs, statusText, type TargetA } from './protocol.js';
 
 /** NTAG21x by GET_VERSION storage size byte (docs/pn532.md §10): type name and user-visible page count. */
 const NTAG_BY_SIZE: Record<number, { type: string; pages: number }> = {
@@ -351,7 +343,7 @@ export class Pn532Target implements ContactlessTarget {
     try {
       if (this.isIso14443_4) {
         const body = await this.dlg.commandLocked(CMD.InCommunicateThru, Buffer.from([0xb2]), {
-          timeoutMs: Math.min(fwtMs(this.fwi), PRESENCE_FWT_CAP_MS, goneAfterMs(this.fwi, this.comRetries)) + PRESENCE_SLACK_MS,
+          timeoutMs: presenceWaitMs(this.fwi, this.comRetries),
           idempotent: false,
           expectSilence: true,
         });

@@ -117,6 +117,10 @@ interface Pending {
   code: number;
   params: Buffer;
   timer?: NodeJS.Timeout;
+  /** InAutoPoll: when its first polling round ran (rounds repeat every Period x 150 ms). */
+  since?: number;
+  /** InAutoPoll: the round that will find the card that came in between rounds. */
+  round?: NodeJS.Timeout;
 }
 
 export class Pn532Chip extends EventEmitter<ChipEvents> {
@@ -689,7 +693,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
     this.respond(Buffer.from([code + 1, 0x00]));
   }
 
-  private autoPoll(code: number, p: Buffer): void {
+  private autoPoll(code: number, p: Buffer, since = performance.now()): void {
     const card = this.card;
     const types = [...p.subarray(2)];
     if (card && this.fieldOn) {
@@ -701,13 +705,13 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
         return this.respond(Buffer.concat([Buffer.from([code + 1, 0x01, t, td.length]), td]));
       }
     }
-    const pending: Pending = { kind: 'autopoll', code, params: p };
+    const pending: Pending = { kind: 'autopoll', code, params: p, since };
     if (p[0] !== 0xff) {
       // PollNr rounds of Period x 150 ms, then "nothing found"
       pending.timer = setTimeout(() => {
         this.pending = undefined;
         this.respond(Buffer.from([code + 1, 0x00]));
-      }, p[0] * p[1] * 150);
+      }, Math.max(0, since + p[0] * p[1] * 150 - performance.now()));
     }
     this.hold(pending);
   }
@@ -718,6 +722,7 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
 
   private cancelPending(): void {
     if (this.pending?.timer) clearTimeout(this.pending.timer);
+    if (this.pending?.round) clearTimeout(this.pending.round);
     this.pending = undefined;
   }
 
@@ -729,8 +734,16 @@ export class Pn532Chip extends EventEmitter<ChipEvents> {
       this.cancelPending();
       this.listPassive(p.code, p.params);
     } else {
-      this.cancelPending();
-      this.autoPoll(p.code, p.params);
+      // InAutoPoll polls in rounds Period x 150 ms apart: a card that comes between rounds is found by the next one
+      if (p.round) return;
+      const period = p.params[1] * 150;
+      const wait = period - ((performance.now() - (p.since ?? 0)) % period);
+      p.round = setTimeout(() => {
+        p.round = undefined;
+        if (this.pending !== p || !this.card) return;
+        this.cancelPending();
+        this.autoPoll(p.code, p.params, p.since);
+      }, wait);
     }
   }
 

@@ -3,6 +3,8 @@
  *
  *   npx tsx emulators/pn532/cli.ts --link /tmp/pn532 [--baud 115200] [--no-pace] [--trace] [--seed N] [--low-vbat sam-only|any]
  *
+ * (--pty-fd 3: the pty's master is inherited as fd 3, see spawnOnPtyMaster in hsu.ts; the benchmark's rig)
+ *
  * Point the gateway at the --link path (drivers.pn532.readers[].transport =
  * {type: hsu, path: /tmp/pn532}) and type commands on stdin:
  *
@@ -32,6 +34,8 @@ interface Args {
   trace: boolean;
   seed: number;
   lowVbat: 'sam-only' | 'any';
+  /** The master of a pty this process inherited (spawnOnPtyMaster), instead of a socat pair. */
+  ptyFd?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -48,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-pace') a.pace = false;
     else if (k === '--trace') a.trace = true;
     else if (k === '--seed') a.seed = Number(v());
+    else if (k === '--pty-fd') a.ptyFd = Number(v());
     else if (k === '--low-vbat') {
       const m = v();
       if (m !== 'sam-only' && m !== 'any') throw new Error(`--low-vbat takes sam-only or any, got ${m}`);
@@ -60,6 +65,7 @@ function parseArgs(argv: string[]): Args {
   }
   if (!a.link) throw new Error('--link <path> is required (the path the gateway opens)');
   if (!Number.isInteger(a.baud) || a.baud < 1200) throw new Error(`--baud must be an integer >= 1200, got ${a.baud}`);
+  if (a.ptyFd !== undefined && !(Number.isInteger(a.ptyFd) && a.ptyFd >= 3)) throw new Error(`--pty-fd must be an inherited fd number >= 3, got ${a.ptyFd}`);
   return a;
 }
 
@@ -73,17 +79,18 @@ async function main(): Promise<void> {
     process.stderr.write(`pn532 emulator: ${(e as Error).message}\n`);
     process.exit(2);
   }
-  const pty = await startPtyPair({ host: args.link, device: `${args.link}.emulator` });
+  // --pty-fd: started by spawnOnPtyMaster, which made the pty and the link; else socat makes both
+  const pty = args.ptyFd === undefined ? await startPtyPair({ host: args.link, device: `${args.link}.emulator` }) : undefined;
   const chip = new Pn532Chip('hsu', { seed: args.seed, lowVbat: args.lowVbat });
   if (args.trace) chip.on('trace', (l) => process.stderr.write(`pn532: ${l}\n`));
-  const hsu = new HsuAttachment(chip, pty.device, { baudRate: args.baud, pace: args.pace });
+  const hsu = new HsuAttachment(chip, pty?.device ?? args.link, { baudRate: args.baud, pace: args.pace, masterFd: args.ptyFd });
   await hsu.open();
   const out = (s: string): boolean => process.stdout.write(`${s}\n`);
   out(`ready ${args.link} baud=${args.baud} pace=${args.pace}`);
 
   const shutdown = async (): Promise<void> => {
     await hsu.close();
-    await pty.stop();
+    await pty?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown());

@@ -9,10 +9,12 @@
  * on a real line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { ReadStream } from 'node:tty';
 import { dirname, join } from 'node:path';
 import { SerialPort } from 'serialport';
+import { directIoBinding } from '../../drivers/pn532/serial-io.js';
 import type { Pn532Chip } from './chip.js';
 
 export interface PtyPair {
@@ -89,11 +91,72 @@ export interface HsuAttachmentOptions {
   baudRate?: number;
   /** Model the wire time (default true). */
   pace?: boolean;
+  /** The master side of a pty this process inherited (startPtyMaster), instead of a device path through socat. */
+  masterFd?: number;
+}
+
+/** The part of a serial port the attachment uses. */
+interface DevicePort {
+  readonly isOpen: boolean;
+  on(event: 'data', cb: (d: Buffer) => void): unknown;
+  on(event: 'error', cb: () => void): unknown;
+  write(b: Buffer, cb?: () => void): unknown;
+  close(cb: () => void): void;
+}
+
+/**
+ * The master side of a pty given as an inherited fd: read through libuv's tty
+ * stream (no helper process between the ends, no thread-pool hand-off), written
+ * with plain write calls (the fd is blocking; a full pty input queue is 4 KiB
+ * away from any frame).
+ */
+function masterPort(fd: number): DevicePort {
+  const rs = new ReadStream(fd);
+  let open = true;
+  return {
+    get isOpen() {
+      return open;
+    },
+    on(event: string, cb: (d: Buffer) => void) {
+      return rs.on(event, cb);
+    },
+    write(b: Buffer, cb?: () => void) {
+      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
+      cb?.();
+      return true;
+    },
+    close(cb: () => void) {
+      open = false;
+      rs.destroy();
+      cb();
+    },
+  } as DevicePort;
+}
+
+/**
+ * A pty without socat: python3 opens the pair, puts the slave in raw mode,
+ * links `link` to it, and execs `argv` with the master as fd 3 and the slave
+ * held open as fd 4 (so the master never sees a hang-up between host opens).
+ * Halves the processes a byte crosses, so the rig adds less to a round trip.
+ */
+export function spawnOnPtyMaster(link: string, argv: string[], stdio: ('pipe' | 'inherit' | 'ignore')[] = ['pipe', 'pipe', 'inherit']): ChildProcess {
+  const py = [
+    'import os, sys, tty',
+    'm, s = os.openpty()',
+    'tty.setraw(s)',
+    'link = sys.argv[1]',
+    'os.path.lexists(link) and os.unlink(link)',
+    'os.symlink(os.ttyname(s), link)',
+    'os.dup2(m, 3); os.dup2(s, 4)',
+    'os.set_inheritable(3, True); os.set_inheritable(4, True)',
+    'os.execvp(sys.argv[2], sys.argv[2:])',
+  ].join('\n');
+  return spawn('python3', ['-c', py, link, ...argv], { stdio });
 }
 
 /** The chip on the device end of a pty. */
 export class HsuAttachment {
-  private port?: SerialPort;
+  private port?: DevicePort;
   private byteMs: number;
   /** Host port speed when the test knows it (a pty carries no baud rate): bytes at another speed arrive garbled. */
   hostBaud?: () => number;
@@ -115,7 +178,9 @@ export class HsuAttachment {
     const baud = opts.baudRate ?? 115200;
     this.byteMs = (10 * 1000) / baud;
     this.pace = opts.pace ?? true;
+    this.masterFd = opts.masterFd;
   }
+  private readonly masterFd?: number;
 
   /** A receiver at the wrong speed samples garbage; model it as every byte mangled. */
   private garble(b: Buffer): Buffer {
@@ -125,8 +190,14 @@ export class HsuAttachment {
   }
 
   async open(): Promise<void> {
-    const port = new SerialPort({ path: this.path, baudRate: 115200, autoOpen: false });
-    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+    let port: DevicePort;
+    if (this.masterFd !== undefined) port = masterPort(this.masterFd);
+    else {
+      // direct reads and writes, as the driver does: the rig's own latency stays small next to the wire time it models
+      const sp = new SerialPort({ path: this.path, baudRate: 115200, autoOpen: false, binding: directIoBinding(SerialPort.binding) } as never);
+      await new Promise<void>((resolve, reject) => sp.open((e) => (e ? reject(e) : resolve())));
+      port = sp as unknown as DevicePort;
+    }
     this.port = port;
     port.on('data', (d: Buffer) => this.receive(d));
     port.on('error', () => undefined);

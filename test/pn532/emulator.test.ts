@@ -243,7 +243,20 @@ t.test('presence: R(NAK) via InCommunicateThru, Diagnose 06; InAutoPoll', async 
   chip.hostBytes(cmd('60 FF 01 20 10'));
   t.same(take(), ACK_FRAME, 'endless InAutoPoll waits');
   chip.tap(fieldCardOf({ type: 'mifare-classic-1k', uid: 'A1B2C3D4' }));
-  t.same(take(), encodeFrame(0xd5, hex('61 01 10 09 01 0004 08 04 A1B2C3D4')), 'type 10 (MIFARE) with Tg in TargetData');
+  // the card came between polling rounds: the answer comes with the next round (docs/pn532.md §17), not at once
+  t.equal(take().length, 0, 'nothing before the next round');
+  const answer = await new Promise<Buffer>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no InAutoPoll answer within 2 s (one round is 150 ms)')), 2000);
+    chip.once('output', (b: Buffer) => {
+      clearTimeout(timer);
+      resolve(b);
+    });
+  });
+  t.same(answer, encodeFrame(0xd5, hex('61 01 10 09 01 0004 08 04 A1B2C3D4')), 'type 10 (MIFARE) with Tg in TargetData, at the next round');
+  take();
+  // a card already in the field when InAutoPoll starts is found by the first round, at once
+  chip.hostBytes(cmd('60 FF 01 20 10'));
+  t.same(take(), Buffer.concat([ACK_FRAME, encodeFrame(0xd5, hex('61 01 10 09 01 0004 08 04 A1B2C3D4'))]), 'first round: at once');
 });
 
 t.test('PowerDown needs the wake-up again; reset returns to LowVbat', async (t) => {

@@ -19,7 +19,7 @@ for (const [fwi, comRetries] of [
   [7, 3],
   [10, 1],
 ] as const) {
-  t.test(`ISO 14443-4 card with FWI ${fwi} (MaxRtyCOM ${comRetries}) leaves the field: removal within 1 s, next card found`, async (t) => {
+  t.test(`ISO 14443-4 card with FWI ${fwi} (MaxRtyCOM ${comRetries}) leaves the field: removal reported, next card found`, async (t) => {
     const rig = await hsuRig({ comRetries });
     t.teardown(() => rig.close());
     await rig.driver.start();
@@ -28,10 +28,14 @@ for (const [fwi, comRetries] of [
     rig.chip.tap(iso('04AA000000000' + fwi.toString(16), fwi));
     await tapped;
     t.same(await slot.transmit(hex('FF CA 00 00 00'), 2), Buffer.concat([hex('04AA000000000' + fwi.toString(16)), hex('9000')]));
-    const removed = presence(slot, false, 1000, `removal of the FWI ${fwi} card`);
+    // the deadline is a fail-safe, not the figure: the < 1 s bound is arithmetic (removal-bound.test.ts), the time is bench-pn532's
+    const removed = presence(slot, false, 5000, `removal of the FWI ${fwi} card`);
+    const misses = rig.reader().diagnostics().presenceMisses as number;
     rig.chip.remove();
     await removed;
-    t.pass('card.removed within 1 s');
+    t.pass('card.removed');
+    // FWI 10: the chip would say "gone" only after 3 x 309 ms x 2; the driver's own missed checks decided
+    if (fwi === 10) t.ok((rig.reader().diagnostics().presenceMisses as number) > misses, 'removal decided by missed presence checks, not by the chip');
     const next = presence(slot, true, 3000, 'the next card');
     rig.chip.tap(iso('04BB000000000' + fwi.toString(16), fwi));
     await next;
