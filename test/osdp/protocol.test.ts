@@ -30,7 +30,7 @@ t.test('install mode: SCBK-D session, KEYSET, then a session with the new key', 
   bus.on('keyset', (a) => keysets.push(a));
   bus.start();
   t.teardown(() => bus.stop());
-  await waitFor(() => bus.isOnline(1) && keysets.length === 1 && emu.engine.secureActive, 'PD online in a session after KEYSET');
+  await waitFor(() => bus.isOnline(1) && keysets.length === 1 && emu.engine.secureActive, 'PD online in a session after KEYSET', 30000);
   t.same(emu.installedKey, KEY, 'the PD stored the CP key');
   t.equal(emu.engine.installMode, false, 'install mode over');
   t.ok(bus.info(1)?.secure);
