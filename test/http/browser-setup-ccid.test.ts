@@ -11,9 +11,8 @@
 import t, { type Test } from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { launchChromium } from './browser.js';
-import { VIEWPORTS, describeViolations, seriousViolations, shot, type ViewportName } from './browser-a11y.js';
-import { go, login, restartFromUi, root, run, startDaemonEnv } from './daemon-e2e.js';
+import { describeViolations, seriousViolations, shot, type ViewportName } from './browser-a11y.js';
+import { go, openSetupView, restartFromUi, root, run, startDaemonEnv } from './daemon-e2e.js';
 import type { Page } from 'playwright-core';
 
 t.setTimeout(600_000);
@@ -28,18 +27,7 @@ async function noSerious(t: Test, page: Page, what: string): Promise<void> {
 for (const vp of ['desktop', 'phone'] as ViewportName[]) {
   t.test(`guided CCID set-up at ${vp}: emulated ACR122U, probe, test card, save, restart, card -> UI and MQTT`, async (t) => {
     const env = await startDaemonEnv(vp, 'ccid');
-    const browser = await launchChromium();
-    t.teardown(async () => {
-      await browser.close();
-      await env.close();
-    });
-    const page = await browser.context.newPage();
-    page.on('dialog', (d) => void d.accept());
-    await page.setViewportSize(VIEWPORTS[vp]);
-    await page.goto(env.url + '/');
-    await login(page);
-
-    await go(page, vp, 'setup');
+    const page = await openSetupView(t, env, vp);
     await page.locator('#place-ccid-emulated').check();
     await page.locator('#ccid-profile').selectOption('acr122u');
     await page.locator('#ccid-serial').fill('DOOR7');

@@ -10,9 +10,8 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { launchChromium } from './browser.js';
-import { VIEWPORTS, describeViolations, seriousViolations, shot, type ViewportName } from './browser-a11y.js';
-import { go, login, restartFromUi, root, run, startDaemonEnv, type Proc } from './daemon-e2e.js';
+import { describeViolations, seriousViolations, shot, type ViewportName } from './browser-a11y.js';
+import { go, openSetupView, restartFromUi, root, run, startDaemonEnv, type Proc } from './daemon-e2e.js';
 
 t.setTimeout(600_000);
 
@@ -32,18 +31,7 @@ async function setup(vp: ViewportName) {
 for (const vp of ['desktop', 'phone'] as ViewportName[]) {
   t.test(`guided PN532 set-up at ${vp}: probe, test tap, save, restart, tap -> UI and MQTT`, async (t) => {
     const env = await setup(vp);
-    const browser = await launchChromium();
-    t.teardown(async () => {
-      await browser.close();
-      await env.close();
-    });
-    const page = await browser.context.newPage();
-    page.on('dialog', (d) => void d.accept());
-    await page.setViewportSize(VIEWPORTS[vp]);
-    await page.goto(env.url + '/');
-    await login(page);
-
-    await go(page, vp, 'setup');
+    const page = await openSetupView(t, env, vp);
     await page.locator('#place-custom').check();
     await page.locator('#custom-path').fill(join(env.dir, 'pn532'));
     await page.locator('#reader-name').fill('Door PN532');

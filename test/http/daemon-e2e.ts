@@ -15,7 +15,8 @@ import { buildWeb } from '../../src/web/build.js';
 import { setPassword } from '../../src/api/http/auth/password.js';
 import { freePort, MOSQUITTO } from '../mqtt/mosquitto.js';
 import { PASSWORD } from './harness.js';
-import type { ViewportName } from './browser-a11y.js';
+import { VIEWPORTS, type ViewportName } from './browser-a11y.js';
+import { launchChromium } from './browser.js';
 
 export const root = process.cwd();
 
@@ -193,4 +194,23 @@ export async function restartFromUi(page: Page, env: DaemonEnv, shot: (name: str
   await shot('4-after-restart');
   await login(page);
   return said;
+}
+
+/**
+ * Chromium on `env`'s UI at viewport `vp`, logged in, on the set-up view; the browser and `env`
+ * are closed at teardown. Dialogs (the remove confirmation) are accepted.
+ */
+export async function openSetupView(t: { teardown(fn: () => Promise<void>): void }, env: DaemonEnv, vp: ViewportName): Promise<Page> {
+  const browser = await launchChromium();
+  t.teardown(async () => {
+    await browser.close();
+    await env.close();
+  });
+  const page = await browser.context.newPage();
+  page.on('dialog', (d) => void d.accept());
+  await page.setViewportSize(VIEWPORTS[vp]);
+  await page.goto(env.url + '/');
+  await login(page);
+  await go(page, vp, 'setup');
+  return page;
 }
