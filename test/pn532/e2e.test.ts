@@ -13,28 +13,14 @@ import { startTestGateway } from '../helpers/gateway.js';
 import { requireTool } from '../pcsc/helpers/clients.js';
 import { startMosquitto } from '../mqtt/mosquitto.js';
 import { Observer } from '../mqtt/client.js';
-import { Pn532Chip } from '../../emulators/pn532/chip.js';
 import { fieldCardOf } from '../../emulators/pn532/field.js';
-import { HsuAttachment, startPtyPair } from '../../emulators/pn532/hsu.js';
-import { waitFor } from './helpers.js';
+import { ptyEmulator, waitFor } from './helpers.js';
 
 const run = promisify(execFile);
 
-async function emulator(t: { teardown(fn: () => Promise<void>): void }) {
-  const pty = await startPtyPair();
-  const chip = new Pn532Chip('hsu');
-  const hsu = new HsuAttachment(chip, pty.device, { pace: false });
-  await hsu.open();
-  t.teardown(async () => {
-    await hsu.close();
-    await pty.stop();
-  });
-  return { pty, chip };
-}
-
 t.test('daemon + pcsc socket: opensc-tool sees the tap and talks to the card', async (t) => {
   requireTool('/usr/bin/opensc-tool', 'opensc');
-  const { pty, chip } = await emulator(t);
+  const { pty, chip } = await ptyEmulator(t);
   const d = await startDaemon({
     services: ['pcsc'],
     // only the PN532: the default simulated readers would take index 0
@@ -58,7 +44,7 @@ t.test('daemon + pcsc socket: opensc-tool sees the tap and talks to the card', a
 t.test('MQTT: a tap is a card.inserted event with the UID', async (t) => {
   const m = await startMosquitto();
   t.teardown(() => m.close());
-  const { pty, chip } = await emulator(t);
+  const { pty, chip } = await ptyEmulator(t);
   const gw = await startTestGateway({
     services: ['mqtt'],
     logLevel: 'warn',

@@ -123,3 +123,16 @@ export async function waitFor<T extends unknown[]>(em: EventEmitter, event: stri
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+
+/** A strict PN532 on the device end of a socat pty pair (the driver opens `pty.host`); both closed at teardown. */
+export async function ptyEmulator(t: { teardown(fn: () => Promise<void>): void }): Promise<{ pty: PtyPair; chip: Pn532Chip }> {
+  const pty = await startPtyPair();
+  const chip = new Pn532Chip('hsu');
+  const hsu = new HsuAttachment(chip, pty.device, { pace: false });
+  await hsu.open();
+  t.teardown(async () => {
+    await hsu.close();
+    await pty.stop();
+  });
+  return { pty, chip };
+}

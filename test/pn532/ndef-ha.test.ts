@@ -12,11 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { startTestGateway } from '../helpers/gateway.js';
 import { startMosquitto } from '../mqtt/mosquitto.js';
 import { Observer } from '../mqtt/client.js';
-import { Pn532Chip } from '../../emulators/pn532/chip.js';
 import { fieldCardOf } from '../../emulators/pn532/field.js';
-import { HsuAttachment, startPtyPair } from '../../emulators/pn532/hsu.js';
 import { encodeNdefMessage, madCrc } from '../../src/contactless/ndef.js';
-import { waitFor } from './helpers.js';
+import { ptyEmulator, waitFor } from './helpers.js';
 
 const HA_ID = '3a2f7c1e-5b4d-4e8a-9c61-0f2b8d7e6a10';
 
@@ -62,14 +60,7 @@ function classicWithNdef(message: Buffer): Record<string, unknown> {
 t.test('NTAG215 with a Home Assistant tag URI and a text record: MQTT event and HA tag scan carry the HA tag id', async (t) => {
   const m = await startMosquitto();
   t.teardown(() => m.close());
-  const pty = await startPtyPair();
-  const chip = new Pn532Chip('hsu');
-  const hsu = new HsuAttachment(chip, pty.device, { pace: false });
-  await hsu.open();
-  t.teardown(async () => {
-    await hsu.close();
-    await pty.stop();
-  });
+  const { pty, chip } = await ptyEmulator(t);
   const gw = await startTestGateway({
     services: ['mqtt'],
     logLevel: 'warn',
