@@ -35,6 +35,7 @@ import {
   type Request,
 } from './codec.js';
 import { WIRE } from './layout.js';
+import { startReading, writeReply } from './socket-io.js';
 
 type Req<C extends number> = Extract<Request, { cmd: C }>;
 
@@ -88,10 +89,10 @@ export class PcscConnection {
     private readonly host: ConnectionHost,
     readonly id: number,
   ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close('closed by client'));
     socket.on('error', () => this.close('socket error'));
+    startReading(socket, (chunk) => this.onData(chunk));
   }
 
   get closed(): boolean {
@@ -102,7 +103,7 @@ export class PcscConnection {
   notify(rv: number): boolean {
     if (!this.registered || this.isClosed) return false;
     this.registered = false;
-    this.socket.write(rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv));
+    writeReply(this.socket, rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv));
     return true;
   }
 
@@ -229,7 +230,7 @@ export class PcscConnection {
   }
 
   private send(b: Buffer): void {
-    if (!this.isClosed) this.socket.write(b);
+    if (!this.isClosed) writeReply(this.socket, b);
   }
 
   private ownsHandle(h: number): boolean {
@@ -440,7 +441,7 @@ export class PcscConnection {
       resp.length > req.recvLength
         ? encodeTransmitReply(out, req, SCARD.E_INSUFFICIENT_BUFFER, resp.length, null)
         : encodeTransmitReply(out, req, SCARD.S_SUCCESS, resp.length, resp);
-    this.socket.write(out.subarray(0, n));
+    writeReply(this.socket, out.subarray(0, n));
     this.resume();
   };
 

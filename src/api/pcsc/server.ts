@@ -97,7 +97,7 @@ export class PcscServer implements ConnectionHost {
     this.core.on('reader-removed', this.onReaderAddedOrRemoved);
     for (const ev of CORE_EVENTS) this.core.on(ev, this.onCoreEvent);
     this.refresh();
-    const server = createServer({ allowHalfOpen: false }, (s) => this.accept(s));
+    const server = createServer({ allowHalfOpen: false, pauseOnConnect: true }, (s) => this.accept(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
