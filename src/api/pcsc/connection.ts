@@ -42,7 +42,7 @@ type Req<C extends number> = Extract<Request, { cmd: C }>;
 /** What a connection needs from its server. */
 export interface ConnectionHost {
   readonly core: ScardCore;
-  /** The current reader-state table (immutable Buffer). */
+  /** The current reader-state table (written in place on changes: send it with sendTable). */
   table(): Buffer;
   /** Reader additions + removals so far (protocol 4:5's CMD_GET_READER_EVENTS): starts at 1, never 0. */
   readerEvents(): number;
@@ -233,6 +233,11 @@ export class PcscConnection {
     if (!this.isClosed) writeReply(this.socket, b);
   }
 
+  /** The table is changed in place: what has to wait in the socket's queue is a copy. */
+  private sendTable(): void {
+    if (!this.isClosed) writeReply(this.socket, this.host.table(), true);
+  }
+
   private ownsHandle(h: number): boolean {
     return this.handles.has(h);
   }
@@ -312,11 +317,11 @@ export class PcscConnection {
           (rv) => this.send(encodeGetSetReply(req.hCard, req.attrId, req.value, req.value.length, rv)),
         );
       case CMD.GET_READERS_STATE:
-        this.send(this.host.table());
+        this.sendTable();
         return;
       case CMD.WAIT_READER_STATE_CHANGE:
         this.registered = true;
-        this.send(this.host.table());
+        this.sendTable();
         return;
       case CMD.STOP_WAITING_READER_STATE_CHANGE:
         // Exactly one 8-byte message per registration: if an event or a cancel already went out, the client reads that one.

@@ -60,8 +60,12 @@ export function startReading(socket: Socket, onRead: (chunk: Buffer) => void): b
   return false;
 }
 
-/** Writes `b` to the socket: at once when nothing is queued, else (or for what is left) through the stream. */
-export function writeReply(socket: Socket, b: Buffer): void {
+/**
+ * Writes `b` to the socket: at once when nothing is queued, else (or for what
+ * is left) through the stream, which keeps a reference until the bytes leave:
+ * `mutable` (the caller changes `b` later) queues a copy instead.
+ */
+export function writeReply(socket: Socket, b: Buffer, mutable = false): void {
   if (socket.writableLength === 0 && !socket.destroyed) {
     const fd = handleOf(socket)?.fd;
     if (typeof fd === 'number' && fd >= 0) {
@@ -76,5 +80,5 @@ export function writeReply(socket: Socket, b: Buffer): void {
       b = b.subarray(n);
     }
   }
-  socket.write(b);
+  socket.write(mutable ? Buffer.from(b) : b);
 }
