@@ -35,7 +35,7 @@ import {
   type Request,
 } from './codec.js';
 import { WIRE } from './layout.js';
-import { startReading, writeReply } from './socket-io.js';
+import { startReading, writeReply } from '../../net/socket-io.js';
 
 type Req<C extends number> = Extract<Request, { cmd: C }>;
 

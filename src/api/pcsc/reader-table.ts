@@ -7,7 +7,7 @@
  *
  * A change of one reader's entry (a connect's sharing count, a disconnect) is
  * written in place; the socket copies the table when it has to queue it for a
- * slow client (socket-io.ts writeReply), so bytes already handed over never
+ * slow client (src/net/socket-io.ts writeReply), so bytes already handed over never
  * change.
  */
 import type { ReaderSnapshot } from '../../core/api.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startReading, writeReply } from '../../src/api/pcsc/socket-io.js';
+import { startReading, writeReply } from '../../src/net/socket-io.js';
 
 /** An accepted socket (paused, as the pcsc server accepts them) and the client end. */
 async function pair(t: Test): Promise<{ server: Socket; client: Socket }> {

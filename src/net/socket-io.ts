@@ -1,18 +1,19 @@
 /**
- * The pcsc socket's byte I/O, without Node's stream machinery on the per-call
- * path (docs/pcsc.md §9).
+ * Byte I/O for request/reply peers (the pcsc socket's libpcsclite clients, a
+ * vpcd card) without Node's stream machinery on the per-exchange path
+ * (docs/pcsc.md §9).
  *
- * A libpcsclite client sends one request and blocks until its reply: every
- * call is one read and one write, and what Node's streams add around them (a
- * fresh ArrayBuffer and a Readable push per read, a nextTick per read and per
+ * Such a peer sends one message and waits for the answer: every exchange is
+ * one read and one write, and what Node's streams add around them (a fresh
+ * ArrayBuffer and a Readable push per read, a nextTick per read and per
  * write, a WriteWrap per write) cost the daemon about as much CPU as the
  * syscalls themselves. So:
- * - reads land in one buffer shared by every connection (net.Socket's own
+ * - reads land in one buffer shared by every socket (net.Socket's own
  *   `onread` mode, which Node offers only to sockets it creates for
  *   `connect`; here switched on for an accepted socket before it starts
  *   reading). The callback runs synchronously after each read and must copy
- *   what it keeps: the next read of any connection overwrites the buffer;
- * - a reply is written with one write(2) on the socket's descriptor when
+ *   what it keeps: the next read of any socket overwrites the buffer;
+ * - a write goes out with one write(2) on the socket's descriptor when
  *   nothing is queued in the stream; what the kernel does not take at once
  *   (EAGAIN, a partial write) goes through socket.write, which keeps order.
  *
