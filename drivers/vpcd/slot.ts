@@ -52,6 +52,8 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
   private present = false;
   private atr: Buffer | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** serial() ops queued or running. */
+  private serialOps = 0;
   private closed = false;
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -212,10 +214,17 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
 
   /** One call at a time on the wire (the core serialises too; the connect probe is ours). */
   private serial<T>(op: () => Promise<T>): Promise<T> {
+    this.serialOps++;
     const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
+    // The caller handles `run`'s rejection; the next op runs after it either way.
+    this.queue = run;
+    run.then(this.serialDone, this.serialDone);
     return run;
   }
+
+  private readonly serialDone = (): void => {
+    this.serialOps--;
+  };
 
   private request(bytes: Buffer, expect: Expect): Promise<Buffer> {
     const s = this.sock;
@@ -277,15 +286,22 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     });
   }
 
-  async transmit(data: Buffer, _protocol: number): Promise<Buffer> {
+  transmit(data: Buffer, _protocol: number): Promise<Buffer> {
     // A 1-byte payload would read as a control code; 0xFFFF is the frame limit.
     if (data.length < 2 || data.length > MAX_PAYLOAD) {
-      throw new PcscError(SCARD.E_INVALID_PARAMETER, `(vpcd: an APDU of ${data.length} bytes cannot be sent; 2..${MAX_PAYLOAD})`);
+      return Promise.reject(new PcscError(SCARD.E_INVALID_PARAMETER, `(vpcd: an APDU of ${data.length} bytes cannot be sent; 2..${MAX_PAYLOAD})`));
     }
-    return this.serial(() => {
-      this.counters.exchanges++;
-      return this.request(encodeFrame(data), 'rapdu');
-    });
+    if (this.serialOps > 0 || this.pending) {
+      return this.serial(() => {
+        this.counters.exchanges++;
+        return this.request(encodeFrame(data), 'rapdu');
+      });
+    }
+    // Nothing queued or on the wire (the core sends one exchange at a time): straight out, later ops queue behind it.
+    this.counters.exchanges++;
+    const p = this.request(encodeFrame(data), 'rapdu');
+    this.queue = p;
+    return p;
   }
 
   /** As ifd-vpcd: the part 10 feature list holds GET_TLV_PROPERTIES, whose answer announces extended APDUs. */
