@@ -77,9 +77,12 @@ lint: npm-deps lint-imports
 lint-imports: npm-deps
 	npx depcruise --config .dependency-cruiser.cjs --output-type err src drivers emulators test bench
 
-# The whole test suite on a fresh machine: installs what it needs, type-checks, lints, tests.
+# The whole test suite on a fresh machine: installs what it needs, type-checks, lints, tests. The output is kept in
+# .tap/test-output.log and, when a test fails, the failures are printed again at the end (CI shows the tail).
 test: deps build lint
-	npx tap
+	@mkdir -p .tap; set -o pipefail; npx tap 2>&1 | tee .tap/test-output.log || { \
+	  echo '# FAILED: the failing tests, with context (whole output in .tap/test-output.log):'; \
+	  grep -n -B4 -A30 '^ *not ok' .tap/test-output.log | tail -n 400; exit 1; }
 
 # The gateway on its embedded default: simulated readers, built-in broker, web UI.
 # Runs the esbuild bundle (same code as dist/src, about twice as fast to start: bench/startup).
