@@ -195,7 +195,7 @@ bench-pcsc: npm-deps
 	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/run.ts
 
 # Fuzzing (issue 16): every parser of outside bytes (test/fuzz/targets.ts) with fast-check, each in its own process
-# (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 120 per parser), FUZZ_TARGETS.
+# (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 900 per parser, whichever comes first), FUZZ_TARGETS.
 # Ends with one JSON line per parser and a summary line. Short runs are part of make test (test/fuzz/).
 .PHONY: fuzz
 fuzz: npm-deps
