@@ -17,6 +17,8 @@ export interface ClassicNdefLayout {
   sectors: number[];
   /** Flip a bit of the MAD2's CRC byte. */
   corruptMad2Crc?: boolean;
+  /** Other applications' ids for sectors that are not NDEF (sector -> AID). */
+  otherAids?: Record<number, number>;
 }
 
 const first = (s: number): number => (s < 32 ? s * 4 : 128 + (s - 32) * 16);
@@ -32,6 +34,12 @@ export function classicNdefSpec(l: ClassicNdefLayout): Record<string, unknown> {
   };
   const mad1 = Buffer.alloc(32); // CRC, info (0: no card publisher sector), AIDs of sectors 1-15
   const mad2 = Buffer.alloc(48); // CRC, info, AIDs of sectors 17-39
+  for (const [k, aid] of Object.entries(l.otherAids ?? {})) {
+    const s = Number(k);
+    if (l.sectors.includes(s) || s === 0 || s === 16 || s > (k4 ? 39 : 15)) throw new Error(`sector ${s} cannot hold another application here`);
+    const [mad, at] = s < 16 ? [mad1, 2 + 2 * (s - 1)] : [mad2, 2 + 2 * (s - 17)];
+    mad.writeUInt16LE(aid, at);
+  }
   for (const s of l.sectors) {
     if (s === 0 || s === 16 || s > (k4 ? 39 : 15)) throw new Error(`sector ${s} cannot hold NDEF on a ${l.type}`);
     const [mad, at] = s < 16 ? [mad1, 2 + 2 * (s - 1)] : [mad2, 2 + 2 * (s - 17)];
