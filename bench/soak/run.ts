@@ -103,22 +103,7 @@ async function main(): Promise<void> {
       ccid: CCID_DRIVER_CONFIG,
     },
   };
-  const start = (): Promise<Daemon> => startDaemon({ services: ['control', 'pcsc', 'mqtt', 'http'], config: daemonConfig, readyTimeoutMs: 60000 });
-  let daemon = await start();
-  const viccReader = daemon.ready.readerNames.find((n) => readerKind(n) === 'vicc') ?? '';
-  // serial and USB readers come up after `ready`: follow the reader list
-  let names: string[] = daemon.ready.readerNames;
-  const kinds = ['sim', 'vicc', 'pn532', 'osdp', 'ccid'];
-  const upBy = performance.now() + 30000;
-  while (performance.now() < upBy && !kinds.every((k) => names.some((n) => readerKind(n) === k))) {
-    await sleep(500);
-    names = await readerNames(controlSocket);
-  }
-  log(`daemon ready (pid ${daemon.pid}); readers: ${names.join(', ')}`);
-  const missingKinds = kinds.filter((k) => !names.some((n) => readerKind(n) === k));
-  if (missingKinds.length) log(`WARNING: no reader of kind ${missingKinds.join(', ')} after 30 s`);
-
-  // ---- consumer: persistent session, de-dup by seq ----
+  // ---- consumer: persistent session, de-dup by seq; subscribed before the daemon starts (readers with cards at start-up record events at once) ----
   const seen = new Set<number>();
   let maxFirst = 0;
   let outOfOrder = 0;
@@ -142,6 +127,21 @@ async function main(): Promise<void> {
     maxFirst = Math.max(maxFirst, ev.seq);
   });
   await consumer.subscribeAsync(`${ROOT}/events`, { qos: 1 });
+
+  const start = (): Promise<Daemon> => startDaemon({ services: ['control', 'pcsc', 'mqtt', 'http'], config: daemonConfig, readyTimeoutMs: 60000 });
+  let daemon = await start();
+  const viccReader = daemon.ready.readerNames.find((n) => readerKind(n) === 'vicc') ?? '';
+  // serial and USB readers come up after `ready`: follow the reader list
+  let names: string[] = daemon.ready.readerNames;
+  const kinds = ['sim', 'vicc', 'pn532', 'osdp', 'ccid'];
+  const upBy = performance.now() + 30000;
+  while (performance.now() < upBy && !kinds.every((k) => names.some((n) => readerKind(n) === k))) {
+    await sleep(500);
+    names = await readerNames(controlSocket);
+  }
+  log(`daemon ready (pid ${daemon.pid}); readers: ${names.join(', ')}`);
+  const missingKinds = kinds.filter((k) => !names.some((n) => readerKind(n) === k));
+  if (missingKinds.length) log(`WARNING: no reader of kind ${missingKinds.join(', ')} after 30 s`);
 
   let running = true;
   const isRunning = (): boolean => running;
