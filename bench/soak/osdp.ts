@@ -3,7 +3,9 @@
  * one end of a socat pty pair; the daemon's osdp driver (control panel) polls
  * it on the other end over the Secure Channel (SCBK set on both sides, the PD
  * refuses plain commands). Cards are tapped on a schedule in Wiegand 26 and
- * raw-UID formats; each read is a card present for cardHoldMs.
+ * raw-UID formats; each read is a card present for cardHoldMs. Fault: the
+ * RS-485 adapter unplugged (the pty pair goes away) and plugged back in on
+ * the same path, the reader powered again (a fresh PD, same key).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -17,21 +19,28 @@ export const OSDP_NAME = 'Soak OSDP';
 export interface OsdpFigures {
   taps: number;
   tapsRefused: number;
+  /** Taps while the line was unplugged (no reader to read them). */
+  tapsWhileUnplugged: number;
+  unplugs: number;
 }
 
 export interface OsdpLoad {
   driverConfig: Record<string, unknown>;
   figures: OsdpFigures;
   run(running: () => boolean): Promise<void>;
+  /** The adapter unplugged for `ms`, then plugged back in. */
+  unplug(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startOsdp(dir: string): Promise<OsdpLoad> {
   const scbk = randomBytes(16);
-  const pty: PtyPair = await startPtyPair({ host: join(dir, 'osdp-cp'), device: join(dir, 'osdp-pd') });
-  const link: ByteLink = await openSerialLink(pty.device, 115200);
-  const pd = new EmulatedPd(link, { address: 1, scbk, installMode: false, enforceSecure: true });
-  const f: OsdpFigures = { taps: 0, tapsRefused: 0 };
+  const at = { host: join(dir, 'osdp-cp'), device: join(dir, 'osdp-pd') };
+  let pty: PtyPair = await startPtyPair(at);
+  let link: ByteLink = await openSerialLink(pty.device, 115200);
+  const newPd = (): EmulatedPd => new EmulatedPd(link, { address: 1, scbk, installMode: false, enforceSecure: true });
+  let pd: EmulatedPd | undefined = newPd();
+  const f: OsdpFigures = { taps: 0, tapsRefused: 0, tapsWhileUnplugged: 0, unplugs: 0 };
   return {
     driverConfig: {
       buses: [
@@ -50,14 +59,25 @@ export async function startOsdp(dir: string): Promise<OsdpLoad> {
       let i = 0;
       while (running()) {
         try {
-          pd.tap(Buffer.from([0x10, (i >> 8) & 0xff, i & 0xff, 0x2a]), i % 2 ? 'uid' : 'wiegand26');
-          f.taps++;
+          if (!pd) f.tapsWhileUnplugged++;
+          else pd.tap(Buffer.from([0x10, (i >> 8) & 0xff, i & 0xff, 0x2a]), i % 2 ? 'uid' : 'wiegand26');
+          if (pd) f.taps++;
         } catch {
           f.tapsRefused++;
         }
         i++;
         await sleep(1500);
       }
+    },
+    async unplug(ms) {
+      f.unplugs++;
+      pd = undefined;
+      await link.close().catch(() => undefined);
+      await pty.stop();
+      await sleep(ms);
+      pty = await startPtyPair(at);
+      link = await openSerialLink(pty.device, 115200);
+      pd = newPd();
     },
     async close() {
       await link.close().catch(() => undefined);

@@ -4,8 +4,9 @@
  * opens the other end through serialport. On a schedule: an ISO 14443-4 card
  * is tapped and APDUs go to it over MQTT while it is in the field, then an
  * NTAG213 or a MIFARE Classic 1K is tapped; each card is taken away again.
- * The fault: the line corrupts bytes both ways (the emulator's multi-byte
- * damage, dropped bytes, stray bytes) for some seconds.
+ * Faults: the line corrupts bytes both ways (the emulator's multi-byte
+ * damage, dropped bytes, stray bytes) for some seconds; the serial adapter is
+ * unplugged (the pty pair goes away) and plugged back in on the same path.
  */
 import { join } from 'node:path';
 import { Pn532Chip } from '../../emulators/pn532/chip.js';
@@ -23,6 +24,7 @@ export interface Pn532Figures {
   /** Taps of the ISO 14443-4 card the driver did not report inserted within 3 s (daemon down, line corrupted...). */
   isoTapsNotSeenIn3s: number;
   corruptionFaults: number;
+  unplugs: number;
   chipFaultsInjected: number;
   chipBadFramesIn: number;
 }
@@ -34,6 +36,8 @@ export interface Pn532Load {
   run(ctx: { running: () => boolean; requester: Requester; readerName: () => string | undefined; present: (reader: string) => boolean }): Promise<void>;
   /** The serial-corruption fault: every frame damaged with probability `rate` for `ms`. */
   corrupt(ms: number, rate?: number): Promise<void>;
+  /** The USB-serial adapter unplugged for `ms` and plugged back in (the module stays powered). */
+  unplug(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,12 +47,13 @@ export async function startPn532(dir: string): Promise<Pn532Load> {
   const chip = new Pn532Chip('hsu', { seed: 16 });
   let hsu = new HsuAttachment(chip, pty.device, { pace: false });
   await hsu.open();
-  const f: Pn532Figures = { taps: 0, iso14443Taps: 0, tagTaps: 0, isoTapsNotSeenIn3s: 0, corruptionFaults: 0, chipFaultsInjected: 0, chipBadFramesIn: 0 };
+  const f: Pn532Figures = { taps: 0, iso14443Taps: 0, tagTaps: 0, isoTapsNotSeenIn3s: 0, corruptionFaults: 0, unplugs: 0, chipFaultsInjected: 0, chipBadFramesIn: 0 };
   let n = 0;
   const uid = (prefix: string): string => `${prefix}${(0x100000 + (n++ % 0xeffff)).toString(16).toUpperCase()}5A6B7C`;
   // socat keeps the pair across the driver's close and reopen (daemon killed); if it went away, make it again on the same links
+  let unplugged = false;
   const keepLine = async (): Promise<void> => {
-    if (pty.proc.exitCode === null) return;
+    if (unplugged || (pty.proc.exitCode === null && pty.proc.signalCode === null)) return;
     await hsu.close().catch(() => undefined);
     pty = await startPtyPair(at);
     hsu = new HsuAttachment(chip, pty.device, { pace: false });
@@ -95,6 +100,17 @@ export async function startPn532(dir: string): Promise<Pn532Load> {
       chip.faultRate = rate;
       await sleep(ms);
       chip.faultRate = 0;
+    },
+    async unplug(ms) {
+      f.unplugs++;
+      unplugged = true;
+      await hsu.close().catch(() => undefined);
+      await pty.stop();
+      await sleep(ms);
+      pty = await startPtyPair(at);
+      hsu = new HsuAttachment(chip, pty.device, { pace: false });
+      await hsu.open();
+      unplugged = false;
     },
     async close() {
       f.chipFaultsInjected = chip.counters.faultsInjected;

@@ -15,7 +15,8 @@
  * Faults: Mosquitto restart; vicc killed mid-APDU and restarted (its reader's
  * card goes and comes back); SIGKILL of the daemon and restart on the same
  * state directory; disk full (the state directory is a small tmpfs, filled
- * for 10 s); PN532 serial line corruption for 8 s.
+ * for 10 s); PN532 serial line corruption for 8 s; the PN532's and the OSDP
+ * reader's serial adapters unplugged for 5 s and plugged back in.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
@@ -283,7 +284,7 @@ async function main(): Promise<void> {
 
   // ---- faults ----
   const faults = new Map<string, number>();
-  const order = ['broker restart', 'PN532 serial corruption', 'vicc killed mid-APDU', 'daemon SIGKILL + restart', ...(tmpfs ? ['disk full'] : [])];
+  const order = ['broker restart', 'PN532 serial corruption', 'vicc killed mid-APDU', 'serial readers unplugged', 'daemon SIGKILL + restart', ...(tmpfs ? ['disk full'] : [])];
   let k = 0;
   while (performance.now() + FAULT_S * 1000 < end) {
     await sleep(FAULT_S * 1000);
@@ -297,6 +298,8 @@ async function main(): Promise<void> {
         await broker.start();
       } else if (f === 'PN532 serial corruption') {
         await pn532.corrupt(8000);
+      } else if (f === 'serial readers unplugged') {
+        await Promise.all([pn532.unplug(5000), osdp.unplug(5000)]);
       } else if (f === 'vicc killed mid-APDU') {
         vicc?.proc.kill('SIGKILL');
         await vicc?.exited;
