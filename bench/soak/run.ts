@@ -211,10 +211,11 @@ async function main(): Promise<void> {
 
   // ---- the web UI's live channel, PN532, OSDP and CCID loads ----
   const live = followLive(httpBase, PASSWORD);
+  const ccidFigures = { taps: 0 };
   loops.push(
     pn532.run({ running: isRunning, requester, readerName: () => names.find((n) => readerKind(n) === 'pn532'), present: (r) => present.get(r) === true }),
     osdp.run(isRunning),
-    runCcidLoad(isRunning, requester, () => names.filter((n) => readerKind(n) === 'ccid')),
+    runCcidLoad(isRunning, requester, () => names.filter((n) => readerKind(n) === 'ccid'), tally, ccidFigures),
   );
 
   // ---- control clients: pings (latency), transmits, taps ----
@@ -419,7 +420,7 @@ async function main(): Promise<void> {
         webLive: live.figures,
         pn532: { ...pn532.figures, exchanges: exchanges.get('pn532-transmit') ?? 0, cardInsertedEvents: insertedByKind.get('pn532') ?? 0 },
         osdp: { ...osdp.figures, cardInsertedEvents: insertedByKind.get('osdp') ?? 0, cardEvents: eventsByKind.get('osdp') ?? 0 },
-        ccid: { readers: names.filter((n) => readerKind(n) === 'ccid').length, exchanges: exchanges.get('ccid-transmit') ?? 0 },
+        ccid: { readers: names.filter((n) => readerKind(n) === 'ccid').length, exchanges: exchanges.get('ccid-transmit') ?? 0, taps: ccidFigures.taps, cardInsertedEvents: insertedByKind.get('ccid') ?? 0 },
       },
       notCovered: [...(tmpfs ? [] : ['disk full (needs root for the tmpfs state directory)']), ...missingKinds.map((k) => `${k} readers (none came up)`)],
     }),
