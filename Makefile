@@ -5,7 +5,7 @@ NPM ?= npm
 # Debian packages the tests talk to (real parts, not mocks).
 DEB_PACKAGES := mosquitto mosquitto-clients python3-jinja2 socat pcscd pcsc-tools opensc python3-pyscard \
   python3-virtualsmartcard python3-pycryptodome vsmartcard-vpicc vsmartcard-vpcd libpcsclite-dev chromium gcc make systemd \
-  dpkg-dev
+  dpkg-dev faketime
 
 .PHONY: all deps npm-deps deb-deps check-node build lint typecheck test run clean docs-config
 
