@@ -16,10 +16,14 @@
  * card goes and comes back); SIGKILL of the daemon and restart on the same
  * state directory; disk full (the state directory is a small tmpfs, filled
  * for 10 s); PN532 serial line corruption for 8 s; the PN532's and the OSDP
- * reader's serial adapters unplugged for 5 s and plugged back in.
+ * reader's serial adapters unplugged for 5 s and plugged back in; the
+ * daemon's wall clock jumped three years ahead, three years back and back to
+ * the right time in turn (libfaketime, Debian's faketime, preloaded into the
+ * daemon; its monotonic clock is left alone, as NTP leaves it).
+ * Hostile clients (hostile.ts): one attack every SOAK_HOSTILE_S (default 20) s.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -35,9 +39,14 @@ import { followLive } from './web-live.js';
 import { startPn532, PN532_NAME } from './pn532.js';
 import { startOsdp, OSDP_NAME } from './osdp.js';
 import { CCID_DRIVER_CONFIG, isCcidReader, runCcidLoad } from './ccid.js';
+import { startHostileClients } from './hostile.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const FAULT_S = Number(process.env.SOAK_FAULT_S ?? 45);
+const HOSTILE_S = Number(process.env.SOAK_HOSTILE_S ?? 20);
+const LIBFAKETIME = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'arm-linux-gnueabihf'].map((a) => `/usr/lib/${a}/faketime/libfaketimeMT.so.1`).find((p) => existsSync(p));
+/** Wall-clock offsets of the clock-jump fault, in turn (libfaketime's relative form). */
+const CLOCK_JUMPS = ['+1095d', '-1095d', '+0d'];
 const GW = 'soak';
 const ROOT = `scardgate/${GW}`;
 const CONTACT_A = 'Simulated Contact Reader A 00 00';
@@ -129,7 +138,14 @@ async function main(): Promise<void> {
   });
   await consumer.subscribeAsync(`${ROOT}/events`, { qos: 1 });
 
-  const start = (): Promise<Daemon> => startDaemon({ services: ['control', 'pcsc', 'mqtt', 'http'], config: daemonConfig, readyTimeoutMs: 60000 });
+  // The daemon's wall clock comes from this file (re-read every second); its monotonic clock is real.
+  const clockFile = join(base, 'run', 'clock-offset');
+  writeFileSync(clockFile, '+0d\n');
+  if (!LIBFAKETIME) log('libfaketime is missing (apt-get install faketime): the clock-jump fault is skipped');
+  const clockEnv: Record<string, string> = LIBFAKETIME
+    ? { LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_CACHE_DURATION: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' }
+    : {};
+  const start = (): Promise<Daemon> => startDaemon({ services: ['control', 'pcsc', 'mqtt', 'http'], config: daemonConfig, env: clockEnv, readyTimeoutMs: 60000 });
   let daemon = await start();
   const viccReader = daemon.ready.readerNames.find((n) => readerKind(n) === 'vicc') ?? '';
   // serial and USB readers come up after `ready`: follow the reader list
@@ -283,9 +299,21 @@ async function main(): Promise<void> {
   lives.push({ pid: daemon.pid, start: procStats(daemon.pid) });
   log(`warmed up: ${JSON.stringify(lives[0].start)}`);
 
+  // ---- hostile clients ----
+  const hostile = startHostileClients(() => ({ pcscSocket, controlSocket, mqtt: { url: broker.url, root: ROOT }, httpUrl: httpBase }), HOSTILE_S * 1000, log);
+
   // ---- faults ----
   const faults = new Map<string, number>();
-  const order = ['broker restart', 'PN532 serial corruption', 'vicc killed mid-APDU', 'serial readers unplugged', 'daemon SIGKILL + restart', ...(tmpfs ? ['disk full'] : [])];
+  let clockJumps = 0;
+  const order = [
+    'broker restart',
+    'PN532 serial corruption',
+    'vicc killed mid-APDU',
+    'serial readers unplugged',
+    ...(LIBFAKETIME ? ['wall clock jump'] : []),
+    'daemon SIGKILL + restart',
+    ...(tmpfs ? ['disk full'] : []),
+  ];
   let k = 0;
   while (performance.now() + FAULT_S * 1000 < end) {
     await sleep(FAULT_S * 1000);
@@ -297,6 +325,10 @@ async function main(): Promise<void> {
         await broker.stop();
         await sleep(3000);
         await broker.start();
+      } else if (f === 'wall clock jump') {
+        const to = CLOCK_JUMPS[clockJumps++ % CLOCK_JUMPS.length];
+        log(`wall clock offset now ${to}`);
+        writeFileSync(clockFile, `${to}\n`);
       } else if (f === 'PN532 serial corruption') {
         await pn532.corrupt(8000);
       } else if (f === 'serial readers unplugged') {
@@ -337,6 +369,8 @@ async function main(): Promise<void> {
 
   // ---- wind down: stop load, let the outbox drain ----
   running = false;
+  writeFileSync(clockFile, '+0d\n');
+  const hostileTally = await hostile.stop();
   for (const p of pyClients) p.kill('SIGTERM');
   await Promise.all(loops);
   await sampler;
@@ -422,7 +456,13 @@ async function main(): Promise<void> {
         osdp: { ...osdp.figures, cardInsertedEvents: insertedByKind.get('osdp') ?? 0, cardEvents: eventsByKind.get('osdp') ?? 0 },
         ccid: { readers: names.filter((n) => readerKind(n) === 'ccid').length, exchanges: exchanges.get('ccid-transmit') ?? 0, taps: ccidFigures.taps, cardInsertedEvents: insertedByKind.get('ccid') ?? 0 },
       },
-      notCovered: [...(tmpfs ? [] : ['disk full (needs root for the tmpfs state directory)']), ...missingKinds.map((k) => `${k} readers (none came up)`)],
+      hostile: hostileTally,
+      clockJumps,
+      notCovered: [
+        ...(tmpfs ? [] : ['disk full (needs root for the tmpfs state directory)']),
+        ...(LIBFAKETIME ? [] : ['wall clock jumps (needs libfaketime: apt-get install faketime)']),
+        ...missingKinds.map((k) => `${k} readers (none came up)`),
+      ],
     }),
   );
 }
