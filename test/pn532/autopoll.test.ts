@@ -62,7 +62,9 @@ t.test('autoPoll: the driver detects with InAutoPoll; ISO 14443-4, MIFARE Classi
   rig.chip.tap(fieldCardOf({ type: 'iso14443-4', uid: '04A1B2C3D4E5F6', ats: '7880700280' }));
   await iso;
   t.ok(commands.some((c) => c === '60 ff01201000'), 'InAutoPoll, endless, one 150 ms period, types 20 10 00');
-  t.notOk(commands.some((c) => c.startsWith('4a ')), 'no InListPassiveTarget');
+  // Detection is InAutoPoll's: no InListPassiveTarget without a UID. (One with the card's UID is a re-select, which
+  // the driver does when the link was suspect, e.g. a frame timed out on a loaded machine: docs/pn532.md §2.)
+  t.notOk(commands.some((c) => c.replace(/\s/g, '') === '4a0100'), 'no InListPassiveTarget to detect');
   t.equal(reader.target?.type, 'iso14443-4');
   t.same(reader.target?.ats, hex('7880700280'), 'the ATS came with the InAutoPoll answer');
   t.same(await slot.transmit(hex('FF CA 00 00 00'), 2), hex('04A1B2C3D4E5F6 9000'));
