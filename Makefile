@@ -5,7 +5,7 @@ NPM ?= npm
 # Debian packages the tests talk to (real parts, not mocks).
 DEB_PACKAGES := mosquitto mosquitto-clients python3-jinja2 socat pcscd pcsc-tools opensc python3-pyscard \
   python3-virtualsmartcard python3-pycryptodome vsmartcard-vpicc vsmartcard-vpcd libpcsclite-dev chromium gcc make systemd \
-  dpkg-dev
+  dpkg-dev faketime
 
 .PHONY: all deps npm-deps deb-deps check-node build lint typecheck test run clean docs-config
 
@@ -77,9 +77,12 @@ lint: npm-deps lint-imports
 lint-imports: npm-deps
 	npx depcruise --config .dependency-cruiser.cjs --output-type err src drivers emulators test bench
 
-# The whole test suite on a fresh machine: installs what it needs, type-checks, lints, tests.
+# The whole test suite on a fresh machine: installs what it needs, type-checks, lints, tests. The output is kept in
+# .tap/test-output.log and, when a test fails, the failures are printed again at the end (CI shows the tail).
 test: deps build lint
-	npx tap
+	@mkdir -p .tap; set -o pipefail; npx tap 2>&1 | tee .tap/test-output.log || { \
+	  echo '# FAILED: the failing tests, with context (whole output in .tap/test-output.log):'; \
+	  grep -n -B4 -A30 '^ *not ok' .tap/test-output.log | tail -n 400; exit 1; }
 
 # The gateway on its embedded default: simulated readers, built-in broker, web UI.
 # Runs the esbuild bundle (same code as dist/src, about twice as fast to start: bench/startup).
@@ -192,7 +195,7 @@ bench-pcsc: npm-deps
 	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/run.ts
 
 # Fuzzing (issue 16): every parser of outside bytes (test/fuzz/targets.ts) with fast-check, each in its own process
-# (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 120 per parser), FUZZ_TARGETS.
+# (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 900 per parser, whichever comes first), FUZZ_TARGETS.
 # Ends with one JSON line per parser and a summary line. Short runs are part of make test (test/fuzz/).
 .PHONY: fuzz
 fuzz: npm-deps

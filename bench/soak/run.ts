@@ -153,12 +153,14 @@ async function main(): Promise<void> {
       req.publish(`${ROOT}/request/${method}`, JSON.stringify(body), { qos: 1, properties: { responseTopic: `soak/reply/${method}`, correlationData: Buffer.from(id) } });
     });
   };
+  // An error answer carries the gateway's error body {code, name, message}; a timeout here only a name.
+  const errorName = (r: any): string => String(r.error?.name ?? r.data?.name ?? (typeof r.error === 'string' ? r.error : JSON.stringify(r.error ?? r))).slice(0, 60);
   const count = (kind: string, r: any): void => {
     if (r.status === 'ok') {
       const bad = (r.data?.responses ?? []).find((x: any) => x.error);
       if (bad) inc(errors, `${kind} ${bad.error.name ?? 'error'}`);
       else inc(exchanges, kind);
-    } else inc(errors, `${kind} ${r.data?.name ?? r.error?.slice(0, 60)}`);
+    } else inc(errors, `${kind} ${errorName(r)}`);
   };
   const loops: Array<Promise<void>> = [];
   loops.push(

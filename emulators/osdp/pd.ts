@@ -21,6 +21,8 @@ export interface PdFaults {
   drop?: number;
   /** Probability of a secure reply with a wrong MAC (CRC fixed up, so only the MAC check catches it). */
   wrongMac?: number;
+  /** Command codes whose every reply is lost (e.g. the ACK to osdp_KEYSET: the PD acts on the command, the CP never hears it). */
+  dropRepliesTo?: number[];
   /** Every reply this late (ms). */
   slowMs?: number;
   /** Probability that a byte is damaged, in both directions (line noise). */
@@ -109,8 +111,8 @@ export class EmulatedPd {
     };
     this.port = new PdPort(link, [this.engine], {
       incoming: noise,
-      outgoing: (bytes) => {
-        if (f.drop && rnd() < f.drop) {
+      outgoing: (bytes, pd) => {
+        if ((f.drop && rnd() < f.drop) || (pd.lastCommandCode !== undefined && f.dropRepliesTo?.includes(pd.lastCommandCode))) {
           this.injected.drop++;
           return {};
         }

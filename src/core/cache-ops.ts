@@ -48,8 +48,11 @@ function cardOf(core: ScardCore, p: Record<string, unknown>): string {
   return card.cardId;
 }
 
-/** Runs one cache operation; `params` is the request's parameter object as received. */
-export function runCacheOperation(core: ScardCore, op: CacheOperation, params: unknown): Record<string, unknown> {
+/**
+ * Runs one cache operation; `params` is the request's parameter object as received. `mayReadSecret`: the caller
+ * may read entries cached from secret-bearing exchanges (the gateway grants it to the admin scope only).
+ */
+export function runCacheOperation(core: ScardCore, op: CacheOperation, params: unknown, mayReadSecret = true): Record<string, unknown> {
   if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) throw bad('params must be an object');
   const p = (params ?? {}) as Record<string, unknown>;
   const cache = core.dataCache;
@@ -62,7 +65,7 @@ export function runCacheOperation(core: ScardCore, op: CacheOperation, params: u
     case 'cache/read': {
       const cardId = cardOf(core, p);
       const name = str(p, 'name', true)!;
-      const r = cache.read(cardId, name, int(p, 'freshness'));
+      const r = cache.read(cardId, name, int(p, 'freshness'), mayReadSecret);
       return { cardId, name, freshness: r.freshness, data: toHex(r.data, '') };
     }
     case 'cache/write': {

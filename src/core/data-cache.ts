@@ -53,6 +53,8 @@ interface Entry {
   data: Buffer;
   freshness: number;
   size: number;
+  /** Written from an exchange that carried a secret (a profile's cacheSecret): only an administrator may read it. */
+  secret: boolean;
 }
 
 interface CardRecord {
@@ -67,6 +69,7 @@ export interface CacheItem {
   name: string;
   freshness: number;
   size: number;
+  secret: boolean;
 }
 
 /** The identifier of a card that can be recognised again, or undefined (then one per insertion). */
@@ -139,13 +142,16 @@ export class DataCache {
    * SCardReadCache: the entry `name` of card `cardId`. `freshness`, when given,
    * must be the card's current counter (W_CACHE_ITEM_STALE otherwise).
    */
-  read(cardId: string, name: string, freshness?: number): { data: Buffer; freshness: number } {
+  read(cardId: string, name: string, freshness?: number, mayReadSecret = true): { data: Buffer; freshness: number } {
     checkName(name);
     const rec = this.cards.get(cardId);
     const e = rec?.entries.get(name);
     if (!rec || !e) {
       this.stats.misses++;
       throw new PcscError(SCARD.W_CACHE_ITEM_NOT_FOUND, `no cache item "${name}" for card ${cardId}`);
+    }
+    if (e.secret && !mayReadSecret) {
+      throw new PcscError(SCARD.E_NO_ACCESS, `cache item "${name}" holds data read under a secret (a card profile's cacheSecret): only the admin scope may read it`);
     }
     if (e.freshness !== rec.freshness || (freshness !== undefined && freshness !== rec.freshness)) {
       this.stats.stale++;
@@ -164,7 +170,7 @@ export class DataCache {
    * SCardWriteCache: store `data` as `name` for card `cardId` under its current
    * freshness counter (a given `freshness` older than that is W_CACHE_ITEM_STALE).
    */
-  write(cardId: string, name: string, data: Buffer, freshness?: number): { freshness: number } {
+  write(cardId: string, name: string, data: Buffer, freshness?: number, secret = false): { freshness: number } {
     checkName(name);
     if (!Buffer.isBuffer(data)) throw new PcscError(SCARD.E_INVALID_PARAMETER, 'cache data must be bytes');
     const size = data.length + name.length;
@@ -177,7 +183,7 @@ export class DataCache {
       throw new PcscError(SCARD.W_CACHE_ITEM_STALE, `freshness ${freshness} is not the card's current ${rec.freshness}`);
     }
     this.dropEntry(cardId, rec, name);
-    const entry: Entry = { name, data: Buffer.from(data), freshness: rec.freshness, size };
+    const entry: Entry = { name, data: Buffer.from(data), freshness: rec.freshness, size, secret };
     rec.entries.set(name, entry);
     this.lru.set(keyOf(cardId, name), { card: rec, cardId, entry });
     this.bytes += size;
@@ -210,7 +216,7 @@ export class DataCache {
     const out: CacheItem[] = [];
     for (const [id, rec] of this.cards) {
       if (cardId !== undefined && id !== cardId) continue;
-      for (const e of rec.entries.values()) out.push({ cardId: id, name: e.name, freshness: e.freshness, size: e.data.length });
+      for (const e of rec.entries.values()) out.push({ cardId: id, name: e.name, freshness: e.freshness, size: e.data.length, secret: e.secret });
     }
     return out;
   }

@@ -62,7 +62,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     timings[name] = Math.round((now - mark) * 10) / 10;
     mark = now;
   };
-  await mkdir(config.state.dir, { recursive: true });
+  // A state directory that takes no writes (read-only file system, no permission) degrades what needs it (event
+  // recording, generated credentials), each saying so; it does not keep the readers from working.
+  await mkdir(config.state.dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EROFS' && e.code !== 'EACCES' && e.code !== 'EPERM' && e.code !== 'ENOENT') throw e;
+    log.warn({ dir: config.state.dir, code: e.code }, 'state directory cannot be created; continuing without it');
+  });
   startLoopLag();
   const core = await createCore({ config, log: log.child({ module: 'core' }) });
   lap('core');

@@ -50,7 +50,9 @@ export class AckFile {
     this.gen = gen;
   }
 
+  /** Open for writing (again: a retry after the directory took no writes keeps one handle). */
   async open(): Promise<void> {
+    if (this.fh) return;
     this.fh = await fsp.open(this.path, 'a+').then(async (h) => {
       await h.close();
       return fsp.open(this.path, 'r+');

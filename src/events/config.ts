@@ -79,7 +79,7 @@ export const EventsConfig = Type.Object(
         }),
         whenFull: Type.Union([Type.Literal('drop-oldest'), Type.Literal('refuse')], {
           default: 'drop-oldest',
-          description: 'When the budget is reached: drop the oldest unsent events, or refuse new ones. Either way a counter says how many.',
+          description: 'When the budget is reached or the file system is full: drop the oldest unsent events, or refuse new ones. Either way a counter says how many.',
         }),
         segmentBytes: Type.Integer({
           minimum: 4096,

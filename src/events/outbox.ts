@@ -69,9 +69,20 @@ export interface OutboxStats {
   ackWrites: number;
   policy: 'drop-oldest' | 'refuse';
   maxBytes: number;
+  /** False while the state directory takes no writes (read-only, no permission): events cannot be recorded. */
+  writable: boolean;
+  /** Why not (errno code), while not writable. */
+  notWritable?: string;
+  /** Segments of unsent events given up because the file system was full before the budget (drop-oldest). */
+  diskFullDrops: number;
 }
 
 const SEG_RE = /^seg-(\d{16})\.log$/;
+
+/** Errors that say the state directory takes no writes now (it may later: remounted, space freed, permission fixed). */
+const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
+const errCode = (e: unknown): string => (e as NodeJS.ErrnoException | undefined)?.code ?? '';
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 const segName = (firstSeq: number): string => `seg-${String(firstSeq).padStart(16, '0')}.log`;
 
 export type EventDraft = Omit<GatewayEvent, 'seq'>;
@@ -117,6 +128,11 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
   /** Next seq next() hands out. */
   private cursor = 1;
   private closed = false;
+  /** Set while the directory could not be opened for writing; every flush tries again. */
+  private unwritable?: { code: string; since: number };
+  /** Damaged tails found at recovery, cut once the directory takes writes. */
+  private truncations: Array<{ path: string; bytes: number }> = [];
+  private diskFullDrops = 0;
 
   private constructor(o: OutboxOptions) {
     super();
@@ -136,13 +152,16 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
 
   private async recover(): Promise<void> {
     const dir = this.o.dir;
-    mkdirSync(dir, { recursive: true });
     const ack = readAckFile(join(dir, 'ack'));
     this.ackSeq = ack?.ackSeq ?? 0;
     this.dropped = ack?.dropped ?? 0;
-    const names = readdirSync(dir)
-      .filter((n) => SEG_RE.test(n))
-      .sort();
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(dir);
+    } catch (e) {
+      if (errCode(e) !== 'ENOENT') throw e;
+    }
+    const names = entries.filter((n) => SEG_RE.test(n)).sort();
     let lastSeq = this.ackSeq;
     const unacked: GatewayEvent[] = [];
     for (let i = 0; i < names.length; i++) {
@@ -156,8 +175,8 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
       if (dec.goodBytes < buf.length) {
         this.corruptBytes += buf.length - dec.goodBytes;
         this.warn('event outbox: damaged records cut off at start-up', { segment: names[i], problem: dec.problem, lostBytes: buf.length - dec.goodBytes });
-        // Appends go after the last good record; a damaged middle segment is rewritten the same way (once, at recovery only).
-        truncateSync(path, dec.goodBytes);
+        // Appends go after the last good record; a damaged middle segment is cut the same way (once, before the first write).
+        this.truncations.push({ path, bytes: dec.goodBytes });
       }
       const segLast = events.length ? events[events.length - 1].seq : Math.max(firstSeq - 1, lastSeq);
       lastSeq = Math.max(lastSeq, segLast, firstSeq - 1);
@@ -185,13 +204,36 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
       this.cursor = this.ackSeq + 1;
     }
     this.ackFile = new AckFile(join(dir, 'ack'), ack?.gen ?? 0n, this.o.fsync);
-    await this.ackFile.open();
     this.persistedAck = ack?.ackSeq ?? 0;
     this.syncedAck = this.persistedAck;
-    this.deleteAckedSegments();
-    const cur = this.segments[this.segments.length - 1];
-    if (cur && cur.bytes < this.o.segmentBytes) this.fh = await fsp.open(cur.path, 'a');
-    else await this.roll();
+    try {
+      await this.openForWrite();
+    } catch (e) {
+      // A read-only or inaccessible state directory must not keep the gateway from starting: its readers work, the
+      // backlog read above is delivered, and recording resumes once the directory takes writes (each flush tries).
+      if (!NOT_WRITABLE.has(errCode(e)) && errCode(e) !== 'ENOENT') throw e;
+      this.unwritable = { code: errCode(e), since: Date.now() };
+      this.warn('event outbox: the state directory takes no writes; events cannot be recorded until it does', { dir, code: errCode(e), err: e });
+    }
+  }
+
+  /** Everything recovery needs written: the directory, cut damaged tails, the ack file, the segment to append to. */
+  private async openForWrite(): Promise<void> {
+    mkdirSync(this.o.dir, { recursive: true });
+    for (const t of this.truncations) truncateSync(t.path, t.bytes);
+    this.truncations = [];
+    await this.ackFile.open();
+    if (!this.fh) {
+      const cur = this.segments[this.segments.length - 1];
+      if (cur && cur.bytes < this.o.segmentBytes) this.fh = await fsp.open(cur.path, 'a');
+      else await this.roll();
+    }
+    void this.deleteAckedSegments();
+    if (this.unwritable) {
+      this.warn('event outbox: the state directory takes writes again; recording resumes', { dir: this.o.dir, code: this.unwritable.code, forSeconds: Math.round((Date.now() - this.unwritable.since) / 1000) });
+      this.unwritable = undefined;
+      this.scheduleAckWrite();
+    }
   }
 
   private async syncDir(): Promise<void> {
@@ -219,9 +261,11 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
   }
 
   private async roll(firstSeq = this.seq + 1): Promise<void> {
-    await this.fh?.close();
     const path = join(this.o.dir, segName(firstSeq));
-    this.fh = await fsp.open(path, 'a');
+    // The new file first: if it cannot be created (disk full), appends go on in the current one once space returns.
+    const fh = await fsp.open(path, 'a');
+    await this.fh?.close();
+    this.fh = fh;
     this.segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: 0, path });
     await this.syncDir();
   }
@@ -269,25 +313,28 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
   /** Delete oldest segments (never the one being written) until `need` more bytes fit. */
   private dropOldest(need: number): void {
     const gone: string[] = [];
-    while (this.segments.length > 1 && this.diskBytes() + this.pendingBytes + need > this.o.maxBytes) {
-      const s = this.segments.shift()!;
-      gone.push(s.path);
-      if (s.lastSeq > this.ackSeq) {
-        const from = Math.max(this.ackSeq + 1, s.firstSeq);
-        const n = s.lastSeq - from + 1;
-        this.dropped += n;
-        this.warn('event outbox full: oldest unsent events dropped', { fromSeq: from, toSeq: s.lastSeq, count: n, policy: 'drop-oldest' });
-        this.ackSeq = s.lastSeq;
-        while (this.mem.length && this.mem[0].seq <= this.ackSeq) this.mem.shift();
-        // mem holds seqs below diskOnlyFrom, so if that fell under ackSeq mem is empty now: read on from ackSeq + 1.
-        if (this.diskOnlyFrom && this.diskOnlyFrom <= this.ackSeq) this.diskOnlyFrom = this.ackSeq + 1 <= this.durableSeq ? this.ackSeq + 1 : 0;
-        if (this.cursor <= this.ackSeq) this.cursor = this.ackSeq + 1;
-        for (const a of this.ackedAhead) if (a <= this.ackSeq) this.ackedAhead.delete(a);
-        this.emit('dropped', from, s.lastSeq);
-        this.scheduleAckWrite();
-      }
-    }
+    while (this.segments.length > 1 && this.diskBytes() + this.pendingBytes + need > this.o.maxBytes) gone.push(this.dropFirstSegment('event outbox full: oldest unsent events dropped'));
     void this.unlinkLater(gone);
+  }
+
+  /** Take the oldest segment (never the one being written) off the list, its unsent events counted as dropped; returns its path. */
+  private dropFirstSegment(why: string): string {
+    const s = this.segments.shift()!;
+    if (s.lastSeq > this.ackSeq) {
+      const from = Math.max(this.ackSeq + 1, s.firstSeq);
+      const n = s.lastSeq - from + 1;
+      this.dropped += n;
+      this.warn(why, { fromSeq: from, toSeq: s.lastSeq, count: n, policy: 'drop-oldest' });
+      this.ackSeq = s.lastSeq;
+      while (this.mem.length && this.mem[0].seq <= this.ackSeq) this.mem.shift();
+      // mem holds seqs below diskOnlyFrom, so if that fell under ackSeq mem is empty now: read on from ackSeq + 1.
+      if (this.diskOnlyFrom && this.diskOnlyFrom <= this.ackSeq) this.diskOnlyFrom = this.ackSeq + 1 <= this.durableSeq ? this.ackSeq + 1 : 0;
+      if (this.cursor <= this.ackSeq) this.cursor = this.ackSeq + 1;
+      for (const a of this.ackedAhead) if (a <= this.ackSeq) this.ackedAhead.delete(a);
+      this.emit('dropped', from, s.lastSeq);
+      this.scheduleAckWrite();
+    }
+    return s.path;
   }
 
   private scheduleFlush(): void {
@@ -316,24 +363,37 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
     let bytes = 0;
     for (const p of batch) bytes += p.rec.length;
     try {
-      let cur = this.segments[this.segments.length - 1];
-      if (cur.bytes > 0 && cur.bytes + bytes > this.o.segmentBytes) {
-        // this.seq is already past this batch: name the new segment after the batch's first seq.
-        await this.roll(batch[0].ev.seq);
-        cur = this.segments[this.segments.length - 1];
+      if (this.unwritable) await this.openForWrite();
+      for (;;) {
+        try {
+          let cur = this.segments[this.segments.length - 1];
+          if (cur.bytes > 0 && cur.bytes + bytes > this.o.segmentBytes) {
+            // this.seq is already past this batch: name the new segment after the batch's first seq.
+            await this.roll(batch[0].ev.seq);
+            cur = this.segments[this.segments.length - 1];
+          }
+          const buf = batch.length === 1 ? batch[0].rec : Buffer.concat(batch.map((p) => p.rec), bytes);
+          await this.fh!.write(buf, 0, buf.length);
+          if (this.o.fsync) await this.fh!.datasync();
+          cur.bytes += bytes;
+          cur.lastSeq = batch[batch.length - 1].ev.seq;
+          break;
+        } catch (e) {
+          // Cut a partial write off so later records are not appended after garbage.
+          await this.fh?.truncate(this.segments[this.segments.length - 1].bytes).catch(() => undefined);
+          // The file system filled up before the budget did (a small or shared partition): drop-oldest applies to it
+          // too, freeing the oldest segment at once; with refuse (or nothing older to free) the batch fails below.
+          if (!DISK_FULL.has(errCode(e)) || this.o.whenFull !== 'drop-oldest' || this.segments.length < 2) throw e;
+          this.diskFullDrops++;
+          await this.deleting;
+          await fsp.unlink(this.dropFirstSegment('file system full: oldest unsent events dropped (events.outbox.whenFull: drop-oldest)')).catch(() => undefined);
+        }
       }
-      const buf = batch.length === 1 ? batch[0].rec : Buffer.concat(batch.map((p) => p.rec), bytes);
-      await this.fh!.write(buf, 0, buf.length);
-      if (this.o.fsync) await this.fh!.datasync();
-      cur.bytes += bytes;
-      cur.lastSeq = batch[batch.length - 1].ev.seq;
       this.pendingBytes -= bytes;
       this.bytesWritten += bytes;
       this.commits++;
     } catch (e) {
       this.pendingBytes -= bytes;
-      // Cut a partial write off so later records are not appended after garbage.
-      await this.fh?.truncate(this.segments[this.segments.length - 1].bytes).catch(() => undefined);
       // The batch's seqs were never recorded (disk full, read-only): give them to the events queued behind it, so the
       // sequence stays contiguous (next() and ack() walk it one by one; a hole would stop delivery for good).
       const lost = batch.length;
@@ -443,6 +503,8 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
    */
   private async writeAck(final = false): Promise<void> {
     while (this.ackWriting) await this.ackWriting;
+    // Nothing can be written; the position is written once the directory takes writes again (openForWrite).
+    if (this.unwritable) return;
     const deletable = this.segments.length > 1 && this.segments[0].lastSeq <= this.ackSeq;
     if (this.persistedAck === this.ackSeq && !(deletable && this.syncedAck < this.ackSeq) && !final) return;
     const state = { ackSeq: this.ackSeq, dropped: this.dropped };
@@ -503,6 +565,9 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
       ackWrites: this.ackWrites,
       policy: this.o.whenFull,
       maxBytes: this.o.maxBytes,
+      writable: !this.unwritable,
+      ...(this.unwritable ? { notWritable: this.unwritable.code } : {}),
+      diskFullDrops: this.diskFullDrops,
     };
   }
 

@@ -35,12 +35,13 @@ export interface ProfileResult {
 export interface CompiledProfile {
   profile: CardProfileT;
   atrPrefix?: Buffer;
-  apdus: { name: string; bytes: Buffer; secret: boolean; cache: boolean; cacheKey: string }[];
+  apdus: { name: string; bytes: Buffer; secret: boolean; cache: boolean; cacheKey: string; underSecret: boolean }[];
 }
 
 /** Parse hex once at start-up so a bad profile fails loudly with its name, not at the first tap. */
 export function compileProfiles(profiles: CardProfileT[]): CompiledProfile[] {
   return profiles.map((p) => {
+    let sawSecret = false;
     const apdus = p.apdus.map((a) => {
       let bytes: Buffer;
       try {
@@ -56,7 +57,10 @@ export function compileProfiles(profiles: CardProfileT[]): CompiledProfile[] {
       // The key names the command so an edited profile misses; a secret-bearing one (a VERIFY's PIN) only by a
       // digest, since cache/list shows keys to any reader of the cache.
       const command = hidden ? `sha256-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}` : toHex(bytes, '');
-      return { name: a.name, bytes, secret, cache, cacheKey: `profile:${p.name}:${a.name}:${command}` };
+      // What a card answers after a VERIFY in the same profile was read under that secret: cached, it is the admin's only.
+      const underSecret = hidden || sawSecret;
+      if (hidden) sawSecret = true;
+      return { name: a.name, bytes, secret, cache, cacheKey: `profile:${p.name}:${a.name}:${command}`, underSecret };
     });
     let atrPrefix: Buffer | undefined;
     if (p.match.atrPrefix !== undefined) {
@@ -112,7 +116,7 @@ export async function runProfile(core: ScardCore, reader: string, cp: CompiledPr
       out.results[a.name] = resultOf(a, res.response);
       if (card && a.cache && res.response.length >= 2 && decodeSw(res.response).kind === 'success') {
         try {
-          core.dataCache.write(card.cardId, a.cacheKey, res.response, card.freshness);
+          core.dataCache.write(card.cardId, a.cacheKey, res.response, card.freshness, a.underSecret);
         } catch {
           // Stale (the profile itself wrote to the card) or too big: not cached, answered from the card next time.
         }

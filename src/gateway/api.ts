@@ -221,7 +221,7 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
       case 'cache/write':
       case 'cache/remove':
       case 'cache/list':
-        return runCacheOperation(this.core, op, q.reader === undefined ? q : { ...q, reader: this.pick(q.reader).name });
+        return runCacheOperation(this.core, op, q.reader === undefined ? q : { ...q, reader: this.pick(q.reader).name }, !caller.scopes || caller.scopes.includes('admin'));
       case 'health':
         if (!this.o.health) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, 'health is not available in this gateway');
         return this.o.health.report();

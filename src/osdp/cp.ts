@@ -115,6 +115,8 @@ interface PdState {
   info?: PdInfo;
   status?: LocalStatus;
   stats: { polls: number; retries: number; timeouts: number; naks: number; reconnects: number };
+  /** osdp_KEYSET sent during install, its ACK not seen yet. */
+  keysetUnconfirmed?: boolean;
 }
 
 interface Waiting {
@@ -345,6 +347,7 @@ export class CpBus extends EventEmitter<CpEvents> {
     if (key) {
       try {
         await this.handshake(pd, key, 1);
+        if (pd.keysetUnconfirmed) this.keysetConfirmed(pd, 'its acknowledgement was lost; the PD opened a session with the new key');
         return;
       } catch (e) {
         if (!pd.cfg.installKey || !(e instanceof OsdpError) || (e.kind !== 'security' && e.kind !== 'nak')) throw e;
@@ -353,13 +356,23 @@ export class CpBus extends EventEmitter<CpEvents> {
     if (key && !pd.cfg.installKey) throw new OsdpError('security', 'no key to open a session with');
     await this.handshake(pd, SCBK_D, 0);
     if (key) {
+      // Until the PD answers, it may have installed the key already (a lost ACK): the next session with the key says so.
+      pd.keysetUnconfirmed = true;
       const r = await this.exchange(pd, CMD.KEYSET, encodeKeyset(key));
-      if (r.code !== REPLY.ACK) throw new OsdpError('security', `osdp_KEYSET refused (${replyName(r.code)} ${r.data.toString('hex')})`);
-      this.o.log?.info({ address: pd.cfg.address }, 'OSDP PD: new SCBK installed');
-      this.emit('keyset', pd.cfg.address);
+      if (r.code !== REPLY.ACK) {
+        pd.keysetUnconfirmed = false;
+        throw new OsdpError('security', `osdp_KEYSET refused (${replyName(r.code)} ${r.data.toString('hex')})`);
+      }
+      this.keysetConfirmed(pd, 'acknowledged');
       pd.session = undefined;
       await this.handshake(pd, key, 1);
     }
+  }
+
+  private keysetConfirmed(pd: PdState, how: string): void {
+    pd.keysetUnconfirmed = false;
+    this.o.log?.info({ address: pd.cfg.address, how }, 'OSDP PD: new SCBK installed');
+    this.emit('keyset', pd.cfg.address);
   }
 
   private async handshake(pd: PdState, scbk: Buffer, keyByte: number): Promise<void> {

@@ -109,6 +109,8 @@ export class PdEngine {
   private eventInFlight = false;
   readonly counters = { commands: 0, naks: 0, repeats: 0, sessions: 0, macFailures: 0, dropped: 0 };
   lastCommandAt = 0;
+  /** Code of the last command addressed to this PD (fault injection keys on it). */
+  lastCommandCode?: number;
 
   constructor(readonly o: PdOptions) {
     this.address = o.address;
@@ -156,6 +158,7 @@ export class PdEngine {
     if (p.address !== this.address && !broadcast) return undefined;
     if (broadcast && p.code !== CMD.ID && p.code !== CMD.CAP && p.code !== CMD.COMSET) return undefined;
     this.lastCommandAt = now;
+    this.lastCommandCode = p.code;
     this.counters.commands++;
     if (this.session && now - this.sessionAt > this.o.sessionTimeoutMs) this.endSession('session timeout');
 

@@ -299,5 +299,16 @@ t.test('secret-bearing profile commands stay out of the cache and its answers', 
   t.notOk(http.last!.text.includes(PIN_HEX), 'the listing does not carry the PIN (not even in a key)');
   const allowed = names.find((n: string) => n.startsWith('profile:pin:allowed:'));
   t.notOk(allowed.includes(PIN_HEX), 'the allowed entry is keyed by a digest of its command');
-  t.equal((await http.call('cache/read', { reader, name: allowed })).data, '9000', 'its answer (the status word) is readable by that key');
+  t.match(list.items.find((x: { name: string }) => x.name === allowed), { secret: true }, 'the listing marks it as read under a secret');
+  t.match(list.items.find((x: { name: string }) => x.name.startsWith('profile:pin:select:')), { secret: false }, 'the command before the VERIFY is not');
+  // Read under a secret: not for a transmit token (it could not have sent the PIN itself), only for an administrator.
+  const refused = await http.call('cache/read', { reader, name: allowed }).then(
+    () => 'answered',
+    (e: Error) => e.message,
+  );
+  t.match(refused, /SCARD_E_NO_ACCESS|admin scope/, 'a transmit token may not read it');
+  t.equal((await http.call('cache/read', { reader, name: names.find((n: string) => n.startsWith('profile:pin:select:')) })).data.slice(-4), '9000', 'the plain entry it may');
+  const { token: adminToken } = await createToken(gw.config.state.dir, 'cache-admin', ['admin']);
+  const admin = httpFrontend(gw.gateway.addresses().http, adminToken);
+  t.equal((await admin.call('cache/read', { reader, name: allowed })).data, '9000', 'an admin token reads its answer (the status word) by that key');
 });

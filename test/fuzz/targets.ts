@@ -22,6 +22,13 @@ import { parseRequest } from '../../src/api/mqtt/requests.js';
 import { METHODS, TRANSACTION_MAX_LENGTH } from '../../src/api/mqtt/topics.js';
 import { ConfigError, parseYaml, resolveConfig } from '../../src/config/load.js';
 import { PcscError } from '../../src/pcsc/error.js';
+import { LineSplitter, parseControlLine } from '../../src/api/control/protocol.js';
+import { OPERATION_NAMES } from '../../src/gateway/catalog.js';
+import { checkOperation, checkParams } from '../../src/gateway/validate.js';
+import { decodeMessage, encodeMessage } from '../../drivers/ccid/messages.js';
+import { CcidDescriptorError, configurationExtras, findClassDescriptor, parseCcidDescriptor } from '../../drivers/ccid/descriptor.js';
+import { decodePacket, encodePacket, OsdpFrameError } from '../../src/osdp/packet.js';
+import { Framer } from '../../src/osdp/framer.js';
 
 export interface FuzzTarget<T = unknown> {
   name: string;
@@ -128,6 +135,50 @@ const MQTT_PAYLOAD_SEEDS = [
   '{"reader":"r","led":"green","buzzer":{"ms":100,"count":2}}',
   '{"reader":"r","card":{"type":"mifare-classic-1k","uid":"04A1B2C3"}}',
 ].map((s) => Buffer.from(s));
+
+/** Request bodies as the control channel, HTTP and MQTT hand them to the gateway's operations. */
+const OPERATION_BODY_SEEDS = [
+  '{}',
+  '{"reader":"Simulated Reader 00 00"}',
+  '{"reader":"Simulated Reader 00 00","apdus":["00A4040007A0000000031010","00B0000000"],"protocol":"T=1"}',
+  '{"reader":"r","leaseMs":30000,"shareMode":"exclusive","protocol":"T=0"}',
+  '{"session":"427ef21c","apdus":["0084000008"]}',
+  '{"afterSeq":2,"limit":1}',
+  '{"reader":"r","code":1107299656,"data":"01020304"}',
+  '{"reader":"r","led":"green","buzzer":{"ms":100,"count":2}}',
+  '{"reader":"r","card":{"type":"mifare-classic-1k","uid":"04A1B2C3"}}',
+  '{"text":"log:\\n  level: debug\\n"}',
+  '{"name":"tech","scopes":["read","transmit"]}',
+].map((x) => Buffer.from(x));
+
+const CONTROL_LINE_SEEDS = [
+  '{"id":1,"method":"readers"}',
+  '{"id":"a","method":"transmit","params":{"reader":"Simulated Reader 00 00","apdus":["00A4040000"]}}',
+  '{"id":3,"method":"watch"}',
+  '{"id":4,"method":"unwatch","params":{"id":3}}',
+  '{"id":5,"method":"ping"}',
+  '{"method":"session/open","params":{"reader":"r","shareMode":"shared"}}',
+].map((x) => Buffer.from(`${x}\n`));
+
+const CCID_MESSAGE_SEEDS = [
+  encodeMessage(0x80, 0, 1, [0x00, 0x00, 0x00], hex('3B8F8001804F0CA000000306030001000000006A')),
+  encodeMessage(0x81, 0, 2, [0x01, 0x00, 0x00]),
+  encodeMessage(0x82, 1, 3, [0x01, 0x00, 0x00], hex('1100FE0000')),
+  encodeMessage(0x80, 0, 4, [0x40, 0xfe, 0x00], Buffer.alloc(270, 0x90)),
+  hex('500300'),
+];
+
+/** A 54-byte CCID class descriptor (two slots, TPDU, auto voltage) and a configuration carrying it. */
+const CCID_DESCRIPTOR = hex('3621 1001 01 07 03000000 a00f0000 a00f0000 00 80250000 80250000 00 fe000000 00000000 00000000 ba040200 0f010000 ff ff 0000 00 01');
+const CCID_CONFIG_SEED = Buffer.concat([hex('09 02 5d00 01 01 00 80 32'), hex('09 04 00 00 03 0b 00 00 00'), CCID_DESCRIPTOR, hex('07 05 81 02 4000 00'), hex('07 05 02 02 4000 00'), hex('07 05 83 03 0800 18')]);
+
+const OSDP_SEEDS = [
+  encodePacket({ address: 0, reply: false, sqn: 1, crc: true, code: 0x60, data: Buffer.alloc(0) }),
+  encodePacket({ address: 0, reply: true, sqn: 1, crc: true, code: 0x40, data: Buffer.alloc(0) }),
+  encodePacket({ address: 0x7f, reply: false, sqn: 2, crc: false, code: 0x61, data: hex('00') }),
+  encodePacket({ address: 1, reply: true, sqn: 3, crc: true, code: 0x50, data: hex('00 01 1a 00 0102030405060708') }),
+  encodePacket({ address: 1, reply: false, sqn: 0, crc: true, code: 0x6a, data: Buffer.alloc(120, 0x33) }),
+];
 
 export const TARGETS: FuzzTarget<any>[] = [
   {
@@ -273,4 +324,100 @@ export const TARGETS: FuzzTarget<any>[] = [
       answers(() => resolveConfig(parseYaml(text, 'fuzz'), 'fuzz', { env: {} }), ConfigError);
     },
   } satisfies FuzzTarget<string>,
+  {
+    name: 'control-line',
+    parser: 'src/api/control/protocol.ts LineSplitter, parseControlLine; src/gateway/validate.ts',
+    input: fc.tuple(fc.array(mutated(CONTROL_LINE_SEEDS, 200), { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 6 })),
+    check([lines, cuts]: [Buffer[], number[]]) {
+      const stream = Buffer.concat(lines).toString('utf8');
+      const max = 160;
+      let overflows = 0;
+      const split = new LineSplitter(
+        (line) => {
+          assert(line.length <= max, `a line of ${line.length} characters (over ${max}) was handed on`);
+          const req = answers(() => parseControlLine(line), PcscError);
+          if (!req || ['ping', 'watch', 'unwatch'].includes(req.method)) return;
+          const op = answers(() => checkOperation(req.method), PcscError);
+          if (op) answers(() => checkParams(op, req.params), PcscError);
+        },
+        () => overflows++,
+        max,
+      );
+      const at = [...new Set(cuts.map((c) => (stream.length ? c % stream.length : 0)))].sort((p, q) => p - q);
+      let from = 0;
+      for (const c of [...at, stream.length]) {
+        split.push(stream.slice(from, c));
+        from = c;
+      }
+      assert(overflows <= at.length + 1, 'more overflows than pushes');
+    },
+  } satisfies FuzzTarget<[Buffer[], number[]]>,
+  {
+    name: 'operation-params',
+    parser: 'src/gateway/validate.ts checkOperation, checkParams (HTTP bodies, MQTT and control params)',
+    input: fc.tuple(
+      fc.oneof(fc.constantFrom(...OPERATION_NAMES), fc.string({ maxLength: 16 })),
+      fc.oneof(mutated(OPERATION_BODY_SEEDS, 300), fc.json({ maxDepth: 3 }).map((x) => Buffer.from(x))),
+    ),
+    check([name, body]: [string, Buffer]) {
+      let params: unknown;
+      try {
+        params = JSON.parse(body.toString('utf8'));
+      } catch {
+        return; // the HTTP framework answers 400 before the gateway sees it; MQTT and control say "not valid JSON"
+      }
+      const op = answers(() => checkOperation(name), PcscError);
+      if (!op) return;
+      const r = answers(() => checkParams(op, params), PcscError);
+      if (r !== undefined) assert(r === (params ?? r), 'checkParams handed back something else than it was given');
+    },
+  } satisfies FuzzTarget<[string, Buffer]>,
+  {
+    name: 'ccid-message',
+    parser: 'drivers/ccid/messages.ts decodeMessage; drivers/ccid/descriptor.ts parseCcidDescriptor, configurationExtras, findClassDescriptor',
+    input: fc.oneof(
+      mutated(CCID_MESSAGE_SEEDS, 300).map((b) => ({ kind: 'message' as const, b })),
+      mutated([CCID_DESCRIPTOR], 80).map((b) => ({ kind: 'descriptor' as const, b })),
+      mutated([CCID_CONFIG_SEED], 200).map((b) => ({ kind: 'configuration' as const, b })),
+    ),
+    check(x: { kind: 'message' | 'descriptor' | 'configuration'; b: Buffer }) {
+      if (x.kind === 'message') {
+        const r = decodeMessage(x.b);
+        if (r.ok) {
+          const again = encodeMessage(r.msg.type, r.msg.slot, r.msg.seq, r.msg.p, r.msg.data);
+          assert(again.equals(x.b), 'a decoded message does not encode back to its bytes');
+        } else assert(r.reason.length > 0, 'a refused message without a reason');
+      } else if (x.kind === 'descriptor') {
+        answers(() => parseCcidDescriptor(x.b), CcidDescriptorError);
+      } else {
+        const extras = answers(() => configurationExtras(x.b), CcidDescriptorError) ?? [];
+        for (const e of extras) {
+          const d = answers(() => findClassDescriptor(e.extra, e.endpointExtras ?? []), CcidDescriptorError);
+          if (d) answers(() => parseCcidDescriptor(d), CcidDescriptorError);
+        }
+      }
+    },
+  } satisfies FuzzTarget<{ kind: 'message' | 'descriptor' | 'configuration'; b: Buffer }>,
+  {
+    name: 'osdp-packet',
+    parser: 'src/osdp/packet.ts decodePacket; src/osdp/framer.ts Framer',
+    input: fc.tuple(fc.array(mutated(OSDP_SEEDS, 200), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 17 })),
+    check([packets, chunk]: [Buffer[], number]) {
+      for (const p of packets) {
+        const d = answers(() => decodePacket(p), OsdpFrameError);
+        if (d) assert(p.readUInt16LE(2) === p.length, 'a packet accepted whose length field disagrees with its size');
+      }
+      const f = new Framer(1e9);
+      let delivered = 0;
+      f.on('packet', (_d, raw) => {
+        delivered++;
+        // what the framer delivers passes the packet decoder
+        decodePacket(raw);
+      });
+      const stream = Buffer.concat(packets);
+      for (let i = 0; i < stream.length; i += chunk) f.push(stream.subarray(i, i + chunk), 0);
+      assert(delivered <= packets.length * stream.length, 'delivers more packets than bytes allow');
+      assert(f.pending() <= stream.length, 'keeps more bytes than it was given');
+    },
+  } satisfies FuzzTarget<[Buffer[], number]>,
 ];

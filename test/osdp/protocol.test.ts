@@ -37,6 +37,19 @@ t.test('install mode: SCBK-D session, KEYSET, then a session with the new key', 
   t.ok(emu.engine.counters.sessions >= 2, 'one session with SCBK-D, one with the new key');
 });
 
+t.test('install mode: the ACK to KEYSET is lost, the PD has the key; the next session with it reports the install', async (t) => {
+  const { emu, bus } = rig({ faults: { dropRepliesTo: [CMD.KEYSET] } }, { scbk: KEY, installKey: true });
+  const keysets: number[] = [];
+  bus.on('keyset', (a) => keysets.push(a));
+  bus.start();
+  t.teardown(() => bus.stop());
+  await waitFor(() => bus.isOnline(1) && emu.engine.secureActive, 'PD online in a session with the new key', 30000);
+  t.ok(emu.injected.drop >= 1, `the KEYSET answer was lost (${emu.injected.drop} dropped)`);
+  t.same(emu.installedKey, KEY, 'the PD stored the CP key');
+  t.same(keysets, [1], 'the install is reported once, when the new key opens a session');
+  t.ok(bus.info(1)?.secure);
+});
+
 t.test('card tap, LED, BUZ in a secure session', async (t) => {
   const { emu, bus } = rig({ scbk: KEY, installMode: false }, { scbk: KEY });
   const cards: Buffer[] = [];

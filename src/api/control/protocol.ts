@@ -11,7 +11,7 @@
  * without a usable id is answered with id null.
  */
 import { OPERATION_NAMES } from '../../gateway/catalog.js';
-import type { ErrorBody } from '../../gateway/errors.js';
+import { invalid, type ErrorBody } from '../../gateway/errors.js';
 import type { Reader } from '../../gateway/readers.js';
 
 /** Methods of the channel itself (streaming, liveness); everything else is a gateway operation. */
@@ -67,4 +67,25 @@ export class LineSplitter {
       this.onOverflow();
     }
   }
+}
+
+/**
+ * One request line as a request; throws SCARD_E_INVALID_PARAMETER naming the
+ * problem, with the request's id attached (`reqId`) when it had a usable one.
+ */
+export function parseControlLine(line: string): ControlRequest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (err) {
+    throw invalid(`not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('a request must be a JSON object');
+  const o = parsed as Record<string, unknown>;
+  const id = typeof o.id === 'number' || typeof o.id === 'string' ? o.id : null;
+  if (typeof o.method !== 'string') throw Object.assign(invalid('request has no "method" string'), { reqId: id });
+  if (o.params !== undefined && (typeof o.params !== 'object' || o.params === null || Array.isArray(o.params))) {
+    throw Object.assign(invalid('"params" must be a JSON object'), { reqId: id });
+  }
+  return { id, method: o.method, params: o.params as Record<string, unknown> | undefined };
 }

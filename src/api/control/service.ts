@@ -11,7 +11,7 @@ import type { CoreEvents, ReaderSnapshot } from '../../core/api.js';
 import type { Service, ServiceContext } from '../../daemon/service.js';
 import { errorBody, invalid } from '../../gateway/errors.js';
 import { DISPOSITION } from '../../pcsc/constants.js';
-import { CONTROL_METHODS, LineSplitter, type ControlRequest } from './protocol.js';
+import { CONTROL_METHODS, LineSplitter, parseControlLine, type ControlRequest } from './protocol.js';
 import { prepareSocketPath } from '../../daemon/socket-file.js';
 
 const WATCHED_EVENTS = ['reader-added', 'reader-removed', 'card-inserted', 'card-removed', 'reader-error', 'reader-state'] as const;
@@ -78,23 +78,6 @@ export function createControlService(ctx: ServiceContext): Service {
     sock.write(`${JSON.stringify(msg)}\n`);
   }
 
-  function parse(line: string): ControlRequest {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch (err) {
-      throw invalid(`not valid JSON: ${(err as Error).message}`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('a request must be a JSON object');
-    const o = parsed as Record<string, unknown>;
-    const id = typeof o.id === 'number' || typeof o.id === 'string' ? o.id : null;
-    if (typeof o.method !== 'string') throw Object.assign(invalid('request has no "method" string'), { reqId: id });
-    if (o.params !== undefined && (typeof o.params !== 'object' || o.params === null || Array.isArray(o.params))) {
-      throw Object.assign(invalid('"params" must be a JSON object'), { reqId: id });
-    }
-    return { id, method: o.method, params: o.params as Record<string, unknown> | undefined };
-  }
-
   function onConnection(sock: Socket): void {
     clients.add(sock);
     sock.setEncoding('utf8');
@@ -106,7 +89,7 @@ export function createControlService(ctx: ServiceContext): Service {
         requests++;
         let req: ControlRequest;
         try {
-          req = parse(line);
+          req = parseControlLine(line);
         } catch (err) {
           badRequests++;
           const body = errorBody(err);
