@@ -16,8 +16,10 @@ import { apduProblem, hexProblem } from './apdu.js';
 
 let ajv: Promise<Ajv> | undefined;
 function compiler(): Promise<Ajv> {
-  return (ajv ??= import('ajv').then(({ Ajv }) => {
-    const a = new Ajv({ allErrors: false, strict: false, useDefaults: false });
+  // ajv is CommonJS: its module.exports is the default export under Node and in the esbuild bundle alike
+  // (the bundle gives a dynamically imported CommonJS module no named exports).
+  return (ajv ??= import('ajv').then(({ default: ajvModule }) => {
+    const a = new ajvModule.Ajv({ allErrors: false, strict: false, useDefaults: false });
     a.addFormat('hex', { type: 'string', validate: (s: string) => hexProblem(s) === undefined });
     a.addFormat('apdu', { type: 'string', validate: (s: string) => apduProblem(s) === undefined });
     return a;
