@@ -1,22 +1,29 @@
 /**
  * `make soak`: the real daemon (child process) under mixed load on every
- * frontend at once while faults are injected on a schedule; ends with a JSON
- * report. Not part of make test. SOAK_MINUTES (default 10), SOAK_FAULT_S
- * (default 45: one fault every that many seconds, round robin).
+ * frontend and every reader kind at once while faults are injected on a
+ * schedule; ends with a JSON report. Not part of make test. SOAK_MINUTES
+ * (default 10), SOAK_FAULT_S (default 45: one fault every that many seconds,
+ * round robin).
  *
  * Load: pyscard (Debian's libpcsclite) clients with transactions on the pcsc
- * socket; MQTT one-shot transmits (sim and vicc readers) and sessions;
- * control-channel clients (pings, transmits, taps on the simulated
- * contactless reader); a vicc virtual card on vpcd.
+ * socket; MQTT one-shot transmits (sim, vicc, PN532, CCID readers) and
+ * sessions; control-channel clients (pings, transmits, taps on the simulated
+ * contactless reader); the web UI's live channel (web-live.ts); a vicc
+ * virtual card on vpcd; an emulated PN532 on a pty (pn532.ts); an emulated
+ * OSDP reader over the Secure Channel on a pty (osdp.ts); an emulated USB
+ * CCID reader hosted by the daemon (ccid.ts).
  * Faults: Mosquitto restart; vicc killed mid-APDU and restarted (its reader's
  * card goes and comes back); SIGKILL of the daemon and restart on the same
  * state directory; disk full (the state directory is a small tmpfs, filled
- * for 10 s).
- * Not covered yet: web UI live channel, emulated PN532 with serial
- * corruption (see the report's `notCovered`).
+ * for 10 s); PN532 serial line corruption for 8 s; the PN532's and the OSDP
+ * reader's serial adapters unplugged for 5 s and plugged back in; the
+ * daemon's wall clock jumped three years ahead, three years back and back to
+ * the right time in turn (libfaketime, Debian's faketime, preloaded into the
+ * daemon; its monotonic clock is left alone, as NTP leaves it).
+ * Hostile clients (hostile.ts): one attack every SOAK_HOSTILE_S (default 20) s.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -24,18 +31,39 @@ import { startDaemon, type Daemon } from '../../test/helpers/daemon.js';
 import { startMosquitto, freePort } from '../../test/mqtt/mosquitto.js';
 import { startVicc, type Vicc } from '../../test/helpers/vicc.js';
 import { ControlClient } from '../../src/cli/client.js';
+import { setPassword } from '../../src/api/http/auth/password.js';
+import { VPCD_FRIENDLY_NAME } from '../../drivers/vpcd/index.js';
+import { controlOnce, inc, log, readerNames, sleep, type Tally } from './common.js';
+import { startRequester } from './mqtt-requester.js';
+import { followLive } from './web-live.js';
+import { startPn532, PN532_NAME } from './pn532.js';
+import { startOsdp, OSDP_NAME } from './osdp.js';
+import { CCID_DRIVER_CONFIG, isCcidReader, runCcidLoad } from './ccid.js';
+import { startHostileClients } from './hostile.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const FAULT_S = Number(process.env.SOAK_FAULT_S ?? 45);
+const HOSTILE_S = Number(process.env.SOAK_HOSTILE_S ?? 20);
+const LIBFAKETIME = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'arm-linux-gnueabihf'].map((a) => `/usr/lib/${a}/faketime/libfaketimeMT.so.1`).find((p) => existsSync(p));
+/** Wall-clock offsets of the clock-jump fault, in turn (libfaketime's relative form). */
+const CLOCK_JUMPS = ['+1095d', '-1095d', '+0d'];
 const GW = 'soak';
 const ROOT = `scardgate/${GW}`;
 const CONTACT_A = 'Simulated Contact Reader A 00 00';
 const CONTACT_B = 'Simulated Contact Reader B 01 00';
 const CONTACTLESS = 'Simulated Contactless Reader 02 00';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const log = (msg: string): void => console.error(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-const inc = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
+const PASSWORD = 'soak horse battery staple 16';
+
+/** Which load a reader belongs to (per-load event figures). */
+function readerKind(name: string): string {
+  if (name.startsWith('Simulated')) return 'sim';
+  if (name.startsWith(VPCD_FRIENDLY_NAME)) return 'vicc';
+  if (name.startsWith(PN532_NAME)) return 'pn532';
+  if (name.startsWith(OSDP_NAME)) return 'osdp';
+  if (isCcidReader(name)) return 'ccid';
+  return 'other';
+}
 
 function procStats(pid: number): { rssMb: number; fds: number } {
   try {
@@ -62,8 +90,13 @@ async function main(): Promise<void> {
   mkdirSync(join(base, 'run'));
   const pcscSocket = join(base, 'run', 'pcscd.comm');
   const controlSocket = join(base, 'run', 'scardgate.ctl');
+  await setPassword(stateDir, PASSWORD);
   const broker = await startMosquitto({ persistence: true });
   const vpcdPort = await freePort();
+  const httpPort = await freePort();
+  const httpBase = `http://127.0.0.1:${httpPort}`;
+  const pn532 = await startPn532(join(base, 'run'));
+  const osdp = await startOsdp(join(base, 'run'));
   const daemonConfig = {
     gatewayId: GW,
     log: { level: 'info' },
@@ -72,34 +105,72 @@ async function main(): Promise<void> {
     pcsc: { socket: pcscSocket },
     mqtt: { url: broker.url, reconnectMinMs: 200, reconnectMaxMs: 2000 },
     events: { debounceMs: 0, outbox: { maxBytes: 8 << 20 } },
-    drivers: { vpcd: { enabled: true, port: vpcdPort, slots: 1 } },
+    http: { host: '127.0.0.1', port: httpPort, loginAttemptsPerMinute: 1000 },
+    drivers: {
+      vpcd: { enabled: true, port: vpcdPort, slots: 1 },
+      pn532: pn532.driverConfig,
+      osdp: osdp.driverConfig,
+      ccid: CCID_DRIVER_CONFIG,
+    },
   };
-  const start = (): Promise<Daemon> => startDaemon({ services: ['control', 'pcsc', 'mqtt'], config: daemonConfig, readyTimeoutMs: 60000 });
-  let daemon = await start();
-  const viccReader = daemon.ready.readerNames.find((n) => !n.startsWith('Simulated')) ?? '';
-  log(`daemon ready (pid ${daemon.pid}); readers: ${daemon.ready.readerNames.join(', ')}`);
-
-  // ---- consumer: persistent session, de-dup by seq ----
+  // ---- consumer: persistent session, de-dup by seq; subscribed before the daemon starts (readers with cards at start-up record events at once) ----
   const seen = new Set<number>();
   let maxFirst = 0;
   let outOfOrder = 0;
   let duplicates = 0;
   const consumer: MqttClient = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'soak-consumer', clean: false, properties: { sessionExpiryInterval: 7200 }, reconnectPeriod: 300 });
+  const eventsByKind = new Map<string, number>();
+  const insertedByKind = new Map<string, number>();
+  const present = new Map<string, boolean>();
   consumer.on('message', (_t, p) => {
-    const ev = JSON.parse(p.toString()) as { seq: number };
+    const ev = JSON.parse(p.toString()) as { seq: number; type: string; reader: string };
+    if (ev.type === 'card.inserted') present.set(ev.reader, true);
+    else if (ev.type === 'card.removed' || ev.type === 'reader.removed') present.set(ev.reader, false);
     if (seen.has(ev.seq)) {
       duplicates++;
       return;
     }
     seen.add(ev.seq);
+    inc(eventsByKind, readerKind(ev.reader));
+    if (ev.type === 'card.inserted') inc(insertedByKind, readerKind(ev.reader));
     if (ev.seq < maxFirst) outOfOrder++;
     maxFirst = Math.max(maxFirst, ev.seq);
   });
   await consumer.subscribeAsync(`${ROOT}/events`, { qos: 1 });
 
+  // The daemon's wall clock comes from this file (re-read every second); its monotonic clock is real.
+  const clockFile = join(base, 'run', 'clock-offset');
+  writeFileSync(clockFile, '+0d\n');
+  if (!LIBFAKETIME) log('libfaketime is missing (apt-get install faketime): the clock-jump fault is skipped');
+  const clockEnv: Record<string, string> = LIBFAKETIME
+    ? { LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_CACHE_DURATION: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' }
+    : {};
+  const start = (): Promise<Daemon> => startDaemon({ services: ['control', 'pcsc', 'mqtt', 'http'], config: daemonConfig, env: clockEnv, readyTimeoutMs: 60000 });
+  let daemon = await start();
+  const viccReader = daemon.ready.readerNames.find((n) => readerKind(n) === 'vicc') ?? '';
+  // serial and USB readers come up after `ready`: follow the reader list
+  let names: string[] = daemon.ready.readerNames;
+  const kinds = ['sim', 'vicc', 'pn532', 'osdp', 'ccid'];
+  const upBy = performance.now() + 30000;
+  while (performance.now() < upBy && !kinds.every((k) => names.some((n) => readerKind(n) === k))) {
+    await sleep(500);
+    names = await readerNames(controlSocket);
+  }
+  log(`daemon ready (pid ${daemon.pid}); readers: ${names.join(', ')}`);
+  const missingKinds = kinds.filter((k) => !names.some((n) => readerKind(n) === k));
+  if (missingKinds.length) log(`WARNING: no reader of kind ${missingKinds.join(', ')} after 30 s`);
+
   let running = true;
-  const exchanges = new Map<string, number>();
-  const errors = new Map<string, number>();
+  const isRunning = (): boolean => running;
+  const tally: Tally = { exchanges: new Map(), errors: new Map() };
+  const { exchanges, errors } = tally;
+  const readerRefresh = (async () => {
+    while (running) {
+      await sleep(2000);
+      const now = await readerNames(controlSocket);
+      if (now.length) names = now;
+    }
+  })();
 
   // ---- vicc ----
   let vicc: Vicc | undefined = startVicc({ port: vpcdPort });
@@ -127,41 +198,9 @@ async function main(): Promise<void> {
   startPy();
 
   // ---- MQTT requests: one-shot transmits (sim + vicc) and sessions ----
-  const req: MqttClient = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 300 });
-  await req.subscribeAsync('soak/reply/#', { qos: 1 });
-  let corr = 0;
-  const waiting = new Map<string, (r: any) => void>();
-  req.on('message', (_t, p, packet) => {
-    const id = packet.properties?.correlationData?.toString() ?? '';
-    const w = waiting.get(id);
-    if (w) {
-      waiting.delete(id);
-      w(JSON.parse(p.toString()));
-    }
-  });
-  const mqttRequest = (method: string, body: Record<string, unknown>): Promise<any> => {
-    const id = String(corr++);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        waiting.delete(id);
-        resolve({ status: 'error', error: 'timeout', data: { name: 'TIMEOUT(no answer in 10 s)' } });
-      }, 10000);
-      waiting.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      req.publish(`${ROOT}/request/${method}`, JSON.stringify(body), { qos: 1, properties: { responseTopic: `soak/reply/${method}`, correlationData: Buffer.from(id) } });
-    });
-  };
-  // An error answer carries the gateway's error body {code, name, message}; a timeout here only a name.
-  const errorName = (r: any): string => String(r.error?.name ?? r.data?.name ?? (typeof r.error === 'string' ? r.error : JSON.stringify(r.error ?? r))).slice(0, 60);
-  const count = (kind: string, r: any): void => {
-    if (r.status === 'ok') {
-      const bad = (r.data?.responses ?? []).find((x: any) => x.error);
-      if (bad) inc(errors, `${kind} ${bad.error.name ?? 'error'}`);
-      else inc(exchanges, kind);
-    } else inc(errors, `${kind} ${errorName(r)}`);
-  };
+  const requester = await startRequester(broker.url, ROOT, tally);
+  const mqttRequest = requester.request;
+  const count = requester.count;
   const loops: Array<Promise<void>> = [];
   loops.push(
     (async () => {
@@ -186,6 +225,15 @@ async function main(): Promise<void> {
     })(),
   );
 
+  // ---- the web UI's live channel, PN532, OSDP and CCID loads ----
+  const live = followLive(httpBase, PASSWORD);
+  const ccidFigures = { taps: 0 };
+  loops.push(
+    pn532.run({ running: isRunning, requester, readerName: () => names.find((n) => readerKind(n) === 'pn532'), present: (r) => present.get(r) === true }),
+    osdp.run(isRunning),
+    runCcidLoad(isRunning, requester, () => names.filter((n) => readerKind(n) === 'ccid'), tally, ccidFigures),
+  );
+
   // ---- control clients: pings (latency), transmits, taps ----
   const pings: number[] = [];
   let taps = 0;
@@ -199,8 +247,9 @@ async function main(): Promise<void> {
           const t0 = performance.now();
           await c.request('ping');
           pings.push(performance.now() - t0);
-          const r = await c.request<{ results: Array<{ error?: { name: string } }> }>('transmit', { reader: CONTACT_A, apdus: ['00A4000C023F00'] });
-          if (r.results.some((x) => x.error)) inc(errors, `control ${r.results.find((x) => x.error)!.error!.name}`);
+          const r = await c.request<{ responses: Array<{ error?: { name: string } }> }>('transmit', { reader: CONTACT_A, apdus: ['00A4000C023F00'] });
+          const bad = r.responses.find((x) => x.error);
+          if (bad) inc(errors, `control ${bad.error!.name}`);
           else inc(exchanges, 'control');
           await c.request('simulate/remove', { reader: CONTACTLESS }).catch(() => undefined);
           const uid = `04${(0x100000 + (n++ % 0xeffff)).toString(16).toUpperCase()}A1B2C3`;
@@ -250,9 +299,21 @@ async function main(): Promise<void> {
   lives.push({ pid: daemon.pid, start: procStats(daemon.pid) });
   log(`warmed up: ${JSON.stringify(lives[0].start)}`);
 
+  // ---- hostile clients ----
+  const hostile = startHostileClients(() => ({ pcscSocket, controlSocket, mqtt: { url: broker.url, root: ROOT }, httpUrl: httpBase }), HOSTILE_S * 1000, log);
+
   // ---- faults ----
   const faults = new Map<string, number>();
-  const order = ['broker restart', 'vicc killed mid-APDU', 'daemon SIGKILL + restart', ...(tmpfs ? ['disk full'] : [])];
+  let clockJumps = 0;
+  const order = [
+    'broker restart',
+    'PN532 serial corruption',
+    'vicc killed mid-APDU',
+    'serial readers unplugged',
+    ...(LIBFAKETIME ? ['wall clock jump'] : []),
+    'daemon SIGKILL + restart',
+    ...(tmpfs ? ['disk full'] : []),
+  ];
   let k = 0;
   while (performance.now() + FAULT_S * 1000 < end) {
     await sleep(FAULT_S * 1000);
@@ -264,6 +325,14 @@ async function main(): Promise<void> {
         await broker.stop();
         await sleep(3000);
         await broker.start();
+      } else if (f === 'wall clock jump') {
+        const to = CLOCK_JUMPS[clockJumps++ % CLOCK_JUMPS.length];
+        log(`wall clock offset now ${to}`);
+        writeFileSync(clockFile, `${to}\n`);
+      } else if (f === 'PN532 serial corruption') {
+        await pn532.corrupt(8000);
+      } else if (f === 'serial readers unplugged') {
+        await Promise.all([pn532.unplug(5000), osdp.unplug(5000)]);
       } else if (f === 'vicc killed mid-APDU') {
         vicc?.proc.kill('SIGKILL');
         await vicc?.exited;
@@ -300,9 +369,12 @@ async function main(): Promise<void> {
 
   // ---- wind down: stop load, let the outbox drain ----
   running = false;
+  writeFileSync(clockFile, '+0d\n');
+  const hostileTally = await hostile.stop();
   for (const p of pyClients) p.kill('SIGTERM');
   await Promise.all(loops);
   await sampler;
+  await readerRefresh;
   const endStats = procStats(daemon.pid);
   lives[lives.length - 1].end = endStats;
   const d = await sample();
@@ -318,14 +390,27 @@ async function main(): Promise<void> {
   }
   await sleep(2000);
   let missing = 0;
-  for (let s = 1; s <= lastSeq; s++) if (!seen.has(s)) missing++;
+  const missingSeqs: Array<{ seq: number; inJournal: boolean | null; type?: string; reader?: string }> = [];
+  for (let s = 1; s <= lastSeq; s++) {
+    if (seen.has(s)) continue;
+    missing++;
+    if (missingSeqs.length >= 20) continue;
+    // recorded but never delivered, or a seq the journal never used?
+    const h = await controlOnce<{ events: Array<{ seq: number; type: string; reader: string }> }>(controlSocket, 'events', { afterSeq: s - 1, limit: 1 });
+    const ev = h?.events[0];
+    missingSeqs.push({ seq: s, inJournal: h ? ev?.seq === s : null, type: ev?.seq === s ? ev.type : undefined, reader: ev?.seq === s ? ev.reader : undefined });
+  }
+  if (missingSeqs.length) log(`missing seqs: ${JSON.stringify(missingSeqs)}`);
   const dropped = (await sample())?.mqtt?.outbox?.dropped ?? 0;
 
+  await live.stop();
   await daemon.stop().catch(() => undefined);
   await vicc?.stop().catch(() => undefined);
   await consumer.endAsync(true);
-  await req.endAsync(true);
+  await requester.close();
   await broker.close();
+  await pn532.close();
+  await osdp.close();
   if (tmpfs) execFileSync('umount', ['-l', stateDir], { stdio: 'pipe' });
   rmSync(base, { recursive: true, force: true });
 
@@ -349,6 +434,7 @@ async function main(): Promise<void> {
       eventsDelivered: seen.size,
       eventsLost: Math.max(0, missing - dropped),
       seqGaps: missing,
+      missingSeqs,
       eventRecordFailures: recordFailures,
       outboxDropped: dropped,
       duplicates,
@@ -363,7 +449,20 @@ async function main(): Promise<void> {
       eventLoopDelayMaxMs: lag.maxMs,
       eventLoopDelayP99MsWorstSample: lagP99Max,
       controlPingP99Ms: pct(pings, 99),
-      notCovered: ['web UI live channel', 'emulated PN532 with serial corruption'],
+      eventsDeliveredByReaderKind: Object.fromEntries(eventsByKind),
+      loads: {
+        webLive: live.figures,
+        pn532: { ...pn532.figures, exchanges: exchanges.get('pn532-transmit') ?? 0, cardInsertedEvents: insertedByKind.get('pn532') ?? 0 },
+        osdp: { ...osdp.figures, cardInsertedEvents: insertedByKind.get('osdp') ?? 0, cardEvents: eventsByKind.get('osdp') ?? 0 },
+        ccid: { readers: names.filter((n) => readerKind(n) === 'ccid').length, exchanges: exchanges.get('ccid-transmit') ?? 0, taps: ccidFigures.taps, cardInsertedEvents: insertedByKind.get('ccid') ?? 0 },
+      },
+      hostile: hostileTally,
+      clockJumps,
+      notCovered: [
+        ...(tmpfs ? [] : ['disk full (needs root for the tmpfs state directory)']),
+        ...(LIBFAKETIME ? [] : ['wall clock jumps (needs libfaketime: apt-get install faketime)']),
+        ...missingKinds.map((k) => `${k} readers (none came up)`),
+      ],
     }),
   );
 }

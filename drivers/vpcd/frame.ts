@@ -24,15 +24,17 @@ export function encodeFrames(...payloads: Uint8Array[]): Buffer {
 
 export const controlFrame = (code: number): Buffer => Buffer.from([0x00, 0x01, code]);
 
+const EMPTY = Buffer.alloc(0);
+
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
 
   /** Bytes received but not yet a whole frame. */
   get buffered(): number {
     return this.buf.length;
   }
 
-  /** Feed received bytes; returns the complete payloads, in order. */
+  /** Feed received bytes (valid only during the call: what is kept is copied); returns the complete payloads, in order. */
   push(chunk: Buffer): Buffer[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const out: Buffer[] = [];
@@ -43,7 +45,7 @@ export class FrameDecoder {
       out.push(Buffer.from(this.buf.subarray(p + 2, p + 2 + n)));
       p += 2 + n;
     }
-    this.buf = p === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(p);
+    this.buf = p === this.buf.length ? EMPTY : Buffer.from(this.buf.subarray(p));
     return out;
   }
 
@@ -53,6 +55,6 @@ export class FrameDecoder {
   }
 
   reset(): void {
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
   }
 }

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { CardInfo, DriverSlot, SlotEvents } from '../../src/driver/contract.js';
 import { CM_IOCTL_GET_FEATURE_REQUEST, FEATURE, SCARD, scardCtlCode } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
+import { startReading, writeReply } from '../../src/net/socket-io.js';
 import { controlFrame, encodeFrame, FrameDecoder, MAX_PAYLOAD, VPCD_CTRL } from './frame.js';
 
 const ATR_MIN = 2;
@@ -31,7 +32,8 @@ interface Pending {
   expect: Expect;
   resolve: (b: Buffer) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() after which the call fails with E_TIMEOUT. */
+  deadline: number;
 }
 
 export interface VpcdSlotOptions {
@@ -50,9 +52,13 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
   private present = false;
   private atr: Buffer | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** serial() ops queued or running. */
+  private serialOps = 0;
   private closed = false;
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** One response watchdog per slot, re-armed lazily (no timer set and cleared per exchange). */
+  private watchdog: NodeJS.Timeout | undefined;
   private listening = false;
   readonly counters = { connections: 0, refused: 0, exchanges: 0, timeouts: 0, protocolErrors: 0, disconnectsMidCall: 0 };
 
@@ -86,7 +92,7 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
   /** Bind the port. Resolves either way: a port that cannot be bound is retried with back-off, the slot reported unavailable. */
   async listen(): Promise<void> {
     if (this.closed || this.listening) return;
-    const server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (s) => this.accept(s));
     await new Promise<void>((resolve) => {
       const fail = (e: NodeJS.ErrnoException): void => {
         server.close();
@@ -120,6 +126,8 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.drop(SCARD.E_NO_SMARTCARD, 'reader closed');
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
     const server = this.server;
     this.server = undefined;
     this.listening = false;
@@ -138,9 +146,9 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     s.setNoDelay(true);
     this.sock = s;
     this.decoder.reset();
-    s.on('data', (chunk: Buffer) => this.onData(s, chunk));
     s.on('error', () => undefined); // 'close' follows and does the work
     s.on('close', () => this.onClose(s));
+    startReading(s, (chunk) => this.onData(s, chunk));
     // A connection is a card once it answers GET ATR with an ATR.
     void this.serial(() => this.request(encodeFrame(Buffer.from([VPCD_CTRL.ATR])), 'atr')).then(
       (atr) => {
@@ -160,8 +168,7 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
       if (!p) return this.drop(SCARD.F_COMM_ERROR, `unsolicited ${frame.length}-byte frame from the vicc`);
       const problem = p.expect === 'atr' ? atrProblem(frame) : frame.length < 2 ? `response of ${frame.length} bytes has no status word` : undefined;
       if (problem) return this.drop(SCARD.F_COMM_ERROR, problem);
-      this.pending = undefined;
-      clearTimeout(p.timer);
+      this.settled();
       p.resolve(frame);
     }
     // An ATR cannot be longer than 33 bytes: no need to wait for the rest of a bigger frame.
@@ -176,8 +183,7 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     const p = this.pending;
     if (p) {
       this.counters.disconnectsMidCall++;
-      this.pending = undefined;
-      clearTimeout(p.timer);
+      this.settled();
       p.reject(new PcscError(SCARD.E_NO_SMARTCARD, '(the vicc disconnected during the exchange)'));
     }
     this.atr = undefined;
@@ -193,8 +199,7 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     if (code === SCARD.F_COMM_ERROR) this.counters.protocolErrors++;
     if (code === SCARD.E_TIMEOUT) this.counters.timeouts++;
     if (p) {
-      this.pending = undefined;
-      clearTimeout(p.timer);
+      this.settled();
       p.reject(new PcscError(code, `(vpcd slot ${this.index}: ${why})`));
     }
     if (this.sock) {
@@ -209,24 +214,53 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
 
   /** One call at a time on the wire (the core serialises too; the connect probe is ours). */
   private serial<T>(op: () => Promise<T>): Promise<T> {
+    this.serialOps++;
     const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
+    // The caller handles `run`'s rejection; the next op runs after it either way.
+    this.queue = run;
+    run.then(this.serialDone, this.serialDone);
     return run;
   }
+
+  private readonly serialDone = (): void => {
+    this.serialOps--;
+  };
 
   private request(bytes: Buffer, expect: Expect): Promise<Buffer> {
     const s = this.sock;
     if (!s) return Promise.reject(new PcscError(SCARD.E_NO_SMARTCARD, `(vpcd slot ${this.index}: no vicc connected)`));
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => this.drop(SCARD.E_TIMEOUT, `no answer within ${this.opts.responseTimeoutMs} ms`), this.opts.responseTimeoutMs);
-      this.pending = { expect, resolve, reject, timer };
-      s.write(bytes);
+      const ms = this.opts.responseTimeoutMs;
+      this.pending = { expect, resolve, reject, deadline: performance.now() + ms };
+      // The watchdog keeps the process alive only while a call is pending.
+      if (this.watchdog) this.watchdog.ref();
+      else this.arm(ms);
+      writeReply(s, bytes);
     });
   }
 
+  private settled(): void {
+    this.pending = undefined;
+    this.watchdog?.unref();
+  }
+
+  private arm(ms: number): void {
+    this.watchdog = setTimeout(this.watch, Math.max(1, Math.ceil(ms)));
+    if (!this.pending) this.watchdog.unref();
+  }
+
+  private readonly watch = (): void => {
+    this.watchdog = undefined;
+    const p = this.pending;
+    if (!p) return;
+    const left = p.deadline - performance.now();
+    if (left > 0) this.arm(left);
+    else this.drop(SCARD.E_TIMEOUT, `no answer within ${this.opts.responseTimeoutMs} ms`);
+  };
+
   private send(bytes: Buffer): void {
     if (!this.sock) throw new PcscError(SCARD.E_NO_SMARTCARD, `(vpcd slot ${this.index}: no vicc connected)`);
-    this.sock.write(bytes);
+    writeReply(this.sock, bytes);
   }
 
   async powerUp(): Promise<Buffer> {
@@ -252,15 +286,22 @@ export class VpcdSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     });
   }
 
-  async transmit(data: Buffer, _protocol: number): Promise<Buffer> {
+  transmit(data: Buffer, _protocol: number): Promise<Buffer> {
     // A 1-byte payload would read as a control code; 0xFFFF is the frame limit.
     if (data.length < 2 || data.length > MAX_PAYLOAD) {
-      throw new PcscError(SCARD.E_INVALID_PARAMETER, `(vpcd: an APDU of ${data.length} bytes cannot be sent; 2..${MAX_PAYLOAD})`);
+      return Promise.reject(new PcscError(SCARD.E_INVALID_PARAMETER, `(vpcd: an APDU of ${data.length} bytes cannot be sent; 2..${MAX_PAYLOAD})`));
     }
-    return this.serial(() => {
-      this.counters.exchanges++;
-      return this.request(encodeFrame(data), 'rapdu');
-    });
+    if (this.serialOps > 0 || this.pending) {
+      return this.serial(() => {
+        this.counters.exchanges++;
+        return this.request(encodeFrame(data), 'rapdu');
+      });
+    }
+    // Nothing queued or on the wire (the core sends one exchange at a time): straight out, later ops queue behind it.
+    this.counters.exchanges++;
+    const p = this.request(encodeFrame(data), 'rapdu');
+    this.queue = p;
+    return p;
   }
 
   /** As ifd-vpcd: the part 10 feature list holds GET_TLV_PROPERTIES, whose answer announces extended APDUs. */

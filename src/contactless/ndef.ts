@@ -197,7 +197,7 @@ const readBinary = async (tx: ApduFn, block: number, le: number, what: string): 
   return r.subarray(0, r.length - 2);
 };
 
-/** Largest NDEF area read (NTAG216 user memory is 872 bytes; a MIFARE Classic 1K MAD1 has 15 x 48). */
+/** Largest Type 2 NDEF area read (NTAG216 user memory is 872 bytes). */
 const MAX_AREA = 1024;
 
 /** NDEF message of a Type 2 tag: Capability Container at page 3, data area from page 4. Undefined: not NDEF formatted. */
@@ -221,7 +221,7 @@ const MAD_KEY = Buffer.from('A0A1A2A3A4A5', 'hex');
 const NDEF_KEY = Buffer.from('D3F7D3F7D3F7', 'hex');
 const NDEF_AID = 0x03e1;
 
-/** CRC-8 of the MAD (polynomial 0x1D, preset 0xC7) over bytes 1..31 of sector 0 blocks 1-2. */
+/** CRC-8 of a MAD (polynomial 0x1D, preset 0xC7) over all its bytes but the CRC: 31 for the MAD1, 47 for the MAD2. */
 export function madCrc(bytes: Uint8Array): number {
   let crc = 0xc7;
   for (const b of bytes) {
@@ -231,31 +231,70 @@ export function madCrc(bytes: Uint8Array): number {
   return crc;
 }
 
-/** NDEF message of a MIFARE Classic 1K/4K (MAD1: sectors 1-15). Undefined: no MAD or no NDEF sector. */
-export async function readClassicNdef(tx: ApduFn): Promise<Buffer | undefined> {
+/** First block and number of data blocks of a MIFARE Classic sector: 4K sectors 32-39 have 15 + trailer (docs/pn532.md §13). */
+const classicSector = (s: number): { first: number; data: number } => (s < 32 ? { first: s * 4, data: 3 } : { first: 128 + (s - 32) * 16, data: 15 });
+
+/** The sectors a MAD marks NDEF (AID 03E1): `mad` is CRC, info, then one little-endian AID per sector from `firstSector` on. */
+function ndefSectors(mad: Buffer, firstSector: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; 2 + 2 * k + 1 < mad.length; k++) if ((mad[2 + 2 * k] | (mad[3 + 2 * k] << 8)) === NDEF_AID) out.push(firstSector + k);
+  return out;
+}
+
+export interface ClassicNdef {
+  /** The NDEF message TLV's value; absent: no MAD, no NDEF sector, no NDEF TLV, or the message is cut. */
+  message?: Buffer;
+  /** Why sectors 17-39 of a 4K were not read although the message goes on there (its MAD2 is not valid). */
+  mad2Error?: string;
+}
+
+/**
+ * NDEF message of a MIFARE Classic 1K/4K: the sectors the MAD1 (sector 0)
+ * marks NDEF, then on a 4K whose general purpose byte says MAD version 2 those
+ * the MAD2 (sector 16) marks. The MAD2 is read only when the message goes on
+ * past the MAD1's sectors; a MAD2 that fails its CRC (or refuses the MAD key)
+ * stops the read at sector 15 and is reported, not thrown.
+ */
+export async function readClassicNdef(tx: ApduFn, fourK = false): Promise<ClassicNdef> {
   const auth = async (block: number, slot: number): Promise<boolean> =>
     sw(await tx(Buffer.from([0xff, 0x86, 0x00, 0x00, 0x05, 0x01, 0x00, block, 0x60, slot]))) === 0x9000;
   const load = async (key: Buffer, slot: number): Promise<void> => {
     const r = await tx(Buffer.concat([Buffer.from([0xff, 0x82, 0x00, slot, 0x06]), key]));
     if (sw(r) !== 0x9000) throw new NdefError(`LOAD KEYS answered ${sw(r).toString(16)}`);
   };
+  const readBlocks = async (first: number, count: number, what: string): Promise<Buffer> => {
+    const parts: Buffer[] = [];
+    for (let b = first; b < first + count; b++) parts.push(await readBinary(tx, b, 16, what));
+    return Buffer.concat(parts);
+  };
   await load(MAD_KEY, 0);
   await load(NDEF_KEY, 1);
-  if (!(await auth(1, 0))) return undefined; // no MAD key: not NFC formatted
-  const mad = Buffer.concat([await readBinary(tx, 1, 16, 'MAD'), await readBinary(tx, 2, 16, 'MAD')]);
-  if (madCrc(mad.subarray(1)) !== mad[0]) throw new NdefError('MAD CRC mismatch');
-  const sectors: number[] = [];
-  for (let s = 1; s <= 15; s++) if ((mad[2 * s] | (mad[2 * s + 1] << 8)) === NDEF_AID) sectors.push(s);
-  if (!sectors.length) return undefined;
+  if (!(await auth(1, 0))) return {}; // no MAD key: not NFC formatted
+  const mad1 = await readBlocks(1, 2, 'MAD');
+  if (madCrc(mad1.subarray(1)) !== mad1[0]) throw new NdefError('MAD CRC mismatch');
+  // A 4K has a MAD2 when the general purpose byte (sector 0 trailer, byte 9) says MAD version 2; reading a trailer never fails.
+  const hasMad2 = fourK && ((await readBlocks(3, 1, 'MAD trailer'))[9] & 0x03) === 0x02;
+
   let area = Buffer.alloc(0);
-  for (const s of sectors) {
-    if (!(await auth(s * 4, 1))) throw new NdefError(`NDEF sector ${s}: public key A refused`);
-    for (let b = 0; b < 3; b++) area = Buffer.concat([area, await readBinary(tx, s * 4 + b, 16, `NDEF sector ${s}`)]);
-    const f = findNdefTlv(area);
-    if (f.message) return f.message;
-    if (!f.more) return undefined;
-  }
-  return undefined;
+  /** Read on through `sectors`: the result, or undefined when the TLV goes on past them. */
+  const readOn = async (sectors: number[]): Promise<ClassicNdef | undefined> => {
+    for (const s of sectors) {
+      const { first, data } = classicSector(s);
+      if (!(await auth(first, 1))) throw new NdefError(`NDEF sector ${s}: public key A refused`);
+      for (let b = 0; b < data; b++) area = Buffer.concat([area, await readBinary(tx, first + b, 16, `NDEF sector ${s}`)]);
+      const f = findNdefTlv(area);
+      if (f.message) return { message: f.message };
+      if (!f.more) return {};
+    }
+    return undefined;
+  };
+  const fromMad1 = await readOn(ndefSectors(mad1, 1));
+  if (fromMad1) return fromMad1;
+  if (!hasMad2) return {};
+  if (!(await auth(64, 0))) return { mad2Error: 'MAD2 (sector 16) refused the MAD key: sectors 17-39 not read' };
+  const mad2 = await readBlocks(64, 3, 'MAD2');
+  if (madCrc(mad2.subarray(1)) !== mad2[0]) return { mad2Error: 'MAD2 CRC mismatch: sectors 17-39 not read' };
+  return (await readOn(ndefSectors(mad2, 17))) ?? {};
 }
 
 /** Card types whose NDEF this module reads. */

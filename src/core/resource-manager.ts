@@ -585,14 +585,25 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
       if (writes) this.dataCache.cardWritten(r.name);
       const stats = this.exchangeStats(r.name);
       const t0 = performance.now();
-      return r.exchange(apdu).then(checkResponse, r.exchangeFailed).then(
+      // One reaction for the check and the statistics (one promise hop fewer per exchange).
+      return r.exchange(apdu).then(
         (resp) => {
+          try {
+            checkResponse(resp);
+          } catch (err) {
+            stats.record(performance.now() - t0, err);
+            throw err;
+          }
           stats.record(performance.now() - t0);
           return resp;
         },
-        (err: unknown) => {
-          stats.record(performance.now() - t0, err);
-          throw err;
+        (e: unknown) => {
+          try {
+            return r.exchangeFailed(e);
+          } catch (err) {
+            stats.record(performance.now() - t0, err);
+            throw err;
+          }
         },
       );
     });

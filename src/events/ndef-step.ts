@@ -40,9 +40,11 @@ export async function runNdefStep(core: ScardCore, reader: string, cardType: str
       handle = conn.handle;
       await beginFresh(core, conn, SHARE.SHARED, preferred);
       const tx = (apdu: Buffer): Promise<Buffer> => core.transmit(handle, conn.protocol, apdu);
-      const msg = family === 'type2' ? await readType2Ndef(tx) : await readClassicNdef(tx);
+      const got = family === 'type2' ? { message: await readType2Ndef(tx) } : await readClassicNdef(tx, cardType === 'mifare-classic-4k');
       await core.endTransaction(handle, DISPOSITION.LEAVE).catch(() => undefined);
-      if (!msg || msg.length === 0) return { empty: true };
+      const msg = got.message;
+      // A 4K whose MAD2 is not valid and whose message goes on past sector 15: reported like a bad MAD1.
+      if (!msg || msg.length === 0) return 'mad2Error' in got && got.mad2Error ? { error: got.mad2Error } : { empty: true };
       const records = parseNdefMessage(msg);
       const haTagId = homeAssistantTagId(records);
       return haTagId ? { records, haTagId } : { records };

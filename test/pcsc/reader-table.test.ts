@@ -28,6 +28,23 @@ t.test('entries keep their index; new readers take the first free one; freed ent
   t.same(decodeTable(table.current)[0], { index: 0, name: 'A 00 00', eventCounter: 1, state: 0x34, sharing: 2, atr: Buffer.from('3b00', 'hex'), protocol: 1 });
 });
 
+t.test("update(): one reader's entry in place, the same bytes a full refresh writes", async (t) => {
+  let readers = [snap('A 00 00'), snap('B 01 00', { state: 0x34, atr: Buffer.from('3b00', 'hex'), protocol: 2 })];
+  const table = new ReaderTable({ readers: () => readers });
+  const current = table.current;
+  t.notOk(table.update(readers[1]), 'nothing changed: false');
+  readers = [readers[0], { ...readers[1], sharing: 1, eventCounter: 3, atr: Buffer.from('3b01', 'hex') }];
+  t.ok(table.update(readers[1]), 'sharing and ATR changed: true');
+  t.equal(table.current, current, 'written in place (the socket queues a copy for a slow client)');
+  const reference = new ReaderTable({ readers: () => readers });
+  reference.refresh();
+  t.same(table.current, reference.current, 'same bytes as a table built from scratch');
+  t.same(decodeTable(table.current)[1], { index: 1, name: 'B 01 00', eventCounter: 3, state: 0x34, sharing: 1, atr: Buffer.from('3b01', 'hex'), protocol: 2 });
+  readers = [...readers, snap('C 02 00', { sharing: 2 })];
+  t.ok(table.update(readers[2]), 'a reader without an entry: full refresh');
+  t.same(decodeTable(table.current).map((e) => [e.index, e.name, e.sharing]), [[0, 'A 00 00', 0], [1, 'B 01 00', 1], [2, 'C 02 00', 2]]);
+});
+
 t.test('more than 16 readers: the rest wait for a free entry', async (t) => {
   let readers = Array.from({ length: 18 }, (_, i) => snap(`R${i}`));
   const table = new ReaderTable({ readers: () => readers });

@@ -1,7 +1,11 @@
 /** NDEF codec (src/contactless/ndef.ts): records, TLVs, the HA tag id, and bad bytes (fast-check). */
 import t from 'tap';
 import fc from 'fast-check';
-import { NdefError, encodeNdefMessage, findNdefTlv, homeAssistantTagId, madCrc, parseNdefMessage } from '../../src/contactless/ndef.js';
+import { NdefError, encodeNdefMessage, findNdefTlv, homeAssistantTagId, madCrc, parseNdefMessage, readClassicNdef } from '../../src/contactless/ndef.js';
+import { Part3Reader } from '../../src/contactless/part3.js';
+import { createCard } from '../../drivers/sim/cards/index.js';
+import { CardTarget } from '../../drivers/sim/contactless-target.js';
+import { classicNdefSpec } from '../helpers/classic-ndef.js';
 
 t.test('text and URI records round-trip, with their decoded payloads', async (t) => {
   const msg = encodeNdefMessage([{ text: 'Grüße', lang: 'de' }, { uri: 'https://www.home-assistant.io/tag/abc-123' }, { tnf: 2, type: 'application/x-door', payload: Buffer.from([1, 2, 3]), id: 'k' }]);
@@ -48,4 +52,40 @@ t.test('bad bytes: NdefError or records, never another exception', async () => {
     }),
     { numRuns: 3000, seed: 13 },
   );
+});
+
+t.test('MIFARE Classic 4K, MAD2: any NDEF sectors among 17-39 beside other applications; a bad MAD2 CRC reported, never thrown', async () => {
+  const capacity = (sectors: number[]): number => sectors.reduce((n, s) => n + (s < 32 ? 48 : 240), 0);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(fc.integer({ min: 17, max: 39 }), { minLength: 1, maxLength: 3 }),
+      fc.array(fc.tuple(fc.integer({ min: 17, max: 39 }), fc.integer({ min: 0, max: 0xffff }).filter((a) => a !== 0x03e1)), { maxLength: 6 }),
+      fc.string({ maxLength: 300 }),
+      fc.boolean(),
+      async (picked, others, text, corrupt) => {
+        const sectors = [...picked].sort((a, b) => a - b);
+        const message = encodeNdefMessage([{ text }]);
+        fc.pre(message.length + 5 <= capacity(sectors));
+        const otherAids = Object.fromEntries(others.filter(([s]) => !sectors.includes(s)));
+        const card = createCard(classicNdefSpec({ type: 'mifare-classic-4k', uid: '0A4B00FF', sectors, message, otherAids, corruptMad2Crc: corrupt }));
+        const target = CardTarget.for(card) as CardTarget;
+        const reader = new Part3Reader();
+        const got = await readClassicNdef((apdu) => reader.transmit(target, apdu), true);
+        if (corrupt) {
+          if (got.message || !/MAD2 CRC mismatch/.test(got.mad2Error ?? '')) throw new Error(`bad MAD2 CRC not reported: ${JSON.stringify(got)}`);
+        } else if (!got.message?.equals(message) || got.mad2Error) {
+          throw new Error(`sectors ${sectors.join(',')}: got ${JSON.stringify(got)}`);
+        }
+      },
+    ),
+    { numRuns: 150, seed: 13 },
+  );
+});
+
+t.test('MIFARE Classic 4K whose MAD2 refuses the MAD key: reported, never thrown', async (t) => {
+  const spec = classicNdefSpec({ type: 'mifare-classic-4k', uid: '0A4B00FE', sectors: [15, 17], message: encodeNdefMessage([{ text: 'y'.repeat(80) }]) });
+  (spec.blocks as Record<number, string>)[67] = 'FFFFFFFFFFFF787788C2FFFFFFFFFFFF'; // sector 16 under the transport key
+  const target = CardTarget.for(createCard(spec)) as CardTarget;
+  const reader = new Part3Reader();
+  t.same(await readClassicNdef((apdu) => reader.transmit(target, apdu), true), { mad2Error: 'MAD2 (sector 16) refused the MAD key: sectors 17-39 not read' });
 });

@@ -59,23 +59,38 @@ t.test('the wire: power up and GET ATR in one message batch, APDUs framed, power
 
 t.test('every message leaves in one write on a TCP_NODELAY socket', async (t) => {
   const net = await import('node:net');
+  const fs = await import('node:fs');
+  const { syncBuiltinESMExports } = await import('node:module');
   const { d, port } = await setup(t);
   const proto = net.Socket.prototype as unknown as { write: (...a: unknown[]) => boolean; setNoDelay: (...a: unknown[]) => unknown };
   const origWrite = proto.write;
   const origNoDelay = proto.setNoDelay;
+  const origWriteSync = fs.writeSync;
   const writes: Buffer[] = [];
   let noDelay = 0;
+  // The driver writes through the socket's stream or, when nothing is queued, with one write(2) on its descriptor.
+  let fd = -1;
   proto.write = function (this: { localPort?: number }, ...a: unknown[]) {
     if (this.localPort === port && Buffer.isBuffer(a[0])) writes.push(a[0]);
     return origWrite.apply(this, a);
   };
-  proto.setNoDelay = function (this: { localPort?: number }, ...a: unknown[]) {
-    if (this.localPort === port && a[0] !== false) noDelay++;
+  proto.setNoDelay = function (this: { localPort?: number; _handle?: { fd?: number } }, ...a: unknown[]) {
+    if (this.localPort === port && a[0] !== false) {
+      noDelay++;
+      fd = this._handle?.fd ?? -1;
+    }
     return origNoDelay.apply(this, a);
   };
+  (fs as unknown as { default: { writeSync: (...a: unknown[]) => number } }).default.writeSync = (...a: unknown[]) => {
+    if (a[0] === fd && Buffer.isBuffer(a[1])) writes.push(Buffer.from(a[1].subarray(Number(a[2] ?? 0), Number(a[2] ?? 0) + Number(a[3] ?? a[1].length))));
+    return (origWriteSync as (...b: unknown[]) => number)(...a);
+  };
+  syncBuiltinESMExports();
   t.teardown(() => {
     proto.write = origWrite;
     proto.setNoDelay = origNoDelay;
+    (fs as unknown as { default: { writeSync: typeof origWriteSync } }).default.writeSync = origWriteSync;
+    syncBuiltinESMExports();
   });
   await insert(t, d, port, 0);
   t.ok(noDelay >= 1, 'TCP_NODELAY set on the accepted connection');

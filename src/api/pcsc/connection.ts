@@ -35,13 +35,14 @@ import {
   type Request,
 } from './codec.js';
 import { WIRE } from './layout.js';
+import { startReading, writeReply } from '../../net/socket-io.js';
 
 type Req<C extends number> = Extract<Request, { cmd: C }>;
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
   readonly core: ScardCore;
-  /** The current reader-state table (immutable Buffer). */
+  /** The current reader-state table (written in place on changes: send it with sendTable). */
   table(): Buffer;
   /** Reader additions + removals so far (protocol 4:5's CMD_GET_READER_EVENTS): starts at 1, never 0. */
   readerEvents(): number;
@@ -88,10 +89,10 @@ export class PcscConnection {
     private readonly host: ConnectionHost,
     readonly id: number,
   ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close('closed by client'));
     socket.on('error', () => this.close('socket error'));
+    startReading(socket, (chunk) => this.onData(chunk));
   }
 
   get closed(): boolean {
@@ -102,7 +103,7 @@ export class PcscConnection {
   notify(rv: number): boolean {
     if (!this.registered || this.isClosed) return false;
     this.registered = false;
-    this.socket.write(rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv));
+    writeReply(this.socket, rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv));
     return true;
   }
 
@@ -229,7 +230,12 @@ export class PcscConnection {
   }
 
   private send(b: Buffer): void {
-    if (!this.isClosed) this.socket.write(b);
+    if (!this.isClosed) writeReply(this.socket, b);
+  }
+
+  /** The table is changed in place: what has to wait in the socket's queue is a copy. */
+  private sendTable(): void {
+    if (!this.isClosed) writeReply(this.socket, this.host.table(), true);
   }
 
   private ownsHandle(h: number): boolean {
@@ -311,11 +317,11 @@ export class PcscConnection {
           (rv) => this.send(encodeGetSetReply(req.hCard, req.attrId, req.value, req.value.length, rv)),
         );
       case CMD.GET_READERS_STATE:
-        this.send(this.host.table());
+        this.sendTable();
         return;
       case CMD.WAIT_READER_STATE_CHANGE:
         this.registered = true;
-        this.send(this.host.table());
+        this.sendTable();
         return;
       case CMD.STOP_WAITING_READER_STATE_CHANGE:
         // Exactly one 8-byte message per registration: if an event or a cancel already went out, the client reads that one.
@@ -440,7 +446,7 @@ export class PcscConnection {
       resp.length > req.recvLength
         ? encodeTransmitReply(out, req, SCARD.E_INSUFFICIENT_BUFFER, resp.length, null)
         : encodeTransmitReply(out, req, SCARD.S_SUCCESS, resp.length, resp);
-    this.socket.write(out.subarray(0, n));
+    writeReply(this.socket, out.subarray(0, n));
     this.resume();
   };
 

@@ -5,8 +5,10 @@
  * reader keeps its entry index while it exists, a new reader takes the first
  * free one (as pcscd does), and a freed entry keeps its event counter.
  *
- * Each change produces a new immutable Buffer, so a table already queued on a
- * slow client's socket is never modified under it.
+ * A change of one reader's entry (a connect's sharing count, a disconnect) is
+ * written in place; the socket copies the table when it has to queue it for a
+ * slow client (src/net/socket-io.ts writeReply), so bytes already handed over never
+ * change.
  */
 import type { ReaderSnapshot } from '../../core/api.js';
 import { CARD_STATE, LIMITS } from '../../pcsc/constants.js';
@@ -19,9 +21,15 @@ export const TABLE_SIZE = ENTRY_SIZE * TABLE_ENTRIES;
 /** Writes one entry for a reader snapshot (never PRESENT with an ATR longer than 33 bytes). */
 export function writeEntry(table: Buffer, index: number, r: ReaderSnapshot): void {
   const o = index * ENTRY_SIZE;
-  table.fill(0, o, o + ENTRY_SIZE);
+  table.fill(0, o, o + E.eventCounter);
   const nameBytes = Buffer.from(r.name, 'utf8');
   nameBytes.copy(table, o + E.readerName, 0, Math.min(nameBytes.length, LIMITS.MAX_READERNAME - 1));
+  writeEntryState(table, o, r);
+}
+
+/** The fields after the name: what changes while a reader keeps its entry. */
+function writeEntryState(table: Buffer, o: number, r: ReaderSnapshot): void {
+  table.fill(0, o + E.eventCounter, o + ENTRY_SIZE);
   table.writeUInt32LE(r.eventCounter & 0xffff, o + E.eventCounter);
   let state = r.state >>> 0;
   if (!r.available) state = CARD_STATE.UNKNOWN;
@@ -77,8 +85,11 @@ export interface ReaderSource {
   readers(): ReaderSnapshot[];
 }
 
+/** Where update() builds an entry before comparing it with the table's. */
+const scratch = Buffer.alloc(ENTRY_SIZE);
+
 export class ReaderTable {
-  /** The current table; replaced (never mutated) on every change. */
+  /** The current table: replaced by refresh(), written in place by update(). */
   current: Buffer;
   private readonly slotOf = new Map<string, number>();
   private readonly names: (string | undefined)[] = new Array(TABLE_ENTRIES).fill(undefined);
@@ -95,6 +106,22 @@ export class ReaderTable {
   /** Index of a reader's entry, or -1. */
   indexOf(name: string): number {
     return this.slotOf.get(name) ?? -1;
+  }
+
+  /**
+   * One listed reader's entry after a change of its state (the core's
+   * 'reader-state'): rewritten in place when it has one, else a full refresh.
+   * Returns true when the table's bytes changed.
+   */
+  update(r: ReaderSnapshot): boolean {
+    const idx = this.slotOf.get(r.name);
+    if (idx === undefined) return this.refresh();
+    const o = idx * ENTRY_SIZE;
+    writeEntryState(scratch, 0, r);
+    if (scratch.compare(this.current, o + E.eventCounter, o + ENTRY_SIZE, E.eventCounter, ENTRY_SIZE) === 0) return false;
+    scratch.copy(this.current, o + E.eventCounter, E.eventCounter, ENTRY_SIZE);
+    this.counters[idx] = r.eventCounter & 0xffff;
+    return true;
   }
 
   /**

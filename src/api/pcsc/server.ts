@@ -5,7 +5,7 @@
  */
 import { chmodSync, chownSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { ContextId, ScardCore } from '../../core/api.js';
+import type { ContextId, ReaderSnapshot, ScardCore } from '../../core/api.js';
 import { SCARD } from '../../pcsc/constants.js';
 import type { PcscProtocolError } from './codec.js';
 import { PcscConnection, type ConnectionHost } from './connection.js';
@@ -45,7 +45,8 @@ export interface PcscServerLog {
   debug(obj: object, msg?: string): void;
 }
 
-const CORE_EVENTS = ['reader-added', 'reader-removed', 'card-inserted', 'card-removed', 'reader-error', 'reader-state'] as const;
+/** Events after which the whole table is re-read ('reader-state', one reader's entry, is updated alone). */
+const CORE_EVENTS = ['reader-added', 'reader-removed', 'card-inserted', 'card-removed', 'reader-error'] as const;
 
 /** Resolves a group name through /etc/group (Node has no getgrnam). */
 export function resolveGroup(group: string | number): number {
@@ -66,6 +67,9 @@ export class PcscServer implements ConnectionHost {
   private readonly byContext = new Map<ContextId, PcscConnection>();
   private nextId = 1;
   private readonly onCoreEvent = (): void => this.refresh();
+  private readonly onReaderState = (r: ReaderSnapshot): void => {
+    if (this.readerTable.update(r)) this.signal();
+  };
   private readerEventCount = 1;
   private readonly onReaderAddedOrRemoved = (): void => {
     // pcscd 2.3+ keeps an int16 that skips 0 and negative values on wrap-around.
@@ -96,8 +100,9 @@ export class PcscServer implements ConnectionHost {
     this.core.on('reader-added', this.onReaderAddedOrRemoved);
     this.core.on('reader-removed', this.onReaderAddedOrRemoved);
     for (const ev of CORE_EVENTS) this.core.on(ev, this.onCoreEvent);
+    this.core.on('reader-state', this.onReaderState);
     this.refresh();
-    const server = createServer({ allowHalfOpen: false }, (s) => this.accept(s));
+    const server = createServer({ allowHalfOpen: false, pauseOnConnect: true }, (s) => this.accept(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -124,6 +129,7 @@ export class PcscServer implements ConnectionHost {
 
   async stop(): Promise<void> {
     for (const ev of CORE_EVENTS) this.core.off(ev, this.onCoreEvent);
+    this.core.off('reader-state', this.onReaderState);
     this.core.off('reader-added', this.onReaderAddedOrRemoved);
     this.core.off('reader-removed', this.onReaderAddedOrRemoved);
     const server = this.server;
@@ -143,7 +149,11 @@ export class PcscServer implements ConnectionHost {
 
   /** Re-reads the core's readers; when the table changed, every registered client gets its one notification. */
   refresh(): void {
-    if (!this.readerTable.refresh()) return;
+    if (this.readerTable.refresh()) this.signal();
+  }
+
+  /** Every registered client gets its one notification. */
+  private signal(): void {
     for (const c of this.connections) if (c.notify(SCARD.S_SUCCESS)) this.stats.notifications++;
   }
 
