@@ -87,13 +87,18 @@ test: deps build lint
 # The gateway on its embedded default: simulated readers, built-in broker, web UI.
 # Runs the esbuild bundle (same code as dist/src, about twice as fast to start: bench/startup).
 run: npm-deps build
-	$(NODE) $(DAEMON_NODE_FLAGS) dist/bundle/scardgated.js --config config/default.yaml
+	$(DAEMON_ENV) $(NODE) $(DAEMON_NODE_FLAGS) dist/bundle/scardgated.js --config config/default.yaml
 
 # Node flags of the daemon wherever it runs (make run, the installed wrapper the systemd unit starts, bench/startup
 # and bench/footprint). One V8 worker thread instead of four: about 1.5 MB less idle RSS, start-up and
 # bench-core unchanged (README, Benchmarks). Young-generation caps (--max-semi-space-size) were measured too:
 # no lower RSS once idle (V8 shrinks the heap by itself) and up to half again as long to start.
 DAEMON_NODE_FLAGS := --v8-pool-size=1
+# Environment of the daemon, wherever it runs as DAEMON_NODE_FLAGS does (the wrapper execs node through env(1)).
+# glibc gives each thread that allocates (V8's worker, libuv's pool) its own malloc arena, which keeps freed
+# pages after a load even after malloc_trim: two arenas left the whole gateway about 2-3 MB lower after the
+# MQTT and HTTP loads of bench-pcsc-memory and changed nothing at idle (README, "Idle memory").
+DAEMON_ENV := MALLOC_ARENA_MAX=2
 
 clean:
 	rm -rf dist .tap
@@ -105,11 +110,11 @@ docs-config: npm-deps
 # Process start to "ready", compiled daemon, 4 simulated readers (goal <= 300 ms).
 .PHONY: bench-startup bench-footprint
 bench-startup: build
-	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/startup/run.ts
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' DAEMON_ENV='$(DAEMON_ENV)' npx tsx bench/startup/run.ts
 
 # Idle daemon with 4 simulated readers: RSS (goal <= 50 MB), CPU over 30 s (goal < 0.5 %).
 bench-footprint: build
-	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/footprint/run.ts
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' DAEMON_ENV='$(DAEMON_ENV)' npx tsx bench/footprint/run.ts
 
 # --- Installation (issue 7): `make install DESTDIR=... PREFIX=...` --------------------------
 PREFIX ?= /usr/local
@@ -146,7 +151,8 @@ install-files:
 	rel=$$(realpath -m --relative-to=$(PREFIX)/bin $(APPDIR)); \
 	for b in scardgated scardctl; do \
 	  flags=$$([ $$b = scardgated ] && echo '$(DAEMON_NODE_FLAGS) '); \
-	  printf '#!/bin/sh\nexec node %s"$$(dirname "$$(readlink -f "$$0")")/%s/dist/bundle/%s.js" "$$@"\n' "$$flags" "$$rel" "$$b" > $(DESTDIR)$(PREFIX)/bin/$$b; \
+	  envs=$$([ $$b = scardgated ] && echo 'env $(DAEMON_ENV) '); \
+	  printf '#!/bin/sh\nexec %snode %s"$$(dirname "$$(readlink -f "$$0")")/%s/dist/bundle/%s.js" "$$@"\n' "$$envs" "$$flags" "$$rel" "$$b" > $(DESTDIR)$(PREFIX)/bin/$$b; \
 	  chmod 0755 $(DESTDIR)$(PREFIX)/bin/$$b; done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/scardgate/scardgate.yaml ] || install -m 0640 $(APPLIANCE_CONFIG) $(DESTDIR)$(SYSCONFDIR)/scardgate/scardgate.yaml
 	sed -e 's#@PREFIX@#$(PREFIX)#g; s#@SYSCONFDIR@#$(SYSCONFDIR)#g' systemd/scardgate.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/scardgate.service
@@ -248,7 +254,7 @@ bench-osdp: npm-deps
 # The daemon's memory idle / after load / after idle, per frontend (pcsc, MQTT, HTTP), lean and whole gateway.
 .PHONY: bench-pcsc-memory
 bench-pcsc-memory: build
-	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/memory.ts
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' DAEMON_ENV='$(DAEMON_ENV)' npx tsx bench/pcsc/memory.ts
 
 # The memory-trim addon (src/daemon/native/memory_trim.cc): once idle after a load the daemon asks V8 for its
 # memory-reducing collection and hands glibc's freed pages back (src/daemon/heap-trim.ts). C++ for V8's API,

@@ -25,6 +25,13 @@ export const DAEMONS = {
 export type DaemonForm = keyof typeof DAEMONS;
 /** The daemon's node flags as installed (the Makefile's DAEMON_NODE_FLAGS, passed by make bench-*). */
 export const NODE_FLAGS = (process.env.DAEMON_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+/** The daemon's environment as installed (the Makefile's DAEMON_ENV, NAME=value words, passed by make bench-*). */
+export const DAEMON_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.DAEMON_ENV ?? '')
+    .split(/\s+/)
+    .filter((w) => w.includes('='))
+    .map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+);
 
 function set(o: Record<string, any>, path: string, v: unknown): void {
   const segs = path.split('.');
@@ -64,7 +71,7 @@ export async function startCompiled(dir: string, config: Record<string, unknown>
   const file = join(dir, 'bench.yaml');
   writeFileSync(file, stringify(config));
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [...NODE_FLAGS, DAEMON, '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: '' } });
+  const proc = spawn(process.execPath, [...NODE_FLAGS, DAEMON, '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...DAEMON_ENV, NOTIFY_SOCKET: '' } });
   let buf = '';
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -168,7 +168,7 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
     if (caller.scopes && !allowed(name, caller.scopes)) {
       throw new PcscError(SCARD.E_NO_ACCESS, `"${name}" needs the ${OPERATIONS[name].scope} scope; this caller has ${caller.scopes.join(', ') || 'none'}`);
     }
-    const p = checkParams(name, params);
+    const p = await checkParams(name, params);
     return (await this.run(name, p, caller)) as Answers[O];
   }
 

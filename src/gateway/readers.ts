@@ -47,10 +47,15 @@ export function presenceOf(r: ReaderSnapshot): ReaderPresence {
   return 'empty';
 }
 
+const isAscii = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+};
+
 /** A topic level that is safe to publish: no `+`, `#`, `/`, NUL, control characters, spaces; never empty. */
 export function readerIdBase(name: string): string {
-  const s = name
-    .normalize('NFKD')
+  // NFKD changes no ASCII text; skipping it for ASCII names keeps ICU's normalisation data out of memory.
+  const s = (isAscii(name) ? name : name.normalize('NFKD'))
     .replace(/[^A-Za-z0-9._-]+/g, '_')
     .replace(/_+/g, '_')
     .replace(/^[_.]+|_+$/g, '');

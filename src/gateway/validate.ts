@@ -3,23 +3,42 @@
  * schema in catalog.ts, with an error that names the field and the problem
  * (unknown field, missing field, wrong type, bad hex, bad APDU, value not
  * in the list). Validators compile on an operation's first use, not at
- * import (compiling all of them was the bulk of a frontend's start-up).
+ * import (compiling all of them was the bulk of a frontend's start-up), and
+ * Ajv itself is imported then: a daemon that only ever answers operations
+ * without parameters (readers, info, health, diagnostics...) never loads it
+ * (about 180 KB of source, its instance and its generated code: README,
+ * "Idle memory").
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { OPERATIONS, OPERATION_NAMES, isOperation, type Operation, type ParamsOf } from './catalog.js';
 import { invalid } from './errors.js';
 import { apduProblem, hexProblem } from './apdu.js';
 
-const ajv = new Ajv({ allErrors: false, strict: false, useDefaults: false });
-ajv.addFormat('hex', { type: 'string', validate: (s: string) => hexProblem(s) === undefined });
-ajv.addFormat('apdu', { type: 'string', validate: (s: string) => apduProblem(s) === undefined });
+let ajv: Promise<Ajv> | undefined;
+function compiler(): Promise<Ajv> {
+  // ajv is CommonJS: its module.exports is the default export under Node and in the esbuild bundle alike
+  // (the bundle gives a dynamically imported CommonJS module no named exports).
+  return (ajv ??= import('ajv').then(({ default: ajvModule }) => {
+    const a = new ajvModule.Ajv({ allErrors: false, strict: false, useDefaults: false });
+    a.addFormat('hex', { type: 'string', validate: (s: string) => hexProblem(s) === undefined });
+    a.addFormat('apdu', { type: 'string', validate: (s: string) => apduProblem(s) === undefined });
+    return a;
+  }));
+}
 
 const validators = new Map<Operation, ValidateFunction>();
-const validatorFor = (op: Operation): ValidateFunction => {
+async function validatorFor(op: Operation): Promise<ValidateFunction> {
   let v = validators.get(op);
-  if (!v) validators.set(op, (v = ajv.compile(OPERATIONS[op].params)));
+  if (!v) {
+    const a = await compiler();
+    v = validators.get(op) ?? a.compile(OPERATIONS[op].params);
+    validators.set(op, v);
+  }
   return v;
-};
+}
+
+/** Operations whose schema has no fields: the only check is that no field is given (no Ajv needed). */
+const noFields = (op: Operation): boolean => Object.keys((OPERATIONS[op].params as { properties?: object }).properties ?? {}).length === 0;
 
 function describe(err: ErrorObject, data: unknown): string {
   const path = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '';
@@ -50,12 +69,17 @@ function describe(err: ErrorObject, data: unknown): string {
 }
 
 /** The operation's parameters, checked; throws SCARD_E_INVALID_PARAMETER naming the problem. */
-export function checkParams<O extends Operation>(op: O, params: unknown): ParamsOf<O> {
+export async function checkParams<O extends Operation>(op: O, params: unknown): Promise<ParamsOf<O>> {
   const body = params ?? {};
   if (typeof body !== 'object' || Array.isArray(body)) {
     throw invalid(`parameters must be a JSON object, got ${Array.isArray(body) ? 'an array' : typeof body}`);
   }
-  const v = validatorFor(op);
+  if (noFields(op)) {
+    // What Ajv reports for additionalProperties: false with no properties: the first key, in for-in order.
+    for (const key in body) throw invalid(`unknown field "${key}"`);
+    return body as ParamsOf<O>;
+  }
+  const v = await validatorFor(op);
   if (!v(body)) throw invalid(describe(v.errors![0], body));
   return body as ParamsOf<O>;
 }

@@ -42,7 +42,7 @@ t.test('fuzz: random bytes and mutated valid requests never throw and always say
     let error = r.ok ? undefined : r.error;
     if (r.ok) {
       try {
-        checkParams(checkOperation(r.method), r.params);
+        await checkParams(checkOperation(r.method), r.params);
       } catch (e) {
         error = errorBody(e);
       }
