@@ -39,6 +39,7 @@ interface Report {
 async function child(name: string, firstSeed: number): Promise<void> {
   const target = TARGETS.find((t) => t.name === name);
   if (!target) throw new Error(`no fuzz target "${name}"`);
+  await target.setup?.();
   const t0 = performance.now();
   let inputs = 0;
   let seed = firstSeed;

@@ -70,16 +70,31 @@ function describe(err: ErrorObject, data: unknown): string {
 
 /** The operation's parameters, checked; throws SCARD_E_INVALID_PARAMETER naming the problem. */
 export async function checkParams<O extends Operation>(op: O, params: unknown): Promise<ParamsOf<O>> {
+  return checkWith(op, params, noFields(op) ? undefined : await validatorFor(op));
+}
+
+/** Compile every operation's validator now (the fuzzer checks parameters synchronously with checkParamsNow). */
+export async function prepareValidators(): Promise<void> {
+  for (const op of OPERATION_NAMES) if (!noFields(op)) await validatorFor(op);
+}
+
+/** checkParams without waiting: needs prepareValidators() to have resolved. */
+export function checkParamsNow<O extends Operation>(op: O, params: unknown): ParamsOf<O> {
+  const v = validators.get(op);
+  if (!v && !noFields(op)) throw new Error('checkParamsNow before prepareValidators()');
+  return checkWith(op, params, v);
+}
+
+function checkWith<O extends Operation>(op: O, params: unknown, v: ValidateFunction | undefined): ParamsOf<O> {
   const body = params ?? {};
   if (typeof body !== 'object' || Array.isArray(body)) {
     throw invalid(`parameters must be a JSON object, got ${Array.isArray(body) ? 'an array' : typeof body}`);
   }
-  if (noFields(op)) {
+  if (noFields(op) || !v) {
     // What Ajv reports for additionalProperties: false with no properties: the first key, in for-in order.
     for (const key in body) throw invalid(`unknown field "${key}"`);
     return body as ParamsOf<O>;
   }
-  const v = await validatorFor(op);
   if (!v(body)) throw invalid(describe(v.errors![0], body));
   return body as ParamsOf<O>;
 }

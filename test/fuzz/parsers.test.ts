@@ -11,6 +11,7 @@ const RUNS = Number(process.env.FUZZ_SHORT_RUNS ?? 3000);
 
 for (const target of TARGETS) {
   t.test(`${target.name} (${target.parser}): ${RUNS} inputs, no crash`, async (t) => {
+    await target.setup?.();
     const r = fc.check(
       fc.property(target.input, (x) => {
         target.check(x);

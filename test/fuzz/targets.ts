@@ -24,7 +24,7 @@ import { ConfigError, parseYaml, resolveConfig } from '../../src/config/load.js'
 import { PcscError } from '../../src/pcsc/error.js';
 import { LineSplitter, parseControlLine } from '../../src/api/control/protocol.js';
 import { OPERATION_NAMES } from '../../src/gateway/catalog.js';
-import { checkOperation, checkParams } from '../../src/gateway/validate.js';
+import { checkOperation, checkParamsNow, prepareValidators } from '../../src/gateway/validate.js';
 import { decodeMessage, encodeMessage } from '../../drivers/ccid/messages.js';
 import { CcidDescriptorError, configurationExtras, findClassDescriptor, parseCcidDescriptor } from '../../drivers/ccid/descriptor.js';
 import { decodePacket, encodePacket, OsdpFrameError } from '../../src/osdp/packet.js';
@@ -35,6 +35,8 @@ export interface FuzzTarget<T = unknown> {
   /** Source of the parser (for the report). */
   parser: string;
   input: fc.Arbitrary<T>;
+  /** Run once before the first input (e.g. compile validators that load lazily). */
+  setup?: () => Promise<void>;
   /** Throws (a property failure) when the parser misbehaves on `x`. */
   check(x: T): void;
 }
@@ -327,6 +329,7 @@ export const TARGETS: FuzzTarget<any>[] = [
   {
     name: 'control-line',
     parser: 'src/api/control/protocol.ts LineSplitter, parseControlLine; src/gateway/validate.ts',
+    setup: prepareValidators,
     input: fc.tuple(fc.array(mutated(CONTROL_LINE_SEEDS, 200), { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 6 })),
     check([lines, cuts]: [Buffer[], number[]]) {
       const stream = Buffer.concat(lines).toString('utf8');
@@ -338,7 +341,7 @@ export const TARGETS: FuzzTarget<any>[] = [
           const req = answers(() => parseControlLine(line), PcscError);
           if (!req || ['ping', 'watch', 'unwatch'].includes(req.method)) return;
           const op = answers(() => checkOperation(req.method), PcscError);
-          if (op) answers(() => checkParams(op, req.params), PcscError);
+          if (op) answers(() => checkParamsNow(op, req.params), PcscError);
         },
         () => overflows++,
         max,
@@ -355,6 +358,7 @@ export const TARGETS: FuzzTarget<any>[] = [
   {
     name: 'operation-params',
     parser: 'src/gateway/validate.ts checkOperation, checkParams (HTTP bodies, MQTT and control params)',
+    setup: prepareValidators,
     input: fc.tuple(
       fc.oneof(fc.constantFrom(...OPERATION_NAMES), fc.string({ maxLength: 16 })),
       fc.oneof(mutated(OPERATION_BODY_SEEDS, 300), fc.json({ maxDepth: 3 }).map((x) => Buffer.from(x))),
@@ -368,7 +372,7 @@ export const TARGETS: FuzzTarget<any>[] = [
       }
       const op = answers(() => checkOperation(name), PcscError);
       if (!op) return;
-      const r = answers(() => checkParams(op, params), PcscError);
+      const r = answers(() => checkParamsNow(op, params), PcscError);
       if (r !== undefined) assert(r === (params ?? r), 'checkParams handed back something else than it was given');
     },
   } satisfies FuzzTarget<[string, Buffer]>,
