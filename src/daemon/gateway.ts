@@ -5,6 +5,7 @@
  * production runs.
  */
 import { mkdir } from 'node:fs/promises';
+import { isNotWritable } from '../fs/not-writable.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { ScardCore } from '../core/api.js';
@@ -65,7 +66,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // A state directory that takes no writes (read-only file system, no permission) degrades what needs it (event
   // recording, generated credentials), each saying so; it does not keep the readers from working.
   await mkdir(config.state.dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EROFS' && e.code !== 'EACCES' && e.code !== 'EPERM' && e.code !== 'ENOENT') throw e;
+    if (!isNotWritable(e) && e.code !== 'ENOENT') throw e;
     log.warn({ dir: config.state.dir, code: e.code }, 'state directory cannot be created; continuing without it');
   });
   startLoopLag();

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { GatewayEvent } from './types.js';
 import { decodeRecords, encodeRecord } from './record.js';
 import { AckFile, readAckFile } from './ack-file.js';
+import { errCode, isDiskFull, isNotWritable } from '../fs/not-writable.js';
 
 export interface OutboxOptions {
   dir: string;
@@ -79,10 +80,6 @@ export interface OutboxStats {
 
 const SEG_RE = /^seg-(\d{16})\.log$/;
 
-/** Errors that say the state directory takes no writes now (it may later: remounted, space freed, permission fixed). */
-const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
-const errCode = (e: unknown): string => (e as NodeJS.ErrnoException | undefined)?.code ?? '';
-const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 const segName = (firstSeq: number): string => `seg-${String(firstSeq).padStart(16, '0')}.log`;
 
 export type EventDraft = Omit<GatewayEvent, 'seq'>;
@@ -211,7 +208,7 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
     } catch (e) {
       // A read-only or inaccessible state directory must not keep the gateway from starting: its readers work, the
       // backlog read above is delivered, and recording resumes once the directory takes writes (each flush tries).
-      if (!NOT_WRITABLE.has(errCode(e)) && errCode(e) !== 'ENOENT') throw e;
+      if (!isNotWritable(e) && errCode(e) !== 'ENOENT') throw e;
       this.unwritable = { code: errCode(e), since: Date.now() };
       this.warn('event outbox: the state directory takes no writes; events cannot be recorded until it does', { dir, code: errCode(e), err: e });
     }
@@ -383,7 +380,7 @@ export class DurableOutbox extends EventEmitter<OutboxEvents> {
           await this.fh?.truncate(this.segments[this.segments.length - 1].bytes).catch(() => undefined);
           // The file system filled up before the budget did (a small or shared partition): drop-oldest applies to it
           // too, freeing the oldest segment at once; with refuse (or nothing older to free) the batch fails below.
-          if (!DISK_FULL.has(errCode(e)) || this.o.whenFull !== 'drop-oldest' || this.segments.length < 2) throw e;
+          if (!isDiskFull(e) || this.o.whenFull !== 'drop-oldest' || this.segments.length < 2) throw e;
           this.diskFullDrops++;
           await this.deleting;
           await fsp.unlink(this.dropFirstSegment('file system full: oldest unsent events dropped (events.outbox.whenFull: drop-oldest)')).catch(() => undefined);
