@@ -81,7 +81,7 @@ interface PendingHandshake {
 
 export interface PdReply {
   bytes: Buffer;
-  /** Run after the bytes are on the wire (new address/baud/key take effect only then). */
+  /** Run after the bytes are on the wire (a new address or speed takes effect only then; a new key is persisted then). */
   after?: () => Promise<void> | void;
 }
 
@@ -95,6 +95,8 @@ interface Outgoing {
   scb?: SecurityBlock;
   /** osdp_RMAC_I: the session starts once this reply is framed. */
   startSession?: { keys: SessionKeys; rmac: Buffer };
+  /** The session ends once this reply is framed under it (the ACK to osdp_KEYSET). */
+  endSession?: string;
 }
 
 export class PdEngine {
@@ -294,13 +296,15 @@ export class PdEngine {
         if (!this.session) return this.nak(NAK.SC_REQUIRED);
         if (!h.keyset) return this.nak(NAK.UNKNOWN_COMMAND);
         const key = decodeKeyset(data);
+        // The key is in force from this reply on: a command after the ACK, however soon, meets the new key and no
+        // install mode (applying it later let a quick CP open a second SCBK-D session and install the key twice).
+        this.o.scbk = key;
+        this.o.installMode = false;
         return {
           code: REPLY.ACK,
           data: Buffer.alloc(0),
+          endSession: 'new SCBK installed',
           after: async () => {
-            this.o.scbk = key;
-            this.o.installMode = false;
-            this.endSession('new SCBK installed');
             await h.keyset?.(key);
           },
         };
@@ -362,6 +366,7 @@ export class PdEngine {
     } else {
       bytes = encodePacket(pkt);
     }
+    if (out.endSession) this.endSession(out.endSession);
     if (out.startSession) {
       this.session = new SecureSession(out.startSession.keys, out.startSession.rmac);
       this.sessionAt = Date.now();

@@ -58,6 +58,7 @@ t.test('OSDP reader -> gateway reader -> MQTT card events; feedback; offline and
 
   await waitFor(() => gw.core.readers().some((r) => r.name.startsWith('Front Door')), 'the OSDP reader listed as a gateway reader', 15000);
   const name = gw.core.readers().find((r) => r.name.startsWith('Front Door'))!.name;
+  await pd.port.settled();
   t.same(pd.installedKey, KEY, 'the driver installed its key with KEYSET');
   await waitFor(() => pd.engine.secureActive && !pd.engine.installMode, 'secure session with the new key');
 
