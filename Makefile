@@ -33,6 +33,7 @@ deb-deps:
 deps: npm-deps deb-deps
 
 build: npm-deps
+	@npx tsx src/config/compile-cli.ts
 	$(NPM) run build --silent
 	@$(MAKE) --no-print-directory native bundle
 

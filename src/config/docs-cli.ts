@@ -1,9 +1,14 @@
-/** `npm run docs:config`: rewrite README.md's configuration key table and config/default.yaml from the schema. */
+/**
+ * `npm run docs:config`: rewrite README.md's configuration key table, config/default.yaml and the
+ * compiled schema (src/config/schema-compiled.ts) from the schema.
+ */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultConfigPath, packageRoot } from './load.js';
+import { packageRoot } from './package-root.js';
+import { defaultConfigPath } from './load-compiled.js';
 import { updateReadme } from './docs.js';
 import { renderDefaultYaml } from './default-yaml.js';
+import { COMPILED_PATH, renderCompiledSchema } from './compile.js';
 
 function rewrite(path: string, make: (before: string) => string): void {
   const before = readFileSync(path, 'utf8');
@@ -14,3 +19,4 @@ function rewrite(path: string, make: (before: string) => string): void {
 
 rewrite(join(packageRoot(), 'README.md'), updateReadme);
 rewrite(defaultConfigPath(), () => renderDefaultYaml());
+rewrite(join(packageRoot(), COMPILED_PATH), () => renderCompiledSchema());

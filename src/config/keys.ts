@@ -6,20 +6,11 @@
  */
 import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox';
 import { ConfigSchema } from './schema.js';
+import { ENV_PREFIX, type EnvKey, type EnvKind } from './env.js';
 
-export const ENV_PREFIX = 'SCARDGATE_';
+export { ENV_PREFIX, type EnvKind } from './env.js';
 
-/** How an environment value is turned into the key's value. */
-export type EnvKind = 'string' | 'integer' | 'number' | 'boolean' | 'enum' | 'json';
-
-export interface ConfigKey {
-  /** Dotted path, e.g. "mqtt.baseTopic". */
-  path: string;
-  /** SCARDGATE_MQTT_BASE_TOPIC */
-  env: string;
-  envKind: EnvKind;
-  /** Short type text for docs: "string", "integer 0..65535", "one of: info, debug", "array (JSON)". */
-  type: string;
+export interface ConfigKey extends EnvKey {
   default: unknown;
   description: string;
   optional: boolean;
@@ -123,10 +114,12 @@ export function walkKeys(schema: TSchema = ConfigSchema, prefix = ''): ConfigKey
       continue;
     }
     const kind = envKindOf(sub);
+    const values = kind === 'enum' ? enumValues(sub) : undefined;
     out.push({
       path,
       env: envName(path),
       envKind: kind,
+      ...(values ? { values } : {}),
       type: describeType(sub) + (kind === 'json' ? ' (JSON in env)' : ''),
       default: sub.default,
       description: String(sub.description ?? ''),

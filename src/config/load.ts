@@ -2,77 +2,28 @@
  * Loading the configuration: YAML file -> SCARDGATE_* environment overrides ->
  * schema defaults -> validation. Every problem is reported at once as
  * `key.path: problem (expected ...)`, so a technician fixes the file in one go.
+ * A valid configuration is resolved by the compiled schema alone
+ * (src/config/load-compiled.ts, what the daemon starts with); TypeBox's
+ * `Value` here explains one that is not.
  */
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
-import { packageRoot } from './package-root.js';
+import { describeType, enumValues, schemaAt } from './keys.js';
+import { formatPath, isMapping, show } from './env.js';
+import { ConfigError, applyEnvOverrides, crossChecks, readConfigFile, resolveValid, topicSafeHostname, type LoadOptions, type LoadedConfig } from './load-compiled.js';
 
-export { packageRoot } from './package-root.js';
-import { ENV_PREFIX, describeType, enumValues, schemaAt, walkKeys, type ConfigKey } from './keys.js';
-
-/** A configuration that cannot be used; `problems` holds one line per problem. */
-export class ConfigError extends Error {
-  readonly problems: string[];
-  constructor(source: string, problems: string[]) {
-    super(`invalid configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
-
-export interface LoadedConfig {
-  /** Validated, defaults applied, gatewayId resolved. */
-  config: Config & { gatewayId: string };
-  gatewayId: string;
-  /** File path, or "<embedded default>"/"<inline>" */
-  source: string;
-  /** Env variables that overrode a key, by key path. */
-  envOverrides: Record<string, string>;
-  /** Non-fatal remarks (e.g. an unrecognised SCARDGATE_* variable). */
-  warnings: string[];
-}
-
-export interface LoadOptions {
-  env?: NodeJS.ProcessEnv;
-  /** Host name used for the default gatewayId (tests). */
-  hostname?: string;
-}
-
-/** config/default.yaml shipped with the package: the embedded default. */
-export function defaultConfigPath(): string {
-  return join(packageRoot(), 'config', 'default.yaml');
-}
-
-/** The host name made safe for an MQTT topic level and the gatewayId pattern. */
-export function topicSafeHostname(name = hostname()): string {
-  const safe = name.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
-  return safe.length > 0 ? safe : 'scardgate';
-}
-
-/** drivers.sim.readers[0].name from ["drivers","sim","readers","0","name"]. */
-export function formatPath(segments: readonly string[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (/^\d+$/.test(s)) out += `[${s}]`;
-    else out += out ? `.${s}` : s;
-  }
-  return out || '(top level)';
-}
-
-function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
+export {
+  ConfigError,
+  applyEnvOverrides,
+  defaultConfigPath,
+  packageRoot,
+  parseYaml,
+  topicSafeHostname,
+  type LoadOptions,
+  type LoadedConfig,
+} from './load-compiled.js';
+export { formatPath, parseEnvValue } from './env.js';
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
@@ -165,120 +116,19 @@ function describeError(e: ValueError): string {
   return `${show(e.value)} is invalid: ${e.message.charAt(0).toLowerCase()}${e.message.slice(1)} (expected ${describeType(schema)})`;
 }
 
-/** Turn one environment value into the key's type, or explain why it cannot be. */
-export function parseEnvValue(key: ConfigKey, raw: string): unknown {
-  const fail = (why: string): never => {
-    throw new Error(`${key.env}=${show(raw)}: ${why} (expected ${key.type}, for ${key.path})`);
-  };
-  switch (key.envKind) {
-    case 'string':
-      return raw;
-    case 'integer':
-      if (!/^[+-]?\d+$/.test(raw.trim())) fail('not an integer');
-      return Number(raw.trim());
-    case 'number': {
-      const n = Number(raw.trim());
-      if (raw.trim() === '' || !Number.isFinite(n)) fail('not a number');
-      return n;
-    }
-    case 'boolean': {
-      const v = raw.trim().toLowerCase();
-      if (['true', '1', 'yes', 'on'].includes(v)) return true;
-      if (['false', '0', 'no', 'off'].includes(v)) return false;
-      return fail('not a boolean (use true/false, 1/0, yes/no, on/off)');
-    }
-    case 'enum': {
-      const values = enumValues(key.schema) ?? [];
-      const hit = values.find((v) => String(v) === raw.trim());
-      if (hit === undefined) fail('not an allowed value');
-      return hit;
-    }
-    case 'json':
-      try {
-        return JSON.parse(raw);
-      } catch (err) {
-        return fail(`not valid JSON (${(err as Error).message})`);
-      }
-  }
-}
-
-function isMapping(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * Apply SCARDGATE_<KEY_PATH> variables onto the raw file content (in place).
- * Returns the problems (bad values) and remarks (unknown SCARDGATE_* names).
- */
-export function applyEnvOverrides(
-  raw: Record<string, unknown>,
-  env: NodeJS.ProcessEnv,
-): { problems: string[]; warnings: string[]; applied: Record<string, string> } {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  const applied: Record<string, string> = {};
-  const keys = walkKeys();
-  const byEnv = new Map(keys.map((k) => [k.env, k]));
-  for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith(ENV_PREFIX)) continue;
-    const rawValue = env[name];
-    if (rawValue === undefined) continue;
-    const key = byEnv.get(name);
-    if (!key) {
-      warnings.push(`${name} is not a configuration variable (ignored)`);
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = parseEnvValue(key, rawValue);
-    } catch (err) {
-      problems.push((err as Error).message);
-      continue;
-    }
-    const segs = key.path.split('.');
-    let node: Record<string, unknown> = raw;
-    let blocked: string | undefined;
-    for (let i = 0; i < segs.length - 1; i++) {
-      const next = node[segs[i]];
-      if (next === undefined || next === null) node[segs[i]] = {};
-      else if (!isMapping(next)) {
-        blocked = formatPath(segs.slice(0, i + 1));
-        break;
-      }
-      node = node[segs[i]] as Record<string, unknown>;
-    }
-    if (blocked) {
-      problems.push(`${name}: cannot override ${key.path} because ${blocked} in the file is not a mapping`);
-      continue;
-    }
-    node[segs[segs.length - 1]] = value;
-    applied[key.path] = name;
-  }
-  return { problems, warnings, applied };
-}
-
-/** Checks across keys that the schema cannot express. */
-function crossChecks(c: Config): string[] {
-  const out: string[] = [];
-  // A broker takes a password only with a user name: without one it is never sent, and the connection fails later, unexplained.
-  if (c.mqtt.password && !c.mqtt.username) out.push('mqtt.password: set without mqtt.username (expected mqtt.username too: a broker takes a password only with a user name)');
-  const pair = (a: string, av: string, b: string, bv: string): void => {
-    if (av && !bv) out.push(`${a}: set without ${b} (expected both, or neither)`);
-    if (bv && !av) out.push(`${b}: set without ${a} (expected both, or neither)`);
-  };
-  pair('http.tls.cert', c.http.tls.cert, 'http.tls.key', c.http.tls.key);
-  pair('mqtt.cert', c.mqtt.cert, 'mqtt.key', c.mqtt.key);
-  if (c.pcsc.enabled && resolve(c.pcsc.socket) === resolve(c.control.socket)) {
-    out.push(`control.socket: same path as pcsc.socket (${c.control.socket}) (expected a different socket path)`);
-  }
-  return out;
-}
-
 /**
  * Validate raw config content (the parsed YAML, or {}): env overrides, defaults,
  * validation. Throws ConfigError listing every problem.
  */
 export function resolveConfig(content: unknown, source: string, opts: LoadOptions = {}): LoadedConfig {
+  return resolveValid(content, source, opts) ?? explainConfig(content, source, opts);
+}
+
+/**
+ * resolveConfig with TypeBox's interpreter throughout: the problems of a configuration the
+ * compiled schema refused. (Should it find none, the compiled schema is stale: the result stands.)
+ */
+export function explainConfig(content: unknown, source: string, opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   if (content === null || content === undefined) content = {};
   if (!isMapping(content)) {
@@ -309,38 +159,9 @@ export function resolveConfig(content: unknown, source: string, opts: LoadOption
   return { config, gatewayId, source, envOverrides: applied, warnings };
 }
 
-/** Parse YAML text; syntax errors become ConfigError lines with line:column. */
-export function parseYaml(text: string, source: string): unknown {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      source,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
-        return `${pos ? `line ${pos.line}, column ${pos.col}` : 'YAML'}: ${e.message.split('\n')[0]} (expected valid YAML)`;
-      }),
-    );
-  }
-  try {
-    // Aliases are resolved here: an unknown anchor or an alias bomb (maxAliasCount) ends up as a problem line.
-    return doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw new ConfigError(source, [`YAML: ${(err as Error).message.split('\n')[0]} (expected valid YAML)`]);
-  }
-}
 
 /** Load a YAML config file (or the embedded default when `file` is undefined). */
 export function loadConfig(file?: string, opts: LoadOptions = {}): LoadedConfig {
-  const path = file ?? defaultConfigPath();
-  const source = file ?? `${path} (embedded default)`;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
-    throw new ConfigError(source, [`${path}: ${why} (expected a readable YAML file)`]);
-  }
-  return resolveConfig(parseYaml(text, source), source, opts);
+  const { content, source } = readConfigFile(file);
+  return resolveConfig(content, source, opts);
 }

@@ -4,7 +4,7 @@
  * can change at run time.
  */
 import type { LevelWithSilent } from 'pino';
-import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError, loadConfigAsync, type LoadedConfig } from '../config/load-compiled.js';
 import { LogRing, createLogger } from '../log/index.js';
 import { DAEMON_USAGE, UsageError, parseDaemonArgs } from './args.js';
 import { startGateway, type Gateway } from './gateway.js';
@@ -46,7 +46,7 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
   }
   if (args.mode === 'check') {
     try {
-      const loaded = loadConfig(args.config, { env: io.env });
+      const loaded = await loadConfigAsync(args.config, { env: io.env });
       for (const w of loaded.warnings) io.stderr.write(`warning: ${w}\n`);
       io.stdout.write('ok\n');
       return 0;
@@ -59,7 +59,7 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
 
   let loaded: LoadedConfig;
   try {
-    loaded = loadConfig(args.config, { env: io.env });
+    loaded = await loadConfigAsync(args.config, { env: io.env });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.stderr.write(`scardgated: ${err.message}\n`);
@@ -136,7 +136,7 @@ async function run(loaded: LoadedConfig, configFile: string | undefined, io: Mai
       if (stopping) return;
       let next: LoadedConfig;
       try {
-        next = loadConfig(configFile, { env: io.env });
+        next = await loadConfigAsync(configFile, { env: io.env });
       } catch (err) {
         log.error({ err }, 'restart refused: the configuration does not load');
         return;

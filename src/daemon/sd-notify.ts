@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join } from 'node:path';
-import { packageRoot } from '../config/load.js';
+import { packageRoot } from '../config/package-root.js';
 
 export type NotifyAddress = { kind: 'path'; path: string } | { kind: 'abstract'; name: string };
 

@@ -10,8 +10,7 @@
 import { chmod, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { isMap, isScalar, parseDocument, type Document } from 'yaml';
-import { ConfigError, loadConfig, parseYaml, resolveConfig, type LoadedConfig } from '../config/load.js';
-import { walkKeys } from '../config/keys.js';
+import { ConfigError, loadConfigAsync, parseYaml, resolveConfigAsync, type LoadedConfig } from '../config/load-compiled.js';
 import type { Config } from '../config/schema.js';
 import { isSecretApdu } from '../log/redact.js';
 import { parseHex } from '../iso7816/hex.js';
@@ -178,8 +177,8 @@ export class ConfigStore implements ConfigOps {
       editable: this.o.file !== undefined,
       yaml: maskYaml(text),
       effective: maskObject(this.running),
-      // The key reference from the schema (one source with the README's table).
-      keys: walkKeys().map((k) => ({ path: k.path, type: k.type, default: isSecretKey(k.path.split('.').pop() ?? '') ? undefined : k.default, description: k.description })),
+      // The key reference from the schema (one source with the README's table); TypeBox only when asked.
+      keys: (await import('../config/keys.js')).walkKeys().map((k) => ({ path: k.path, type: k.type, default: isSecretKey(k.path.split('.').pop() ?? '') ? undefined : k.default, description: k.description })),
     };
   }
 
@@ -216,7 +215,7 @@ export class ConfigStore implements ConfigOps {
       let loaded: LoadedConfig;
       let content: unknown = {};
       try {
-        loaded = loadConfig(this.o.file, { env: this.o.env });
+        loaded = await loadConfigAsync(this.o.file, { env: this.o.env });
         if (this.o.file) content = parseYaml(await this.readFile(), this.o.file);
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
@@ -238,7 +237,7 @@ export class ConfigStore implements ConfigOps {
     const current = this.o.file ? await this.readFile().catch(() => '') : '';
     const text = unmaskYaml(yaml, current, source);
     const content = parseYaml(text, source);
-    return { text, content, loaded: resolveConfig(content, source, { env: this.o.env }) };
+    return { text, content, loaded: await resolveConfigAsync(content, source, { env: this.o.env }) };
   }
 
   private plan(loaded: LoadedConfig, content: unknown): ConfigCheck {

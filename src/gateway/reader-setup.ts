@@ -15,8 +15,7 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
-import { ConfigSchema, type Config } from '../config/schema.js';
-import { ConfigError, resolveConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import type { ScardCore } from '../core/api.js';
 import { InstanceAllocator, readerName } from '../core/reader-names.js';
 import type { Driver, DriverContext, DriverReader } from '../driver/contract.js';
@@ -28,54 +27,6 @@ import { invalid } from './errors.js';
 
 /** How long a probe waits for the reader to answer (a PN532 wakes within a second; a port retry is slower). */
 export const PROBE_ATTACH_MS = 8000;
-
-/**
- * The list under a driver's section that holds its readers: `readers` for most,
- * `emulate` for CCID (real CCID readers need no entry).
- */
-const LIST_KEY: Record<string, string> = { ccid: 'emulate' };
-export const listKeyOf = (driver: string): string => LIST_KEY[driver] ?? 'readers';
-
-/** Drivers whose config section holds a reader list, with that list's item schema. */
-export function readerDrivers(): Array<{ name: string; listKey: string; readerSchema: TSchema }> {
-  const drivers = (ConfigSchema.properties.drivers as unknown as { properties: Record<string, TSchema> }).properties;
-  const out: Array<{ name: string; listKey: string; readerSchema: TSchema }> = [];
-  for (const [name, section] of Object.entries(drivers)) {
-    const listKey = listKeyOf(name);
-    const list = (section as { properties?: Record<string, TSchema> }).properties?.[listKey] as { items?: TSchema } | undefined;
-    if (list?.items) out.push({ name, listKey, readerSchema: list.items });
-  }
-  return out;
-}
-
-export function knownDriver(driver: string): void {
-  if (!readerDrivers().some((d) => d.name === driver)) {
-    throw invalid(`driver: "${driver}" takes no readers in this build (expected one of: ${readerDrivers().map((d) => d.name).join(', ')})`);
-  }
-}
-
-export const readersOf = (config: Config, driver: string): Array<Record<string, unknown>> =>
-  ((config.drivers as unknown as Record<string, Record<string, Array<Record<string, unknown>> | undefined>>)[driver]?.[listKeyOf(driver)] ?? []);
-
-/**
- * The candidate reader validated as start-up would validate it, defaults filled: the running
- * configuration with only this reader under its driver. Problems name the key path.
- */
-export function checkCandidate(config: Config, driver: string, reader: Record<string, unknown>): { config: Config; reader: Record<string, unknown> } {
-  const raw = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, Record<string, unknown>>>;
-  const key = listKeyOf(driver);
-  raw.drivers[driver] = { ...raw.drivers[driver], [key]: [reader] };
-  try {
-    const loaded = resolveConfig(raw, 'candidate reader', { env: {} });
-    return { config: loaded.config, reader: readersOf(loaded.config, driver)[0] };
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      const problems = e.problems.map((p) => p.replace(`drivers.${driver}.${key}[0]`, 'reader'));
-      throw invalid(`invalid reader: ${problems.join('; ')}`);
-    }
-    throw e;
-  }
-}
 
 /** A real CCID device is named by its USB id ({ usbId }); anything else is an emulate entry. */
 export function usbCandidate(reader: Record<string, unknown>): string | undefined {
@@ -136,6 +87,7 @@ export class ReaderSetup {
 
   async devices(): Promise<SetupDevices> {
     const { emulatedCcidDevices, emulatorProfiles } = await import('../../drivers/ccid/discover.js');
+    const { readerDrivers } = await import('./reader-schema.js');
     return {
       devices: await boardDevices(),
       drivers: readerDrivers(),
@@ -145,6 +97,7 @@ export class ReaderSetup {
 
   async probe(p: { driver: string; reader: Record<string, unknown>; tapWaitMs?: number; testCard?: unknown }): Promise<ProbeAnswer> {
     const { driver, testCard } = p;
+    const { checkCandidate, knownDriver, readersOf } = await import('./reader-schema.js');
     knownDriver(driver);
     const running = this.o.config();
     let config: Config;
