@@ -4,16 +4,18 @@
  * time (src/config/schema-compiled.ts). A configuration that passes is all the
  * daemon needs; one that does not goes to src/config/load.ts, which asks
  * TypeBox why and reports every problem as `key.path: problem (expected ...)`
- * (imported then, not at start-up: README, "Idle memory").
+ * (imported then, not at start-up: README, "Idle memory"). Likewise the file is
+ * read by src/config/yaml-subset.ts when it is plain YAML, by the yaml library
+ * (src/config/yaml-read.ts) when not.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import type { Config } from './schema.js';
 import { packageRoot } from './package-root.js';
 import { ENV_KEYS, checkConfig, defaultConfig } from './schema-compiled.js';
 import { applyEnvOverrides as overrideFromEnv, isMapping } from './env.js';
+import { readYamlSubset } from './yaml-subset.js';
 
 export { packageRoot } from './package-root.js';
 
@@ -100,40 +102,23 @@ export function resolveValid(content: unknown, source: string, opts: LoadOptions
   return { config, gatewayId, source, envOverrides: applied, warnings };
 }
 
-/** Parse YAML text; syntax errors become ConfigError lines with line:column. */
-export function parseYaml(text: string, source: string): unknown {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      source,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
-        return `${pos ? `line ${pos.line}, column ${pos.col}` : 'YAML'}: ${e.message.split('\n')[0]} (expected valid YAML)`;
-      }),
-    );
-  }
-  try {
-    // Aliases are resolved here: an unknown anchor or an alias bomb (maxAliasCount) ends up as a problem line.
-    return doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw new ConfigError(source, [`YAML: ${(err as Error).message.split('\n')[0]} (expected valid YAML)`]);
-  }
-}
-
-/** A config file's parsed content (or the embedded default's when `file` is undefined) and how problems name it. */
-export function readConfigFile(file?: string): { content: unknown; source: string } {
+/** A config file's text (or the embedded default's when `file` is undefined) and how problems name it. */
+export function readConfigText(file?: string): { text: string; source: string } {
   const path = file ?? defaultConfigPath();
   const source = file ?? `${path} (embedded default)`;
-  let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    return { text: readFileSync(path, 'utf8'), source };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
     throw new ConfigError(source, [`${path}: ${why} (expected a readable YAML file)`]);
   }
-  return { content: parseYaml(text, source), source };
+}
+
+/** parseYaml of src/config/yaml-read.ts, with the yaml library imported only for text that is not plain YAML (or not valid). */
+export async function parseYamlAsync(text: string, source: string): Promise<unknown> {
+  const plain = readYamlSubset(text);
+  return plain ? plain.value : (await import('./yaml-read.js')).parseYaml(text, source);
 }
 
 /** resolveConfig of src/config/load.ts, with TypeBox imported only for a configuration that fails. */
@@ -146,6 +131,6 @@ export async function resolveConfigAsync(content: unknown, source: string, opts:
 
 /** loadConfig of src/config/load.ts, with TypeBox imported only for a configuration that fails. */
 export async function loadConfigAsync(file?: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  const { content, source } = readConfigFile(file);
-  return resolveConfigAsync(content, source, opts);
+  const { text, source } = readConfigText(file);
+  return resolveConfigAsync(await parseYamlAsync(text, source), source, opts);
 }

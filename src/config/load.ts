@@ -11,19 +11,20 @@ import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { ConfigSchema, type Config } from './schema.js';
 import { describeType, enumValues, schemaAt } from './keys.js';
 import { formatPath, isMapping, show } from './env.js';
-import { ConfigError, applyEnvOverrides, crossChecks, readConfigFile, resolveValid, topicSafeHostname, type LoadOptions, type LoadedConfig } from './load-compiled.js';
+import { ConfigError, applyEnvOverrides, crossChecks, readConfigText, resolveValid, topicSafeHostname, type LoadOptions, type LoadedConfig } from './load-compiled.js';
+import { parseYaml } from './yaml-read.js';
 
 export {
   ConfigError,
   applyEnvOverrides,
   defaultConfigPath,
   packageRoot,
-  parseYaml,
   topicSafeHostname,
   type LoadOptions,
   type LoadedConfig,
 } from './load-compiled.js';
 export { formatPath, parseEnvValue } from './env.js';
+export { parseYaml } from './yaml-read.js';
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
@@ -162,6 +163,6 @@ export function explainConfig(content: unknown, source: string, opts: LoadOption
 
 /** Load a YAML config file (or the embedded default when `file` is undefined). */
 export function loadConfig(file?: string, opts: LoadOptions = {}): LoadedConfig {
-  const { content, source } = readConfigFile(file);
-  return resolveConfig(content, source, opts);
+  const { text, source } = readConfigText(file);
+  return resolveConfig(parseYaml(text, source), source, opts);
 }

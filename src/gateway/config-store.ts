@@ -9,8 +9,7 @@
  */
 import { chmod, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { isMap, isScalar, parseDocument, type Document } from 'yaml';
-import { ConfigError, loadConfigAsync, parseYaml, resolveConfigAsync, type LoadedConfig } from '../config/load-compiled.js';
+import { ConfigError, loadConfigAsync, parseYamlAsync, resolveConfigAsync, type LoadedConfig } from '../config/load-compiled.js';
 import type { Config } from '../config/schema.js';
 import { isSecretApdu } from '../log/redact.js';
 import { parseHex } from '../iso7816/hex.js';
@@ -28,7 +27,7 @@ export const isSecretKey = (key: string): boolean => /pass(word|phrase)|secret|t
 const isSecretValue = (v: unknown): boolean => (typeof v === 'string' && v !== '') || typeof v === 'number';
 
 /** Keys naming where a secret is sent: a masked secret is restored only while its siblings among these are unchanged. */
-const ENDPOINT_KEYS = ['url', 'host', 'port', 'server', 'username'];
+export const ENDPOINT_KEYS = ['url', 'host', 'port', 'server', 'username'];
 
 /** A profile APDU `{ apdu, secret: true }` (or a VERIFY-like APDU) hides its bytes like a password. */
 function isSecretApduEntry(parent: unknown, key: string, value: unknown): boolean {
@@ -41,35 +40,7 @@ function isSecretApduEntry(parent: unknown, key: string, value: unknown): boolea
   }
 }
 
-const hidden = (parent: unknown, key: string, value: unknown): boolean => (isSecretKey(key) && isSecretValue(value)) || isSecretApduEntry(parent, key, value);
-
-type Visit = (path: string[], set: (v: unknown) => void, value: unknown, parent: Record<string, unknown>) => void;
-
-function walkScalars(doc: Document, visit: Visit): void {
-  const rec = (node: unknown, path: string[]): void => {
-    if (isMap(node)) {
-      const plain = Object.fromEntries(node.items.map((p) => [isScalar(p.key) ? String(p.key.value) : String(p.key), isScalar(p.value) ? p.value.value : p.value]));
-      for (const pair of node.items) {
-        const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-        if (isScalar(pair.value)) visit([...path, k], (v) => ((pair.value as { value: unknown }).value = v), pair.value.value, plain);
-        else rec(pair.value, [...path, k]);
-      }
-    } else if (node && typeof node === 'object' && 'items' in node && Array.isArray((node as { items: unknown[] }).items)) {
-      (node as { items: unknown[] }).items.forEach((it, i) => rec(it, [...path, String(i)]));
-    }
-  };
-  rec(doc.contents, []);
-}
-
-/** The YAML text with every secret value replaced by the mask (comments and layout kept). */
-export function maskYaml(text: string): string {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) return text.replace(/^(\s*[\w.-]*(pass(word|phrase)|secret|token|credential|apdu)\w*\s*:\s*).+$/gim, `$1${MASK}`);
-  walkScalars(doc, (path, set, value, parent) => {
-    if (hidden(parent, path[path.length - 1], value)) set(MASK);
-  });
-  return doc.toString();
-}
+export const hidden = (parent: unknown, key: string, value: unknown): boolean => (isSecretKey(key) && isSecretValue(value)) || isSecretApduEntry(parent, key, value);
 
 /** A deep copy with secret values masked (the running-configuration view). */
 export function maskObject<T>(value: T): T {
@@ -81,44 +52,13 @@ export function maskObject<T>(value: T): T {
   return rec(value) as T;
 }
 
-function getPath(obj: unknown, path: readonly string[]): unknown {
+export function getPath(obj: unknown, path: readonly string[]): unknown {
   let o = obj;
   for (const p of path) {
     if (!o || typeof o !== 'object') return undefined;
     o = (o as Record<string, unknown>)[p];
   }
   return o;
-}
-
-/**
- * The edited text with masks left in place replaced by the current file's
- * secrets. A mask whose endpoint changed (mqtt.url for mqtt.password) is
- * refused: the secret must be typed again, or a client that can read the
- * masked configuration could send the gateway's password to its own server.
- */
-export function unmaskYaml(edited: string, current: string, source: string): string {
-  const doc = parseDocument(edited);
-  if (doc.errors.length > 0) return edited;
-  const old = parseDocument(current).toJS() as unknown;
-  const problems: string[] = [];
-  let changed = false;
-  walkScalars(doc, (path, set, value, parent) => {
-    if (value !== MASK) return;
-    const key = path[path.length - 1];
-    const prevParent = getPath(old, path.slice(0, -1));
-    const prev = getPath(old, path);
-    if (!(isSecretKey(key) || key === 'apdu') || prev === undefined) return;
-    const moved = ENDPOINT_KEYS.filter((k) => k !== key && JSON.stringify((parent as Record<string, unknown>)[k]) !== JSON.stringify((prevParent as Record<string, unknown> | undefined)?.[k]));
-    if (moved.length > 0) {
-      const at = (k: string): string => [...path.slice(0, -1), k].join('.');
-      problems.push(`${path.join('.')}: ${moved.map(at).join(', ')} changed, so the masked value is not sent there: type the secret again`);
-      return;
-    }
-    set(prev);
-    changed = true;
-  });
-  if (problems.length) throw new ConfigError(source, problems);
-  return changed ? doc.toString() : edited;
 }
 
 /** The parts a change touches: top-level sections, drivers split per driver ("drivers.sim"), log.level on its own. */
@@ -175,7 +115,7 @@ export class ConfigStore implements ConfigOps {
     return {
       file: this.o.file ?? null,
       editable: this.o.file !== undefined,
-      yaml: maskYaml(text),
+      yaml: (await import('./config-yaml.js')).maskYaml(text),
       effective: maskObject(this.running),
       // The key reference from the schema (one source with the README's table); TypeBox only when asked.
       keys: (await import('../config/keys.js')).walkKeys().map((k) => ({ path: k.path, type: k.type, default: isSecretKey(k.path.split('.').pop() ?? '') ? undefined : k.default, description: k.description })),
@@ -216,7 +156,7 @@ export class ConfigStore implements ConfigOps {
       let content: unknown = {};
       try {
         loaded = await loadConfigAsync(this.o.file, { env: this.o.env });
-        if (this.o.file) content = parseYaml(await this.readFile(), this.o.file);
+        if (this.o.file) content = await parseYamlAsync(await this.readFile(), this.o.file);
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
         this.o.log.error({ problems }, 'reload refused: configuration invalid; keeping the running one');
@@ -235,8 +175,10 @@ export class ConfigStore implements ConfigOps {
   private async check(yaml: string): Promise<{ text: string; loaded: LoadedConfig; content: unknown }> {
     const source = this.o.file ?? 'configuration';
     const current = this.o.file ? await this.readFile().catch(() => '') : '';
+    // The yaml library only when the configuration is edited (README, "Idle memory").
+    const { unmaskYaml } = await import('./config-yaml.js');
     const text = unmaskYaml(yaml, current, source);
-    const content = parseYaml(text, source);
+    const content = await parseYamlAsync(text, source);
     return { text, content, loaded: await resolveConfigAsync(content, source, { env: this.o.env }) };
   }
 

@@ -4,9 +4,10 @@
  * owner of these rules.
  */
 import { parseYaml, resolveConfig, type LoadedConfig } from '../../config/load.js';
-import { unmaskYaml } from '../../gateway/config-store.js';
+import { unmaskYaml } from '../../gateway/config-yaml.js';
 
-export { MASK, isSecretKey, maskObject, maskYaml, changedParts, unmaskYaml } from '../../gateway/config-store.js';
+export { MASK, isSecretKey, maskObject, changedParts } from '../../gateway/config-store.js';
+export { maskYaml, unmaskYaml } from '../../gateway/config-yaml.js';
 
 export interface ValidatedEdit {
   /** Text to write (secrets restored). */
