@@ -1,7 +1,9 @@
 /**
  * bench/pcsc: the same libpcsclite client (apdu-bench.c, built here) against
  * (a) Debian's pcscd + vsmartcard's vpcd and (b) scardgate + its vpcd driver,
- * each with its own fast vicc-side card, both daemons running side by side.
+ * each with its own fast vicc-side card, both daemons running side by side on
+ * free ports. scardgate is the daemon as installed (its bundle, node flags and
+ * environment: make bench-pcsc builds it).
  * Every call type is measured in pairs, pcscd then scardgate (A B A B ...),
  * unpinned and pinned (daemon, card and client on CPU 0): each pair's ratio and
  * the median ratio per call type. Then RSS idle / after load / after 30 s idle,
@@ -10,7 +12,8 @@
  *   make bench-pcsc   (BENCH_PCSC_PAIRS=5 pairs; BENCH_PCSC_N=5000 APDUs/calls per run;
  *                      BENCH_PCSC_KINDS=select,case4,clients4,status,connect,establish to pick;
  *                      BENCH_PCSC_ROUNDS=20 insertions; BENCH_PCSC_IDLE_S=30; BENCH_PCSC_CARD=fast-vicc
- *                      for emulators/vicc's card in this process instead of the C one)
+ *                      for emulators/vicc's card in this process instead of the C one;
+ *                      BENCH_PCSC_SERVER=core for the core + pcsc socket alone, bench/pcsc/serve-scardgate.ts)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,8 +21,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { build, SERVER_BUNDLE } from './build.js';
+import { build, buildServer } from './build.js';
+import { benchConfig, lean, startCompiled, tempDir, DAEMON_ENV, NODE_FLAGS } from '../startup/spawn.js';
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
+import { freePorts } from '../../test/vpcd/ports.js';
 import { FastVicc } from '../../emulators/vicc/fast-vicc.js';
 
 const execFileP = promisify(execFile);
@@ -29,7 +34,7 @@ const ROUNDS = Number(process.env.BENCH_PCSC_ROUNDS ?? 20);
 const IDLE_S = Number(process.env.BENCH_PCSC_IDLE_S ?? 30);
 const READER = 'Virtual PCD 00 00';
 const CARD = process.env.BENCH_PCSC_CARD ?? 'c';
-const PORTS = { pcscd: 42100, scardgate: 42200 };
+const SERVER = process.env.BENCH_PCSC_SERVER ?? 'daemon';
 
 /** Call types: what the client runs. SELECT with no data back (case 3) and a case-4 SELECT returning FCI. */
 const KINDS: Record<string, string[]> = {
@@ -49,14 +54,36 @@ interface Backend {
   stop(): Promise<void>;
 }
 
-/** The daemon's Node flags (Makefile DAEMON_NODE_FLAGS). */
-const NODE_FLAGS = (process.env.DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/**
+ * scardgate as installed: the daemon's bundle with the daemon's node flags and
+ * environment (the Makefile's DAEMON_NODE_FLAGS and DAEMON_ENV, through
+ * bench/startup/spawn.ts), the lean set-up (control channel + pcsc socket;
+ * MQTT and HTTP off), no simulated readers, the vpcd driver on `port`.
+ */
+async function startDaemon(port: number): Promise<Backend> {
+  const t = tempDir('bench-pcsc-');
+  const base = benchConfig(t.dir);
+  const config: Record<string, any> = { ...lean(base), pcsc: { ...base.pcsc, enabled: true } };
+  config.drivers = { ...config.drivers, sim: { ...config.drivers.sim, readers: [] }, vpcd: { ...config.drivers.vpcd, enabled: true, port, slots: 1 } };
+  const d = await startCompiled(t.dir, config, 'bundle');
+  return {
+    name: 'scardgate',
+    env: { ...process.env, PCSCLITE_CSOCK_NAME: config.pcsc.socket as string },
+    pid: d.proc.pid!,
+    async stop() {
+      await d.stop();
+      t.remove();
+    },
+  };
+}
 
-async function startScardgate(port: number): Promise<Backend> {
+/** BENCH_PCSC_SERVER=core: the core, vpcd driver and pcsc socket alone (bench/pcsc/serve-scardgate.ts), same flags and environment. */
+async function startCoreServer(port: number): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pcsc-'));
   const socket = join(dir, 'pcscd.comm');
-  const proc: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, SERVER_BUNDLE, socket, String(port)], {
+  const proc: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, buildServer(), socket, String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...DAEMON_ENV },
   });
   await new Promise<void>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
@@ -242,8 +269,9 @@ async function main(): Promise<void> {
   const lines: Record<string, unknown>[] = [];
   try {
     for (const name of ['pcscd', 'scardgate'] as const) {
-      const port = PORTS[name];
-      const backend = name === 'pcscd' ? await startReference(port) : await startScardgate(port);
+      // Free loopback ports (vsmartcard's vpcd also takes port+1 for its second slot): two runs never collide.
+      const port = await freePorts(name === 'pcscd' ? 2 : 1);
+      const backend = name === 'pcscd' ? await startReference(port) : SERVER === 'core' ? await startCoreServer(port) : await startDaemon(port);
       backends.push(backend);
       const card: Card = CARD === 'fast-vicc' ? new ViccCard(port) : new FastCard(bin, port);
       cards.push(card);
