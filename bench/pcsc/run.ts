@@ -13,16 +13,17 @@
  *                      BENCH_PCSC_KINDS=select,case4,clients4,status,connect,establish to pick;
  *                      BENCH_PCSC_ROUNDS=20 insertions; BENCH_PCSC_IDLE_S=30; BENCH_PCSC_CARD=fast-vicc
  *                      for emulators/vicc's card in this process instead of the C one;
- *                      BENCH_PCSC_SERVER=core for the core + pcsc socket alone, bench/pcsc/serve-scardgate.ts)
+ *                      BENCH_PCSC_SERVER=core for the core + pcsc socket alone, bench/pcsc/serve-scardgate.ts;
+ *                      BENCH_PCSC_BASELINE=<a copy of an earlier dist/bundle>/scardgated.js in pcscd's place)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { build, buildServer } from './build.js';
-import { benchConfig, lean, startCompiled, tempDir, DAEMON_ENV, NODE_FLAGS } from '../startup/spawn.js';
+import { benchConfig, lean, startCompiled, tempDir, DAEMONS, DAEMON_ENV, NODE_FLAGS } from '../startup/spawn.js';
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
 import { freePorts } from '../../test/vpcd/ports.js';
 import { FastVicc } from '../../emulators/vicc/fast-vicc.js';
@@ -35,6 +36,8 @@ const IDLE_S = Number(process.env.BENCH_PCSC_IDLE_S ?? 30);
 const READER = 'Virtual PCD 00 00';
 const CARD = process.env.BENCH_PCSC_CARD ?? 'c';
 const SERVER = process.env.BENCH_PCSC_SERVER ?? 'daemon';
+/** A copy of an earlier build's dist/bundle/scardgated.js: it takes pcscd's place (A), to compare two builds of scardgate. */
+const BASELINE = process.env.BENCH_PCSC_BASELINE;
 
 /** Call types: what the client runs. SELECT with no data back (case 3) and a case-4 SELECT returning FCI. */
 const KINDS: Record<string, string[]> = {
@@ -48,7 +51,7 @@ const KINDS: Record<string, string[]> = {
 const KIND_NAMES = (process.env.BENCH_PCSC_KINDS ?? Object.keys(KINDS).join(',')).split(',');
 
 interface Backend {
-  name: 'pcscd' | 'scardgate';
+  name: string;
   env: NodeJS.ProcessEnv;
   pid: number;
   stop(): Promise<void>;
@@ -60,14 +63,16 @@ interface Backend {
  * bench/startup/spawn.ts), the lean set-up (control channel + pcsc socket;
  * MQTT and HTTP off), no simulated readers, the vpcd driver on `port`.
  */
-async function startDaemon(port: number): Promise<Backend> {
+async function startDaemon(port: number, bundle?: string): Promise<Backend> {
   const t = tempDir('bench-pcsc-');
   const base = benchConfig(t.dir);
   const config: Record<string, any> = { ...lean(base), pcsc: { ...base.pcsc, enabled: true } };
   config.drivers = { ...config.drivers, sim: { ...config.drivers.sim, readers: [] }, vpcd: { ...config.drivers.vpcd, enabled: true, port, slots: 1 } };
-  const d = await startCompiled(t.dir, config, 'bundle');
+  // Another build of the daemon's bundle (BENCH_PCSC_BASELINE) runs through the same start-up as the tsc form's.
+  if (bundle) (DAEMONS as Record<string, string>).tsc = bundle;
+  const d = await startCompiled(t.dir, config, bundle ? 'tsc' : 'bundle');
   return {
-    name: 'scardgate',
+    name: bundle ? 'baseline' : 'scardgate',
     env: { ...process.env, PCSCLITE_CSOCK_NAME: config.pcsc.socket as string },
     pid: d.proc.pid!,
     async stop() {
@@ -128,14 +133,32 @@ interface RunResult {
   rate: number;
   p50_us: number;
   p99_us: number;
+  /** The daemon's own CPU time per call (every thread's), µs: what load from other processes disturbs least. */
+  cpu_us: number;
+}
+
+/** CPU time the process has run so far, every thread, ns (schedstat: no clock-tick rounding). */
+function cpuNs(pid: number): number {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return ns;
 }
 
 // The card may run in this process: clients must never be run synchronously.
-async function runOnce(bin: string, env: NodeJS.ProcessEnv, kind: string, cpu?: string): Promise<RunResult> {
+async function runOnce(bin: string, b: Backend, kind: string, cpu?: string): Promise<RunResult> {
   const args = KINDS[kind].map((a) => (a === '' ? String(N) : a));
+  const env = b.env;
+  const t0 = cpuNs(b.pid);
   const { stdout } = cpu === undefined ? await execFileP(bin, args, { env }) : await execFileP('taskset', ['-c', cpu, bin, ...args], { env });
-  const r = JSON.parse(stdout.trim()) as { apdu_per_s?: number; calls_per_s?: number; p50_us: number; p99_us: number };
-  return { rate: r.apdu_per_s ?? r.calls_per_s ?? 0, p50_us: r.p50_us, p99_us: r.p99_us };
+  const used = cpuNs(b.pid) - t0;
+  const r = JSON.parse(stdout.trim()) as { count: number; apdu_per_s?: number; calls_per_s?: number; p50_us: number; p99_us: number };
+  return { rate: r.apdu_per_s ?? r.calls_per_s ?? 0, p50_us: r.p50_us, p99_us: r.p99_us, cpu_us: +(used / 1000 / r.count).toFixed(1) };
 }
 
 const median = (xs: number[]): number => {
@@ -271,7 +294,14 @@ async function main(): Promise<void> {
     for (const name of ['pcscd', 'scardgate'] as const) {
       // Free loopback ports (vsmartcard's vpcd also takes port+1 for its second slot): two runs never collide.
       const port = await freePorts(name === 'pcscd' ? 2 : 1);
-      const backend = name === 'pcscd' ? await startReference(port) : SERVER === 'core' ? await startCoreServer(port) : await startDaemon(port);
+      const backend =
+        name === 'pcscd'
+          ? BASELINE
+            ? await startDaemon(port, BASELINE)
+            : await startReference(port)
+          : SERVER === 'core'
+            ? await startCoreServer(port)
+            : await startDaemon(port);
       backends.push(backend);
       const card: Card = CARD === 'fast-vicc' ? new ViccCard(port) : new FastCard(bin, port);
       cards.push(card);
@@ -281,7 +311,7 @@ async function main(): Promise<void> {
     }
     const rssIdle = backends.map((b) => rssMb(b.pid));
     progress(`idle RSS: pcscd ${rssIdle[0]} MB, scardgate ${rssIdle[1]} MB`);
-    console.log('kind      mode      pair  pcscd/s   p99us  scardgate/s  p99us  ratio');
+    console.log('kind      mode      pair  pcscd/s   p99us  scardgate/s  p99us  ratio  CPU us/call pcscd scardgate');
     for (const mode of ['unpinned', 'pinned'] as const) {
       const cpu = mode === 'pinned' ? '0' : undefined;
       const pinAll = (c: string): void => {
@@ -295,14 +325,14 @@ async function main(): Promise<void> {
           const ratios: number[] = [];
           const runs: RunResult[][] = [[], []];
           for (let pair = 0; pair < PAIRS; pair++) {
-            const a = await runOnce(bin, backends[0].env, kind, cpu);
-            const b = await runOnce(bin, backends[1].env, kind, cpu);
+            const a = await runOnce(bin, backends[0], kind, cpu);
+            const b = await runOnce(bin, backends[1], kind, cpu);
             runs[0].push(a);
             runs[1].push(b);
             const ratio = b.rate / a.rate;
             ratios.push(ratio);
             console.log(
-              `${kind.padEnd(9)} ${mode.padEnd(9)} ${String(pair + 1).padStart(4)} ${String(a.rate).padStart(8)} ${String(a.p99_us).padStart(7)} ${String(b.rate).padStart(12)} ${String(b.p99_us).padStart(6)}  ${ratio.toFixed(3)}`,
+              `${kind.padEnd(9)} ${mode.padEnd(9)} ${String(pair + 1).padStart(4)} ${String(a.rate).padStart(8)} ${String(a.p99_us).padStart(7)} ${String(b.rate).padStart(12)} ${String(b.p99_us).padStart(6)}  ${ratio.toFixed(3)}  ${String(a.cpu_us).padStart(6)} ${String(b.cpu_us).padStart(6)}`,
             );
           }
           const line = {
@@ -318,8 +348,12 @@ async function main(): Promise<void> {
             scardgate_p50_us: median(runs[1].map((r) => r.p50_us)),
             pcscd_p99_us: median(runs[0].map((r) => r.p99_us)),
             scardgate_p99_us: median(runs[1].map((r) => r.p99_us)),
+            pcscd_cpu_us: median(runs[0].map((r) => r.cpu_us)),
+            scardgate_cpu_us: median(runs[1].map((r) => r.cpu_us)),
           };
-          console.log(`${kind} ${mode}: median ratio ${line.median_ratio} (pcscd ${line.pcscd_per_s}/s p99 ${line.pcscd_p99_us} us, scardgate ${line.scardgate_per_s}/s p99 ${line.scardgate_p99_us} us)`);
+          console.log(
+            `${kind} ${mode}: median ratio ${line.median_ratio} (pcscd ${line.pcscd_per_s}/s p99 ${line.pcscd_p99_us} us CPU ${line.pcscd_cpu_us} us/call, scardgate ${line.scardgate_per_s}/s p99 ${line.scardgate_p99_us} us CPU ${line.scardgate_cpu_us} us/call)`,
+          );
           lines.push(line);
         }
       } finally {

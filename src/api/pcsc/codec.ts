@@ -235,9 +235,10 @@ export class RequestDecoder {
     return this.end - this.start;
   }
 
-  push(chunk: Buffer): void {
-    const need = this.end - this.start + chunk.length;
-    if (this.end + chunk.length > this.buf.length) {
+  /** Copies in the first `n` bytes of `chunk` (all of it by default). */
+  push(chunk: Buffer, n = chunk.length): void {
+    const need = this.end - this.start + n;
+    if (this.end + n > this.buf.length) {
       if (need <= this.buf.length) {
         this.buf.copy(this.buf, 0, this.start, this.end);
       } else {
@@ -248,8 +249,8 @@ export class RequestDecoder {
       this.end -= this.start;
       this.start = 0;
     }
-    chunk.copy(this.buf, this.end);
-    this.end += chunk.length;
+    chunk.copy(this.buf, this.end, 0, n);
+    this.end += n;
   }
 
   /** The next complete request, or null when more bytes are needed. Throws PcscProtocolError. */

@@ -35,7 +35,7 @@ import {
   type Request,
 } from './codec.js';
 import { WIRE } from './layout.js';
-import { startReading, writeReply } from '../../net/socket-io.js';
+import { fdOf, startReadingInto, writeReply } from '../../net/socket-io.js';
 
 type Req<C extends number> = Extract<Request, { cmd: C }>;
 
@@ -75,6 +75,8 @@ export class PcscConnection {
   private paused = false;
   private isClosed = false;
   private readonly decoder = new RequestDecoder();
+  /** The socket's descriptor, read once (a native accessor): replies are written straight to it. */
+  private readonly fd: number;
   /** TRANSMIT/CONTROL replies are built here when the previous reply has left the process. */
   private replyBuf: Buffer | null = null;
   private cur: Request | null = null;
@@ -92,7 +94,8 @@ export class PcscConnection {
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close('closed by client'));
     socket.on('error', () => this.close('socket error'));
-    startReading(socket, (chunk) => this.onData(chunk));
+    startReadingInto(socket, (n, buf) => this.onData(buf, n));
+    this.fd = fdOf(socket);
   }
 
   get closed(): boolean {
@@ -103,7 +106,7 @@ export class PcscConnection {
   notify(rv: number): boolean {
     if (!this.registered || this.isClosed) return false;
     this.registered = false;
-    writeReply(this.socket, rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv));
+    writeReply(this.socket, rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv), false, this.fd);
     return true;
   }
 
@@ -149,9 +152,9 @@ export class PcscConnection {
     this.host.closed(this, reason);
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(buf: Buffer, n: number): void {
     if (this.isClosed) return;
-    this.decoder.push(chunk);
+    this.decoder.push(buf, n);
     if (this.busy) {
       // The client never sends ahead; one that does is held back, not buffered without bound.
       if (this.decoder.pending > MAX_REQUEST_SIZE && !this.paused) {
@@ -230,12 +233,12 @@ export class PcscConnection {
   }
 
   private send(b: Buffer): void {
-    if (!this.isClosed) writeReply(this.socket, b);
+    if (!this.isClosed) writeReply(this.socket, b, false, this.fd);
   }
 
   /** The table is changed in place: what has to wait in the socket's queue is a copy. */
   private sendTable(): void {
-    if (!this.isClosed) writeReply(this.socket, this.host.table(), true);
+    if (!this.isClosed) writeReply(this.socket, this.host.table(), true, this.fd);
   }
 
   private ownsHandle(h: number): boolean {
@@ -446,7 +449,7 @@ export class PcscConnection {
       resp.length > req.recvLength
         ? encodeTransmitReply(out, req, SCARD.E_INSUFFICIENT_BUFFER, resp.length, null)
         : encodeTransmitReply(out, req, SCARD.S_SUCCESS, resp.length, resp);
-    writeReply(this.socket, out.subarray(0, n));
+    writeReply(this.socket, out.subarray(0, n), false, this.fd);
     this.resume();
   };
 
