@@ -81,7 +81,13 @@ async function cpuPerCall(daemon: number, cardPid: number, env: NodeJS.ProcessEn
   if (pinned) for (const pid of [daemon, cardPid]) execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' });
   const args = ARGS[kind].map((a) => (a === '' ? nArg : a));
   // BENCH_PCSC_STRACE=1: the daemon's system calls during the run, counted (strace -c; slows every call down).
-  const strace = process.env.BENCH_PCSC_STRACE === '1' ? spawn('strace', ['-c', '-f', '-p', String(daemon)], { stdio: ['ignore', 'inherit', 'inherit'] }) : undefined;
+  const strace =
+    process.env.BENCH_PCSC_STRACE === '1'
+      ? spawn('strace', ['-c', '-f', '-p', String(daemon)], { stdio: ['ignore', 'inherit', 'inherit'] })
+      : process.env.BENCH_PCSC_PERF
+        ? // BENCH_PCSC_PERF=FILE: perf record of the daemon's threads during the run (perf report -i FILE)
+          spawn('perf', ['record', '-q', '-F', '4999', '-g', '-o', process.env.BENCH_PCSC_PERF, '-p', String(daemon)], { stdio: ['ignore', 'inherit', 'inherit'] })
+        : undefined;
   if (strace) await new Promise((r) => setTimeout(r, 1000));
   const cpu0 = cpuUs(daemon);
   const { stdout } = pinned ? await execFileP('taskset', ['-c', '0', bin, ...args], { env }) : await execFileP(bin, args, { env });
