@@ -23,11 +23,12 @@
  * Hostile clients (hostile.ts): one attack every SOAK_HOSTILE_S (default 20) s.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startDaemon, type Daemon } from '../../test/helpers/daemon.js';
+import { LIBFAKETIME } from '../../test/helpers/faketime.js';
 import { startMosquitto, freePort } from '../../test/mqtt/mosquitto.js';
 import { startVicc, type Vicc } from '../../test/helpers/vicc.js';
 import { ControlClient } from '../../src/cli/client.js';
@@ -44,7 +45,6 @@ import { startHostileClients } from './hostile.js';
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const FAULT_S = Number(process.env.SOAK_FAULT_S ?? 45);
 const HOSTILE_S = Number(process.env.SOAK_HOSTILE_S ?? 20);
-const LIBFAKETIME = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'arm-linux-gnueabihf'].map((a) => `/usr/lib/${a}/faketime/libfaketimeMT.so.1`).find((p) => existsSync(p));
 /** Wall-clock offsets of the clock-jump fault, in turn (libfaketime's relative form). */
 const CLOCK_JUMPS = ['+1095d', '-1095d', '+0d'];
 const GW = 'soak';

@@ -32,6 +32,11 @@ export interface GatewayEventsOptions {
   autoAck: boolean;
   /** Whether the wall clock is trustworthy (default: src/events/clock.ts's signals). */
   clock?: ClockProbe;
+  /**
+   * Each reader's PC/SC event counter when the previous journal of this process stopped (undefined for the first):
+   * a card that arrived while no journal ran is recorded at start, see start().
+   */
+  countersAtLastStop?: ReadonlyMap<string, number>;
 }
 
 interface PresentCard {
@@ -103,9 +108,15 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     });
     on('reader-error', (r: ReaderSnapshot, err: Error) => this.enqueue(this.draft('reader.error', r, { error: toPcscError(err).toJSON() })));
     on('card-inserted', (r: ReaderSnapshot) => this.onInserted(r));
-    // Cards already present at start-up: no card.inserted (that happened before), but their removal names them.
+    // A card the reader had when it was listed (event counter 0) or that came while an earlier journal ran is no news:
+    // no card.inserted, but its removal names it. One that came since (drivers start before the journal, so an OSDP
+    // read or a tap during start-up, or one during a journal restart) is an insertion nobody recorded yet.
     for (const r of core.readers()) {
-      if (r.atr.length) this.present.set(r.name, this.presentCard(r, new Date(r.since)));
+      if (!r.atr.length) continue;
+      const since = new Date(r.since);
+      const missed = r.eventCounter > 0 && this.o.countersAtLastStop?.get(r.name) !== r.eventCounter;
+      if (missed) this.onInserted(r, since);
+      else this.present.set(r.name, this.presentCard(r, since));
     }
     on('card-removed', (r: ReaderSnapshot) => this.onRemoved(r));
     this.started = true;
@@ -151,7 +162,7 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     );
   }
 
-  private onInserted(r: ReaderSnapshot): void {
+  private onInserted(r: ReaderSnapshot, at = new Date()): void {
     const identity = cardIdentity(r);
     const pending = this.pendingRemovals.get(r.name);
     if (pending) {
@@ -165,7 +176,6 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
       }
       this.enqueue(this.removedDraft(pending.snapshot, pending.card, pending.at, pending.atMono));
     }
-    const at = new Date();
     const card = this.presentCard(r, at);
     this.present.set(r.name, card);
     const cp = matchProfile(this.profiles, r);

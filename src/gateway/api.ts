@@ -115,7 +115,11 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
     if (r) this.emit('reader', this.render(r));
   };
   private readonly onState = (r: ReaderSnapshot): void => {
-    if (this.core.reader(r.name)) this.emit('reader', this.render(r));
+    if (!this.core.reader(r.name)) return;
+    // Every pcsc Connect and Disconnect changes a reader's sharing count: rendered only for a frontend that
+    // follows readers. The id is handed out either way, so ids come in order of appearance as before.
+    if (this.listenerCount('reader') === 0) this.dir.idOf(r.name);
+    else this.emit('reader', this.render(r));
   };
   private readonly onRemoved = (r: ReaderSnapshot): void => {
     const id = this.dir.idOf(r.name);
@@ -135,6 +139,7 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
 
   /** The events journal (set by the events service while it runs). */
   setJournal(j: EventJournal | undefined): void {
+    if (this.journal && !j) this.countersAtJournalStop = new Map(this.core.readers().map((r) => [r.name, r.eventCounter]));
     this.journal?.off('event', this.onJournalEvent);
     this.journal = j;
     j?.on('event', this.onJournalEvent);
@@ -143,6 +148,9 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
   events(): EventJournal | undefined {
     return this.journal;
   }
+
+  /** Each reader's event counter when the last journal stopped (undefined before the first): the next one records what came since. */
+  countersAtJournalStop: ReadonlyMap<string, number> | undefined;
 
   /** A frontend adds its part to `info` while it runs (MQTT: broker); undefined removes it. */
   contributeInfo<K extends 'broker'>(part: K, fn: (() => GatewayInfo[K]) | undefined): void {

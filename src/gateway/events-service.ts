@@ -21,6 +21,7 @@ export const createEventsService: ServiceFactory = (ctx) => {
         dir: eventsDir(ctx.config),
         log: ctx.log.child({ module: 'events' }),
         autoAck: !ctx.config.mqtt.enabled,
+        countersAtLastStop: ctx.api.countersAtJournalStop,
       });
       await p.start();
       pipeline = p;

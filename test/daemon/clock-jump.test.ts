@@ -8,17 +8,15 @@
  * session lease (monotonic) outlives jumps of years both ways.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon } from '../helpers/daemon.js';
 import { startMosquitto } from '../mqtt/mosquitto.js';
 import { Observer } from '../mqtt/client.js';
 import { ControlClient } from '../../src/cli/client.js';
+import { LIBFAKETIME } from '../helpers/faketime.js';
 
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/arm-linux-gnueabihf/faketime/libfaketimeMT.so.1'].find((p) =>
-  existsSync(p),
-);
 const DAY = 24 * 3600 * 1000;
 const CONTACTLESS = 'Simulated Contactless Reader 02 00';
 

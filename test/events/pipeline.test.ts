@@ -146,3 +146,64 @@ t.test('order, history, and a sequence that survives a restart; without MQTT eve
   await until(() => second.got.length > 0);
   t.equal(second.got[0].seq, last + 1, 'the sequence goes on after a restart');
 });
+
+t.test('cards that came while no journal ran: recorded when it starts; cards it already told of: not again', async (t) => {
+  // Drivers start before the journal (an OSDP read queued in the reader, a tap during start-up), and a journal can be
+  // restarted (a config change): an insertion in either gap is an event nobody recorded yet.
+  const gw = await startTestGateway({ logLevel: 'warn', services: ['events'], config: { events: { debounceMs: 0 } } });
+  t.teardown(() => gw.stop());
+  const api = gw.gateway.context.api;
+  const readers = gw.core.readers();
+  const atStart = readers.filter((r) => r.atr.length > 0).map((r) => r.name);
+  t.ok(atStart.length > 0, 'a sim reader has a card from the start');
+  const cl1 = readers.find((r) => r.capabilities.contactless)!.name;
+  const cl2 = readers.find((r) => !r.capabilities.contactless && r.atr.length === 0)!.name;
+  t.ok(cl1 && cl2, 'a contactless and an empty contact sim reader');
+  const first = api.events() as GatewayEvents;
+  const got1: GatewayEvent[] = [];
+  first.on('event', (e) => got1.push(e));
+  await gw.core.simulateRemove(cl1);
+  await gw.core.simulateInsert(cl1, { type: 'mifare-classic-1k', uid: 'D1D2D3D4' });
+  await until(() => got1.some((e) => e.type === 'card.inserted' && e.data.uid === 'D1D2D3D4'), 5000, 'the first journal to record D1D2D3D4');
+
+  const events = gw.gateway.services.find((s) => s.name === 'events')!;
+  await events.stop();
+  await gw.core.simulateRemove(cl2);
+  await gw.core.simulateInsert(cl2, 'iso7816');
+  const { createEventsService } = await import('../../src/gateway/events-service.js');
+  const again = createEventsService(gw.gateway.context);
+  await again.start();
+  t.teardown(() => again.stop());
+  const second = api.events() as GatewayEvents;
+  await second.settle();
+  const inserted = second.history().filter((e) => e.type === 'card.inserted');
+  t.same(
+    inserted.map((e) => [e.reader, e.data.uid]),
+    [[cl2, undefined]],
+    'the card that came in the gap is recorded, the one the first journal told of is not, nor the cards present from the start',
+  );
+  t.ok(second.history().every((e) => e.type !== 'card.removed'), 'no removal made up either');
+  // and its removal names it, as for any card
+  await gw.core.simulateRemove(cl2);
+  await until(() => second.history().some((e) => e.type === 'card.removed' && e.reader === cl2 && typeof e.data.atr === 'string'), 5000, 'the removal, naming the ATR');
+});
+
+t.test('a card read between the drivers starting and the journal (an OSDP read the reader queued, an early tap) is recorded', async (t) => {
+  // The daemon starts drivers first, then the journal: composed here the same way, with the insertion in between.
+  const gw = await startTestGateway({ logLevel: 'warn', services: [], config: { events: { debounceMs: 0 } } });
+  t.teardown(() => gw.stop());
+  const cl = gw.core.readers().find((r) => r.capabilities.contactless)!.name;
+  await gw.core.simulateRemove(cl);
+  await gw.core.simulateInsert(cl, { type: 'mifare-classic-1k', uid: 'F1F2F3F4' });
+  const { createEventsService } = await import('../../src/gateway/events-service.js');
+  const svc = createEventsService(gw.gateway.context);
+  await svc.start();
+  t.teardown(() => svc.stop());
+  const ev = gw.gateway.context.api.events() as GatewayEvents;
+  await ev.settle();
+  t.same(
+    ev.history().filter((e) => e.type === 'card.inserted').map((e) => [e.reader, e.data.uid]),
+    [[cl, 'F1F2F3F4']],
+    'the early card, and none of the cards the readers had when listed',
+  );
+});

@@ -53,7 +53,8 @@ t.test('pcsc_scan sees vicc cards come and go on the vpcd readers', async (t) =>
   requireTool('/usr/bin/pcsc_scan', 'pcsc-tools');
   const { startVpcdGateway } = await import('./helpers/vpcd-gateway.js');
   const { startVicc } = await import('../helpers/vicc.js');
-  const port = 41500;
+  const { freePorts } = await import('../vpcd/ports.js');
+  const port = await freePorts(2);
   const gw = await startVpcdGateway({ port });
   t.teardown(() => gw.stop());
   const scan = new Watched('pcsc_scan', ['-n'], gw.env);
