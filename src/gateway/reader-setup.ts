@@ -6,8 +6,8 @@
  * (`setup/probe`): its driver started on its own for a moment with only the
  * candidate in its configuration, firmware, PC/SC names and descriptor facts
  * for CCID, then optionally a test tap. Which drivers take readers, and how a
- * candidate is validated, are plain functions the frontends use to edit the
- * configuration file (saved through `config/apply`).
+ * candidate is validated, are plain functions (src/gateway/reader-schema.ts)
+ * the frontends use to edit the configuration file (saved through `config/apply`).
  *
  * A CCID reader is real (`{ usbId }`: drivers.ccid.enabled takes every CCID
  * device on the bus, so adding one turns that on) or emulated (an entry of
