@@ -56,7 +56,7 @@ export class CcidFunction {
   timeExtensions = 0;
   /** Time extensions without end for the next XfrBlock, until Abort. */
   storm = false;
-  readonly counters = { commands: 0, xfr: 0, aborts: 0, busy: 0, errors: 0, setParameters: 0, pps: 0, powerOn: 0 };
+  readonly counters = { commands: 0, xfr: 0, aborts: 0, busy: 0, errors: 0, setParameters: 0, pps: 0, powerOn: 0, secure: 0 };
   /** IFSD of each S(IFS request) block passed to a card at TPDU level. */
   readonly ifsRequests: number[] = [];
   /** bPowerSelect of each IccPowerOn, oldest first. */
@@ -375,6 +375,7 @@ export class CcidFunction {
     dataBlock: (abData: Buffer, chain?: number) => void,
   ): Promise<void> {
     const pad = this.pinpad!;
+    this.counters.secure++;
     if (p[1] !== 0 || p[2] !== 0) return fail(SLOT_ERROR.BAD_LEVEL_PARAMETER);
     const parsed = parseSecure(data);
     if (!parsed.ok) return fail(parsed.bError);
