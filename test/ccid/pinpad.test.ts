@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PcscServer } from '../../src/api/pcsc/server.js';
-import { FEATURE, SCARD } from '../../src/pcsc/constants.js';
+import { FEATURE, PROTOCOL, SCARD, SHARE } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
 import { featureIoctl } from '../../drivers/ccid/slot.js';
 import { part10ToSecure, PIN_MODIFY_HEADER, PIN_VERIFY_HEADER } from '../../drivers/ccid/pin.js';
@@ -137,6 +137,29 @@ t.test('pyscard: the feature list, and VERIFY/MODIFY through the pad of an emula
   const fn = ezio.fn(0);
   t.equal(fn.counters.secure, 8, 'eight PC_to_RDR_Secure reached the reader: not the malformed one');
   t.equal(ezio.pinpad.pending, 0, 'every entry was taken');
+});
+
+t.test('through the core: time extensions while the user types; a field the reader refuses is named', async (t) => {
+  const r = await rig();
+  t.teardown(() => r.close());
+  const dev = r.bus.add('ezio-pinpad', { timeExtensions: 3 });
+  dev.insert('iso7816');
+  await until(() => r.core.readers().length === 1 && r.core.readers()[0].atr.length > 0, 'Ezio Shield with its card');
+  const ctx = r.core.establishContext('t');
+  const c = await r.core.connect(ctx, r.core.readers()[0].name, SHARE.SHARED, PROTOCOL.ANY);
+  const V = featureIoctl(FEATURE.VERIFY_PIN_DIRECT);
+  dev.pinpad.enter('1234');
+  t.same(await r.core.control(c.handle, V, verifyStructure(5)), hex('9000'), 'three time extensions, then the card\'s 90 00');
+  const rfu = verifyStructure(5);
+  rfu[2] = 0x83; // PIN coding 3: RFU
+  const before = dev.pinpad.counters.prompts;
+  await t.rejects(r.core.control(c.handle, V, rfu), { code: SCARD.E_INVALID_PARAMETER, message: /the reader refused bmFormatString \(message offset 12\)/ });
+  t.equal(dev.pinpad.counters.prompts, before, 'refused before any prompt');
+  const prompted = new Promise<void>((resolve) => dev.pinpad.once('prompt', () => resolve()));
+  const pending = r.core.control(c.handle, V, verifyStructure(5));
+  await prompted;
+  dev.pinpad.enter('1234'); // typed while the reader waits
+  t.same(await pending, hex('9000'), 'an entry made after the prompt');
 });
 
 t.test('driver: malformed structures are refused naming the field, before the reader sees them', async (t) => {
