@@ -197,8 +197,8 @@ bench-http: npm-deps
 	npx tsx bench/http/run.ts
 
 .PHONY: bench-pcsc
-bench-pcsc: npm-deps
-	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' npx tsx bench/pcsc/run.ts
+bench-pcsc: build
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' DAEMON_ENV='$(DAEMON_ENV)' npx tsx bench/pcsc/run.ts
 
 # Fuzzing (issue 16): every parser of outside bytes (test/fuzz/targets.ts) with fast-check, each in its own process
 # (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 900 per parser, whichever comes first), FUZZ_TARGETS.

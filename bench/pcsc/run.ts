@@ -1,7 +1,9 @@
 /**
  * bench/pcsc: the same libpcsclite client (apdu-bench.c, built here) against
  * (a) Debian's pcscd + vsmartcard's vpcd and (b) scardgate + its vpcd driver,
- * each with its own fast vicc-side card, both daemons running side by side.
+ * each with its own fast vicc-side card, both daemons running side by side on
+ * free ports. scardgate is the daemon as installed (its bundle, node flags and
+ * environment: make bench-pcsc builds it).
  * Every call type is measured in pairs, pcscd then scardgate (A B A B ...),
  * unpinned and pinned (daemon, card and client on CPU 0): each pair's ratio and
  * the median ratio per call type. Then RSS idle / after load / after 30 s idle,
@@ -10,7 +12,9 @@
  *   make bench-pcsc   (BENCH_PCSC_PAIRS=5 pairs; BENCH_PCSC_N=5000 APDUs/calls per run;
  *                      BENCH_PCSC_KINDS=select,case4,clients4,status,connect,establish to pick;
  *                      BENCH_PCSC_ROUNDS=20 insertions; BENCH_PCSC_IDLE_S=30; BENCH_PCSC_CARD=fast-vicc
- *                      for emulators/vicc's card in this process instead of the C one)
+ *                      for emulators/vicc's card in this process instead of the C one;
+ *                      BENCH_PCSC_SERVER=core for the core + pcsc socket alone, bench/pcsc/serve-scardgate.ts;
+ *                      BENCH_PCSC_BASELINE=<a copy of an earlier dist/bundle>/scardgated.js in pcscd's place)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,8 +22,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { build, SERVER_BUNDLE } from './build.js';
+import { build, buildServer } from './build.js';
+import { benchConfig, lean, startCompiled, tempDir, DAEMONS, DAEMON_ENV, NODE_FLAGS } from '../startup/spawn.js';
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
+import { freePorts } from '../../test/vpcd/ports.js';
 import { FastVicc } from '../../emulators/vicc/fast-vicc.js';
 
 const execFileP = promisify(execFile);
@@ -29,7 +35,9 @@ const ROUNDS = Number(process.env.BENCH_PCSC_ROUNDS ?? 20);
 const IDLE_S = Number(process.env.BENCH_PCSC_IDLE_S ?? 30);
 const READER = 'Virtual PCD 00 00';
 const CARD = process.env.BENCH_PCSC_CARD ?? 'c';
-const PORTS = { pcscd: 42100, scardgate: 42200 };
+const SERVER = process.env.BENCH_PCSC_SERVER ?? 'daemon';
+/** A copy of an earlier build's dist/bundle/scardgated.js: it takes pcscd's place (A), to compare two builds of scardgate. */
+const BASELINE = process.env.BENCH_PCSC_BASELINE;
 
 /** Call types: what the client runs. SELECT with no data back (case 3) and a case-4 SELECT returning FCI. */
 const KINDS: Record<string, string[]> = {
@@ -43,20 +51,44 @@ const KINDS: Record<string, string[]> = {
 const KIND_NAMES = (process.env.BENCH_PCSC_KINDS ?? Object.keys(KINDS).join(',')).split(',');
 
 interface Backend {
-  name: 'pcscd' | 'scardgate';
+  name: string;
   env: NodeJS.ProcessEnv;
   pid: number;
   stop(): Promise<void>;
 }
 
-/** The daemon's Node flags (Makefile DAEMON_NODE_FLAGS). */
-const NODE_FLAGS = (process.env.DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/**
+ * scardgate as installed: the daemon's bundle with the daemon's node flags and
+ * environment (the Makefile's DAEMON_NODE_FLAGS and DAEMON_ENV, through
+ * bench/startup/spawn.ts), the lean set-up (control channel + pcsc socket;
+ * MQTT and HTTP off), no simulated readers, the vpcd driver on `port`.
+ */
+async function startDaemon(port: number, bundle?: string): Promise<Backend> {
+  const t = tempDir('bench-pcsc-');
+  const base = benchConfig(t.dir);
+  const config: Record<string, any> = { ...lean(base), pcsc: { ...base.pcsc, enabled: true } };
+  config.drivers = { ...config.drivers, sim: { ...config.drivers.sim, readers: [] }, vpcd: { ...config.drivers.vpcd, enabled: true, port, slots: 1 } };
+  // Another build of the daemon's bundle (BENCH_PCSC_BASELINE) runs through the same start-up as the tsc form's.
+  if (bundle) (DAEMONS as Record<string, string>).tsc = bundle;
+  const d = await startCompiled(t.dir, config, bundle ? 'tsc' : 'bundle');
+  return {
+    name: bundle ? 'baseline' : 'scardgate',
+    env: { ...process.env, PCSCLITE_CSOCK_NAME: config.pcsc.socket as string },
+    pid: d.proc.pid!,
+    async stop() {
+      await d.stop();
+      t.remove();
+    },
+  };
+}
 
-async function startScardgate(port: number): Promise<Backend> {
+/** BENCH_PCSC_SERVER=core: the core, vpcd driver and pcsc socket alone (bench/pcsc/serve-scardgate.ts), same flags and environment. */
+async function startCoreServer(port: number): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pcsc-'));
   const socket = join(dir, 'pcscd.comm');
-  const proc: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, SERVER_BUNDLE, socket, String(port)], {
+  const proc: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, buildServer(), socket, String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...DAEMON_ENV },
   });
   await new Promise<void>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
@@ -101,14 +133,30 @@ interface RunResult {
   rate: number;
   p50_us: number;
   p99_us: number;
+  /** The daemon's own CPU time per call (every thread's), µs: what load from other processes disturbs least. */
+  cpu_us: number;
 }
 
-// The card may run in this process: clients must never be run synchronously.
-async function runOnce(bin: string, env: NodeJS.ProcessEnv, kind: string, cpu?: string): Promise<RunResult> {
+const TICK_NS = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+/**
+ * CPU time the process has used so far, ns: /proc/PID/stat's user + system
+ * time, which (unlike each thread's schedstat) keeps the time of threads that
+ * have ended (pcscd's per-client threads). Clock-tick resolution (10 ms): a run
+ * of 5,000 calls is 15-30 ticks.
+ */
+function cpuNs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_NS;
+}
+
+async function runOnce(bin: string, b: Backend, kind: string, cpu?: string): Promise<RunResult> {
   const args = KINDS[kind].map((a) => (a === '' ? String(N) : a));
+  const env = b.env;
+  const t0 = cpuNs(b.pid);
   const { stdout } = cpu === undefined ? await execFileP(bin, args, { env }) : await execFileP('taskset', ['-c', cpu, bin, ...args], { env });
-  const r = JSON.parse(stdout.trim()) as { apdu_per_s?: number; calls_per_s?: number; p50_us: number; p99_us: number };
-  return { rate: r.apdu_per_s ?? r.calls_per_s ?? 0, p50_us: r.p50_us, p99_us: r.p99_us };
+  const used = cpuNs(b.pid) - t0;
+  const r = JSON.parse(stdout.trim()) as { count: number; apdu_per_s?: number; calls_per_s?: number; p50_us: number; p99_us: number };
+  return { rate: r.apdu_per_s ?? r.calls_per_s ?? 0, p50_us: r.p50_us, p99_us: r.p99_us, cpu_us: +(used / 1000 / r.count).toFixed(1) };
 }
 
 const median = (xs: number[]): number => {
@@ -242,8 +290,16 @@ async function main(): Promise<void> {
   const lines: Record<string, unknown>[] = [];
   try {
     for (const name of ['pcscd', 'scardgate'] as const) {
-      const port = PORTS[name];
-      const backend = name === 'pcscd' ? await startReference(port) : await startScardgate(port);
+      // Free loopback ports (vsmartcard's vpcd also takes port+1 for its second slot): two runs never collide.
+      const port = await freePorts(name === 'pcscd' ? 2 : 1);
+      const backend =
+        name === 'pcscd'
+          ? BASELINE
+            ? await startDaemon(port, BASELINE)
+            : await startReference(port)
+          : SERVER === 'core'
+            ? await startCoreServer(port)
+            : await startDaemon(port);
       backends.push(backend);
       const card: Card = CARD === 'fast-vicc' ? new ViccCard(port) : new FastCard(bin, port);
       cards.push(card);
@@ -253,7 +309,7 @@ async function main(): Promise<void> {
     }
     const rssIdle = backends.map((b) => rssMb(b.pid));
     progress(`idle RSS: pcscd ${rssIdle[0]} MB, scardgate ${rssIdle[1]} MB`);
-    console.log('kind      mode      pair  pcscd/s   p99us  scardgate/s  p99us  ratio');
+    console.log('kind      mode      pair  pcscd/s   p99us  scardgate/s  p99us  ratio  CPU us/call pcscd scardgate');
     for (const mode of ['unpinned', 'pinned'] as const) {
       const cpu = mode === 'pinned' ? '0' : undefined;
       const pinAll = (c: string): void => {
@@ -267,14 +323,14 @@ async function main(): Promise<void> {
           const ratios: number[] = [];
           const runs: RunResult[][] = [[], []];
           for (let pair = 0; pair < PAIRS; pair++) {
-            const a = await runOnce(bin, backends[0].env, kind, cpu);
-            const b = await runOnce(bin, backends[1].env, kind, cpu);
+            const a = await runOnce(bin, backends[0], kind, cpu);
+            const b = await runOnce(bin, backends[1], kind, cpu);
             runs[0].push(a);
             runs[1].push(b);
             const ratio = b.rate / a.rate;
             ratios.push(ratio);
             console.log(
-              `${kind.padEnd(9)} ${mode.padEnd(9)} ${String(pair + 1).padStart(4)} ${String(a.rate).padStart(8)} ${String(a.p99_us).padStart(7)} ${String(b.rate).padStart(12)} ${String(b.p99_us).padStart(6)}  ${ratio.toFixed(3)}`,
+              `${kind.padEnd(9)} ${mode.padEnd(9)} ${String(pair + 1).padStart(4)} ${String(a.rate).padStart(8)} ${String(a.p99_us).padStart(7)} ${String(b.rate).padStart(12)} ${String(b.p99_us).padStart(6)}  ${ratio.toFixed(3)}  ${String(a.cpu_us).padStart(6)} ${String(b.cpu_us).padStart(6)}`,
             );
           }
           const line = {
@@ -290,8 +346,12 @@ async function main(): Promise<void> {
             scardgate_p50_us: median(runs[1].map((r) => r.p50_us)),
             pcscd_p99_us: median(runs[0].map((r) => r.p99_us)),
             scardgate_p99_us: median(runs[1].map((r) => r.p99_us)),
+            pcscd_cpu_us: median(runs[0].map((r) => r.cpu_us)),
+            scardgate_cpu_us: median(runs[1].map((r) => r.cpu_us)),
           };
-          console.log(`${kind} ${mode}: median ratio ${line.median_ratio} (pcscd ${line.pcscd_per_s}/s p99 ${line.pcscd_p99_us} us, scardgate ${line.scardgate_per_s}/s p99 ${line.scardgate_p99_us} us)`);
+          console.log(
+            `${kind} ${mode}: median ratio ${line.median_ratio} (pcscd ${line.pcscd_per_s}/s p99 ${line.pcscd_p99_us} us CPU ${line.pcscd_cpu_us} us/call, scardgate ${line.scardgate_per_s}/s p99 ${line.scardgate_p99_us} us CPU ${line.scardgate_cpu_us} us/call)`,
+          );
           lines.push(line);
         }
       } finally {

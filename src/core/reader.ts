@@ -60,7 +60,7 @@ export class Reader {
   /** Presence/availability events are handled one after the other. */
   private chain: Promise<void> = Promise.resolve();
   private snap: ReaderSnapshot | undefined;
-  private last: { state: number; counter: number; sharing: number; protocol: number; atr: Buffer; mute: boolean } = { state: -1, counter: -1, sharing: 0, protocol: 0, atr: EMPTY, mute: false };
+  private readonly last: { state: number; counter: number; sharing: number; protocol: number; atr: Buffer; mute: boolean } = { state: -1, counter: -1, sharing: 0, protocol: 0, atr: EMPTY, mute: false };
   private readonly listeners: { presence: (p: boolean, i?: CardInfo) => void; availability: (a: boolean, why?: string) => void; error: (e: Error) => void };
 
   constructor(
@@ -117,13 +117,16 @@ export class Reader {
     return CARD_STATE.PRESENT;
   }
 
+  private caps: ReaderSnapshot['capabilities'] | undefined;
+
   snapshot(): ReaderSnapshot {
     if (this.snap) return this.snap;
-    const caps = {
-      feedback: typeof this.slot.feedback === 'function',
-      simulate: this.slot.simulate !== undefined,
-      contactless: this.slot.contactless ?? this.card?.contactless ?? false,
-    };
+    const contactless = this.slot.contactless ?? this.card?.contactless ?? false;
+    // Shared by the snapshots until it changes (a connect and a disconnect each make a snapshot).
+    let caps = this.caps;
+    if (!caps || caps.contactless !== contactless || caps.feedback !== (typeof this.slot.feedback === 'function') || caps.simulate !== (this.slot.simulate !== undefined)) {
+      caps = this.caps = Object.freeze({ feedback: typeof this.slot.feedback === 'function', simulate: this.slot.simulate !== undefined, contactless });
+    }
     this.snap = {
       name: this.name,
       driver: this.driver,
@@ -159,15 +162,15 @@ export class Reader {
     this.hooks.changed(this);
   }
 
+  /** Updated in place: a connect and a disconnect each publish one change. */
   private remember(): void {
-    this.last = {
-      state: this.stateBits(),
-      counter: this.eventCounter,
-      sharing: this.sharing,
-      protocol: this.protocol,
-      atr: this.atr,
-      mute: this.mute,
-    };
+    const l = this.last;
+    l.state = this.stateBits();
+    l.counter = this.eventCounter;
+    l.sharing = this.sharing;
+    l.protocol = this.protocol;
+    l.atr = this.atr;
+    l.mute = this.mute;
   }
 
   private serial(fn: () => Promise<void> | void): Promise<void> {

@@ -115,7 +115,11 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
     if (r) this.emit('reader', this.render(r));
   };
   private readonly onState = (r: ReaderSnapshot): void => {
-    if (this.core.reader(r.name)) this.emit('reader', this.render(r));
+    if (!this.core.reader(r.name)) return;
+    // Every pcsc Connect and Disconnect changes a reader's sharing count: rendered only for a frontend that
+    // follows readers. The id is handed out either way, so ids come in order of appearance as before.
+    if (this.listenerCount('reader') === 0) this.dir.idOf(r.name);
+    else this.emit('reader', this.render(r));
   };
   private readonly onRemoved = (r: ReaderSnapshot): void => {
     const id = this.dir.idOf(r.name);

@@ -43,6 +43,16 @@ function symbolNamed(o: object, description: string): symbol | undefined {
  * during the call. Returns true when reads bypass the stream.
  */
 export function startReading(socket: Socket, onRead: (chunk: Buffer) => void): boolean {
+  return startReadingInto(socket, (n, buf) => onRead(buf.subarray(0, n)), onRead);
+}
+
+/**
+ * startReading without a Buffer object per read: `onRead(n, buf)` (net's own
+ * `onread` callback order, so Node calls it directly) gets the shared buffer,
+ * whose first `n` bytes are this read's (valid only during the call). For a
+ * caller that copies what it keeps anyway (the pcsc socket's request decoder).
+ */
+export function startReadingInto(socket: Socket, onRead: (n: number, buf: Buffer) => void, onChunk?: (chunk: Buffer) => void): boolean {
   const handle = handleOf(socket);
   const kBuffer = symbolNamed(socket, 'kBuffer');
   const kBufferCb = symbolNamed(socket, 'kBufferCb');
@@ -50,36 +60,40 @@ export function startReading(socket: Socket, onRead: (chunk: Buffer) => void): b
     const buf = (shared ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
     const fields = socket as unknown as Record<symbol, unknown>;
     fields[kBuffer] = buf;
-    fields[kBufferCb] = (n: number, b: Buffer): void => onRead(b.subarray(0, n));
+    fields[kBufferCb] = onRead;
     handle.useUserBuffer(buf);
     // With the user buffer set, net.Socket's resume/pause start and stop the handle's reads themselves.
     socket.resume();
     return true;
   }
-  socket.on('data', onRead);
+  socket.on('data', onChunk ?? ((chunk: Buffer) => onRead(chunk.length, chunk)));
   socket.resume();
   return false;
+}
+
+/** The socket's descriptor for writeReply (-1: none, the stream is used); fixed for the socket's life. */
+export function fdOf(socket: Socket): number {
+  const fd = handleOf(socket)?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
 
 /**
  * Writes `b` to the socket: at once when nothing is queued, else (or for what
  * is left) through the stream, which keeps a reference until the bytes leave:
- * `mutable` (the caller changes `b` later) queues a copy instead.
+ * `mutable` (the caller changes `b` later) queues a copy instead. `fd` is
+ * fdOf(socket), for a caller that keeps it.
  */
-export function writeReply(socket: Socket, b: Buffer, mutable = false): void {
-  if (socket.writableLength === 0 && !socket.destroyed) {
-    const fd = handleOf(socket)?.fd;
-    if (typeof fd === 'number' && fd >= 0) {
-      let n: number;
-      try {
-        n = writeSync(fd, b, 0, b.length);
-      } catch {
-        // EAGAIN (the client's buffer is full) or a broken connection: the stream queues, or reports the error.
-        n = 0;
-      }
-      if (n === b.length) return;
-      b = b.subarray(n);
+export function writeReply(socket: Socket, b: Buffer, mutable = false, fd = fdOf(socket)): void {
+  if (fd >= 0 && socket.writableLength === 0 && !socket.destroyed) {
+    let n: number;
+    try {
+      n = writeSync(fd, b, 0, b.length);
+    } catch {
+      // EAGAIN (the client's buffer is full) or a broken connection: the stream queues, or reports the error.
+      n = 0;
     }
+    if (n === b.length) return;
+    b = b.subarray(n);
   }
   socket.write(mutable ? Buffer.from(b) : b);
 }

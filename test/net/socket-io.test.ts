@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startReading, writeReply } from '../../src/net/socket-io.js';
+import { fdOf, startReading, startReadingInto, writeReply } from '../../src/net/socket-io.js';
 
 /** An accepted socket (paused, as the pcsc server accepts them) and the client end. */
 async function pair(t: Test): Promise<{ server: Socket; client: Socket }> {
@@ -56,6 +56,42 @@ t.test('reads bypass the stream; each chunk is handed over in order and must be 
   client.end();
   await ended;
   t.pass("the client's end still arrives as the stream's 'end'");
+});
+
+t.test('startReadingInto: the shared buffer and the byte count of each read, in order', async (t) => {
+  const { server, client } = await pair(t);
+  const got: Buffer[] = [];
+  let done: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  t.ok(
+    startReadingInto(server, (n, buf) => {
+      t.ok(buf.length >= n, 'the count is within the buffer');
+      got.push(Buffer.from(buf.subarray(0, n)));
+      if (Buffer.concat(got).length === 300) done();
+    }),
+    'reads bypass the stream',
+  );
+  client.write(Buffer.alloc(100, 3));
+  client.write(Buffer.alloc(200, 4));
+  await all;
+  t.same(Buffer.concat(got), Buffer.concat([Buffer.alloc(100, 3), Buffer.alloc(200, 4)]), 'exactly the bytes sent, nothing of earlier reads');
+});
+
+t.test('writeReply with the descriptor kept by the caller; a destroyed socket is never written', async (t) => {
+  const { server, client } = await pair(t);
+  startReading(server, () => undefined);
+  const fd = fdOf(server);
+  t.ok(fd >= 0, 'an accepted socket has a descriptor');
+  const received: Buffer[] = [];
+  client.on('data', (d: Buffer) => received.push(d));
+  const clientClosed = new Promise((r) => client.once('close', r));
+  writeReply(server, Buffer.from('ping'), false, fd);
+  server.on('error', () => undefined);
+  server.destroy();
+  // After destroy the descriptor (maybe another file's by now) is left alone: the stream gets the bytes and drops them.
+  t.doesNotThrow(() => writeReply(server, Buffer.from('late'), false, fd));
+  await clientClosed;
+  t.same(Buffer.concat(received), Buffer.from('ping'), 'the reply before destroy arrived, nothing after it');
 });
 
 t.test('replies: order kept, and a mutable buffer queued for a slow reader is a copy', async (t) => {

@@ -221,6 +221,9 @@ function decodeBody(cmd: number, b: Buffer, o: number, dataStart: number, dataLe
  * data separately; reads may split or merge them anywhere). One instance per
  * connection; after it throws, the connection is to be closed.
  */
+/** Reads up to this many bytes are copied into the decoder byte by byte. */
+const SMALL_COPY = 512;
+
 export class RequestDecoder {
   private buf: Buffer;
   private start = 0;
@@ -235,9 +238,10 @@ export class RequestDecoder {
     return this.end - this.start;
   }
 
-  push(chunk: Buffer): void {
-    const need = this.end - this.start + chunk.length;
-    if (this.end + chunk.length > this.buf.length) {
+  /** Copies in the first `n` bytes of `chunk` (all of it by default). */
+  push(chunk: Buffer, n = chunk.length): void {
+    const need = this.end - this.start + n;
+    if (this.end + n > this.buf.length) {
       if (need <= this.buf.length) {
         this.buf.copy(this.buf, 0, this.start, this.end);
       } else {
@@ -248,8 +252,12 @@ export class RequestDecoder {
       this.end -= this.start;
       this.start = 0;
     }
-    chunk.copy(this.buf, this.end);
-    this.end += chunk.length;
+    const dst = this.buf;
+    const at = this.end;
+    // A request is a few dozen bytes: a loop beats Buffer.copy, which makes a view object for a partial copy.
+    if (n <= SMALL_COPY) for (let i = 0; i < n; i++) dst[at + i] = chunk[i];
+    else chunk.copy(dst, at, 0, n);
+    this.end = at + n;
   }
 
   /** The next complete request, or null when more bytes are needed. Throws PcscProtocolError. */
@@ -418,16 +426,16 @@ export function encodeEstablishReply(scope: number, hContext: number, rv: number
 }
 
 /** Replies made of `{handle-or-context, rv}`: RELEASE, BEGIN, STATUS, CANCEL. */
-export function encodePairReply(id: number, rv: number): Buffer {
-  const b = replyBuffer(8);
+/** `b`: an 8-byte buffer to write into (every byte is written), else a new one. */
+export function encodePairReply(id: number, rv: number, b: Buffer = replyBuffer(8)): Buffer {
   b.writeUInt32LE(id >>> 0, 0);
   b.writeUInt32LE(rv >>> 0, 4);
   return b;
 }
 
 /** DISCONNECT and END_TRANSACTION: `{hCard, dwDisposition, rv}`. */
-export function encodeDispositionReply(hCard: number, disposition: number, rv: number): Buffer {
-  const b = replyBuffer(12);
+/** `b`: a 12-byte buffer to write into (every byte is written), else a new one. */
+export function encodeDispositionReply(hCard: number, disposition: number, rv: number, b: Buffer = replyBuffer(12)): Buffer {
   b.writeInt32LE(hCard | 0, 0);
   b.writeUInt32LE(disposition >>> 0, 4);
   b.writeUInt32LE(rv >>> 0, 8);
@@ -439,8 +447,10 @@ export function encodeConnectReply(
   hCard: number,
   activeProtocol: number,
   rv: number,
+  into?: Buffer,
 ): Buffer {
-  const b = replyBuffer(WIRE.connect.size);
+  // `into`: a buffer of WIRE.connect.size to reuse (zeroed here: the name is written over part of its field).
+  const b = into ? into.fill(0) : replyBuffer(WIRE.connect.size);
   b.writeUInt32LE(req.hContext >>> 0, N.hContext);
   b.write(req.reader, N.szReader, LIMITS.MAX_READERNAME - 1, 'utf8');
   b.writeUInt32LE(req.shareMode >>> 0, N.dwShareMode);

@@ -35,7 +35,7 @@ import {
   type Request,
 } from './codec.js';
 import { WIRE } from './layout.js';
-import { startReading, writeReply } from '../../net/socket-io.js';
+import { fdOf, startReadingInto, writeReply } from '../../net/socket-io.js';
 
 type Req<C extends number> = Extract<Request, { cmd: C }>;
 
@@ -75,8 +75,17 @@ export class PcscConnection {
   private paused = false;
   private isClosed = false;
   private readonly decoder = new RequestDecoder();
+  /** The socket's descriptor, read once (a native accessor): replies are written straight to it. */
+  private readonly fd: number;
   /** TRANSMIT/CONTROL replies are built here when the previous reply has left the process. */
   private replyBuf: Buffer | null = null;
+  /**
+   * The short replies of the calls that need no waiting (Status, Connect, Disconnect...) are built in these and
+   * sent with sendMutable: copied only when they have to wait in the socket's queue.
+   */
+  private readonly pairBuf = Buffer.alloc(8);
+  private readonly dispositionBuf = Buffer.alloc(12);
+  private readonly connectBuf = Buffer.alloc(WIRE.connect.size);
   private cur: Request | null = null;
   // Stall detection, advanced by the server's sweep (nothing on the per-message path but the request count).
   private halfMs = 0;
@@ -92,7 +101,8 @@ export class PcscConnection {
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close('closed by client'));
     socket.on('error', () => this.close('socket error'));
-    startReading(socket, (chunk) => this.onData(chunk));
+    startReadingInto(socket, (n, buf) => this.onData(buf, n));
+    this.fd = fdOf(socket);
   }
 
   get closed(): boolean {
@@ -103,7 +113,7 @@ export class PcscConnection {
   notify(rv: number): boolean {
     if (!this.registered || this.isClosed) return false;
     this.registered = false;
-    writeReply(this.socket, rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv));
+    writeReply(this.socket, rv === SCARD.S_SUCCESS ? NOTIFY_EVENT : rv === SCARD.E_CANCELLED ? NOTIFY_CANCELLED : encodeWaitReply(rv), false, this.fd);
     return true;
   }
 
@@ -149,9 +159,9 @@ export class PcscConnection {
     this.host.closed(this, reason);
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(buf: Buffer, n: number): void {
     if (this.isClosed) return;
-    this.decoder.push(chunk);
+    this.decoder.push(buf, n);
     if (this.busy) {
       // The client never sends ahead; one that does is held back, not buffered without bound.
       if (this.decoder.pending > MAX_REQUEST_SIZE && !this.paused) {
@@ -230,12 +240,17 @@ export class PcscConnection {
   }
 
   private send(b: Buffer): void {
-    if (!this.isClosed) writeReply(this.socket, b);
+    if (!this.isClosed) writeReply(this.socket, b, false, this.fd);
+  }
+
+  /** `b` is one of the connection's own reply buffers, written again by the next reply. */
+  private sendMutable(b: Buffer): void {
+    if (!this.isClosed) writeReply(this.socket, b, true, this.fd);
   }
 
   /** The table is changed in place: what has to wait in the socket's queue is a copy. */
   private sendTable(): void {
-    if (!this.isClosed) writeReply(this.socket, this.host.table(), true);
+    if (!this.isClosed) writeReply(this.socket, this.host.table(), true, this.fd);
   }
 
   private ownsHandle(h: number): boolean {
@@ -299,8 +314,8 @@ export class PcscConnection {
         return this.control(req);
       case CMD.STATUS: {
         // Only rv travels: the client reads name, state, protocol and ATR from the table.
-        if (!this.ownsHandle(req.hCard)) return this.send(encodePairReply(req.hCard, SCARD.E_INVALID_HANDLE));
-        return this.send(encodePairReply(req.hCard, this.host.core.statusNow(req.hCard)));
+        if (!this.ownsHandle(req.hCard)) return this.sendMutable(encodePairReply(req.hCard, SCARD.E_INVALID_HANDLE, this.pairBuf));
+        return this.sendMutable(encodePairReply(req.hCard, this.host.core.statusNow(req.hCard), this.pairBuf));
       }
       case CMD.CANCEL:
         this.send(encodePairReply(req.hContext, this.host.cancel(req.hContext)));
@@ -356,18 +371,18 @@ export class PcscConnection {
 
   private connect(req: Req<typeof CMD.CONNECT>): void {
     // pcscd: a context that is not this connection's makes the connect fail with INVALID_VALUE.
-    if (!this.contexts.has(req.hContext)) return this.send(encodeConnectReply(req, 0, 0, SCARD.E_INVALID_VALUE));
-    if (this.handles.size >= LIMITS.MAX_CONTEXT_CARD_HANDLES) return this.send(encodeConnectReply(req, 0, 0, SCARD.E_NO_MEMORY));
+    if (!this.contexts.has(req.hContext)) return this.sendMutable(encodeConnectReply(req, 0, 0, SCARD.E_INVALID_VALUE, this.connectBuf));
+    if (this.handles.size >= LIMITS.MAX_CONTEXT_CARD_HANDLES) return this.sendMutable(encodeConnectReply(req, 0, 0, SCARD.E_NO_MEMORY, this.connectBuf));
     const core = this.host.core;
     try {
       const now = core.connectNow(req.hContext, req.reader, req.shareMode, req.preferredProtocols);
       if (now) {
         this.handles.add(now.handle);
-        return this.send(encodeConnectReply(req, now.handle, now.protocol, SCARD.S_SUCCESS));
+        return this.sendMutable(encodeConnectReply(req, now.handle, now.protocol, SCARD.S_SUCCESS, this.connectBuf));
       }
     } catch (e) {
       const rv = codeOf(e);
-      return this.send(encodeConnectReply(req, 0, this.failedConnectProtocol(req, rv), rv));
+      return this.sendMutable(encodeConnectReply(req, 0, this.failedConnectProtocol(req, rv), rv, this.connectBuf));
     }
     this.wait(
       core.connect(req.hContext, req.reader, req.shareMode, req.preferredProtocols),
@@ -402,15 +417,15 @@ export class PcscConnection {
   }
 
   private disconnect(req: Req<typeof CMD.DISCONNECT>): void {
-    if (!this.ownsHandle(req.hCard)) return this.send(encodeDispositionReply(req.hCard, req.disposition, SCARD.E_INVALID_HANDLE));
+    if (!this.ownsHandle(req.hCard)) return this.sendMutable(encodeDispositionReply(req.hCard, req.disposition, SCARD.E_INVALID_HANDLE, this.dispositionBuf));
     const core = this.host.core;
     try {
       if (core.disconnectNow(req.hCard, req.disposition)) {
         this.handles.delete(req.hCard);
-        return this.send(encodeDispositionReply(req.hCard, req.disposition, SCARD.S_SUCCESS));
+        return this.sendMutable(encodeDispositionReply(req.hCard, req.disposition, SCARD.S_SUCCESS, this.dispositionBuf));
       }
     } catch (e) {
-      return this.send(encodeDispositionReply(req.hCard, req.disposition, codeOf(e)));
+      return this.sendMutable(encodeDispositionReply(req.hCard, req.disposition, codeOf(e), this.dispositionBuf));
     }
     this.wait(
       core.disconnect(req.hCard, req.disposition),
@@ -446,7 +461,7 @@ export class PcscConnection {
       resp.length > req.recvLength
         ? encodeTransmitReply(out, req, SCARD.E_INSUFFICIENT_BUFFER, resp.length, null)
         : encodeTransmitReply(out, req, SCARD.S_SUCCESS, resp.length, resp);
-    writeReply(this.socket, out.subarray(0, n));
+    writeReply(this.socket, out.subarray(0, n), false, this.fd);
     this.resume();
   };
 

@@ -27,17 +27,22 @@ export function writeEntry(table: Buffer, index: number, r: ReaderSnapshot): voi
   writeEntryState(table, o, r);
 }
 
+/** dwReaderState as the entry shows it. */
+const entryState = (r: ReaderSnapshot): number => (r.available ? r.state >>> 0 : CARD_STATE.UNKNOWN);
+
+/** cbAtrLen as the entry shows it: 0 unless a card is present with an ATR that fits. */
+const entryAtrLength = (r: ReaderSnapshot): number =>
+  r.atr.length <= LIMITS.MAX_ATR_SIZE && (entryState(r) & CARD_STATE.PRESENT) !== 0 && r.available ? r.atr.length : 0;
+
 /** The fields after the name: what changes while a reader keeps its entry. */
 function writeEntryState(table: Buffer, o: number, r: ReaderSnapshot): void {
   table.fill(0, o + E.eventCounter, o + ENTRY_SIZE);
   table.writeUInt32LE(r.eventCounter & 0xffff, o + E.eventCounter);
-  let state = r.state >>> 0;
-  if (!r.available) state = CARD_STATE.UNKNOWN;
-  const atrOk = r.atr.length <= LIMITS.MAX_ATR_SIZE && (state & CARD_STATE.PRESENT) !== 0 && r.available;
-  table.writeUInt32LE(state, o + E.readerState);
+  const atrLength = entryAtrLength(r);
+  table.writeUInt32LE(entryState(r), o + E.readerState);
   table.writeInt32LE(r.sharing | 0, o + E.readerSharing);
-  if (atrOk) r.atr.copy(table, o + E.cardAtr);
-  table.writeUInt32LE(atrOk ? r.atr.length : 0, o + E.cardAtrLength);
+  if (atrLength > 0) r.atr.copy(table, o + E.cardAtr);
+  table.writeUInt32LE(atrLength, o + E.cardAtrLength);
   table.writeUInt32LE(r.available ? r.protocol >>> 0 : 0, o + E.cardProtocol);
 }
 
@@ -85,9 +90,6 @@ export interface ReaderSource {
   readers(): ReaderSnapshot[];
 }
 
-/** Where update() builds an entry before comparing it with the table's. */
-const scratch = Buffer.alloc(ENTRY_SIZE);
-
 export class ReaderTable {
   /** The current table: replaced by refresh(), written in place by update(). */
   current: Buffer;
@@ -117,9 +119,17 @@ export class ReaderTable {
     const idx = this.slotOf.get(r.name);
     if (idx === undefined) return this.refresh();
     const o = idx * ENTRY_SIZE;
-    writeEntryState(scratch, 0, r);
-    if (scratch.compare(this.current, o + E.eventCounter, o + ENTRY_SIZE, E.eventCounter, ENTRY_SIZE) === 0) return false;
-    scratch.copy(this.current, o + E.eventCounter, E.eventCounter, ENTRY_SIZE);
+    const t = this.current;
+    // Field by field: a connect or disconnect changes the sharing count, found at the first or second read.
+    const same =
+      t.readInt32LE(o + E.readerSharing) === (r.sharing | 0) &&
+      t.readUInt32LE(o + E.eventCounter) === (r.eventCounter & 0xffff) &&
+      t.readUInt32LE(o + E.readerState) === entryState(r) &&
+      t.readUInt32LE(o + E.cardProtocol) === (r.available ? r.protocol >>> 0 : 0) &&
+      t.readUInt32LE(o + E.cardAtrLength) === entryAtrLength(r) &&
+      (entryAtrLength(r) === 0 || r.atr.compare(t, o + E.cardAtr, o + E.cardAtr + r.atr.length) === 0);
+    if (same) return false;
+    writeEntryState(t, o, r);
     this.counters[idx] = r.eventCounter & 0xffff;
     return true;
   }
