@@ -44,6 +44,8 @@ class EmuSlot {
   exchangedSincePowerOn = false;
   /** bSeq of the command in progress (answered CMD_ABORTED when aborted). */
   currentSeq = -1;
+  /** Ends a PIN prompt when the command is aborted. */
+  promptAbort?: AbortController;
 }
 
 export type Reply = (msg: Buffer) => void;
@@ -169,6 +171,7 @@ export class CcidFunction {
       this.storm = false;
       if (s.busy) {
         s.busy = false;
+        s.promptAbort?.abort();
         reply(encodeMessage(RDR_TO_PC.DataBlock, slotNo, s.currentSeq, [0x40 | this.iccStatus(s), SLOT_ERROR.CMD_ABORTED, 0]));
       }
       reply(encodeMessage(RDR_TO_PC.SlotStatus, slotNo, seq, [this.iccStatus(s), 0, 0]));
@@ -392,7 +395,9 @@ export class CcidFunction {
     for (const which of prompts) {
       await this.extendTime(slotNo, seq, s, reply);
       if (!s.busy) return;
-      const e: PadEntry = await pad.next(seconds);
+      s.promptAbort = new AbortController();
+      const e: PadEntry = await pad.next(seconds, s.promptAbort.signal);
+      s.promptAbort = undefined;
       if (!s.busy) return; // aborted while the user typed
       if (e.kind === 'cancel') return fail(SLOT_ERROR.PIN_CANCELLED);
       if (e.kind === 'timeout') return fail(SLOT_ERROR.PIN_TIMEOUT);

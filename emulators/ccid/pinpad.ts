@@ -46,8 +46,11 @@ export class PinPad extends EventEmitter<{ prompt: [] }> {
     this.wake?.();
   }
 
-  /** The next entry within `seconds`; none in time, or a no-entry, is a timeout after the full wait. */
-  async next(seconds: number): Promise<PadEntry> {
+  /**
+   * The next entry within `seconds`; none in time, or a no-entry, is a timeout
+   * after the full wait. `signal`: the command was aborted, the prompt ends at once.
+   */
+  async next(seconds: number, signal?: AbortSignal): Promise<PadEntry> {
     this.counters.prompts++;
     this.emit('prompt');
     const ms = seconds * 1000;
@@ -59,9 +62,12 @@ export class PinPad extends EventEmitter<{ prompt: [] }> {
     return new Promise((resolve) => {
       const done = (e: PadEntry): void => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
         this.wake = undefined;
         resolve(e);
       };
+      const aborted = (): void => done({ kind: 'timeout' });
+      signal?.addEventListener('abort', aborted, { once: true });
       const timer = setTimeout(() => {
         if (this.queue[0]?.kind === 'timeout') this.queue.shift();
         done({ kind: 'timeout' });

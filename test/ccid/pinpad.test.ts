@@ -16,9 +16,11 @@ import { FEATURE, PROTOCOL, SCARD, SHARE } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
 import { featureIoctl } from '../../drivers/ccid/slot.js';
 import { part10ToSecure, PIN_MODIFY_HEADER, PIN_VERIFY_HEADER } from '../../drivers/ccid/pin.js';
+import { EmulatedUsbBinding } from '../../emulators/ccid/binding.js';
+import { decodeMessage, encodeMessage, PC_TO_RDR, RDR_TO_PC, SLOT_ERROR } from '../../drivers/ccid/messages.js';
 import { buildPinApdu, checkSecure, insertPin, parseSecure, pinFormat, type SecureFields } from '../../emulators/ccid/pinpad.js';
 import { requireTool } from '../pcsc/helpers/clients.js';
-import { hex, rig, until, type Rig } from './helpers.js';
+import { hex, rig, until, waitFor, type Rig } from './helpers.js';
 
 const PY = join(dirname(fileURLToPath(import.meta.url)), 'clients', 'ccid_pinpad.py');
 const silent = { info() {}, warn() {}, debug() {} };
@@ -155,11 +157,41 @@ t.test('through the core: time extensions while the user types; a field the read
   const before = dev.pinpad.counters.prompts;
   await t.rejects(r.core.control(c.handle, V, rfu), { code: SCARD.E_INVALID_PARAMETER, message: /the reader refused bmFormatString \(message offset 12\)/ });
   t.equal(dev.pinpad.counters.prompts, before, 'refused before any prompt');
-  const prompted = new Promise<void>((resolve) => dev.pinpad.once('prompt', () => resolve()));
+  const prompted = waitFor(dev.pinpad, 'prompt', 5000, 'PIN prompt');
   const pending = r.core.control(c.handle, V, verifyStructure(5));
   await prompted;
   dev.pinpad.enter('1234'); // typed while the reader waits
   t.same(await pending, hex('9000'), 'an entry made after the prompt');
+});
+
+t.test('emulator: an Abort ends the PIN prompt at once, as a reader drops its prompt', async (t) => {
+  const bus = new EmulatedUsbBinding(false);
+  const dev = bus.add('ezio-pinpad');
+  dev.insert('iso7816');
+  const h = await bus.open(dev.info.id);
+  t.teardown(() => h.close());
+  await h.claimInterface(0);
+  const reply = async () => {
+    const d = decodeMessage(await h.bulkIn(0x82, 1024, 2000));
+    if (!d.ok) throw new Error(d.reason);
+    return d.msg;
+  };
+  await h.bulkOut(0x01, encodeMessage(PC_TO_RDR.IccPowerOn, 0, 1, [1, 0, 0]), 1000);
+  const atr = await reply();
+  t.same([atr.type, atr.p[0] >> 6], [RDR_TO_PC.DataBlock, 0], 'powered at 5 V');
+  const prompted = waitFor(dev.pinpad, 'prompt', 5000, 'PIN prompt');
+  await h.bulkOut(0x01, encodeMessage(PC_TO_RDR.Secure, 0, 2, [0, 0, 0], part10ToSecure('verify', verifyStructure(60), 271).abData), 1000);
+  await prompted;
+  await h.controlTransfer({ bmRequestType: 0x21, bRequest: 0x01, wValue: (2 << 8) | 0, wIndex: 0 }, Buffer.alloc(0), 1000);
+  await h.bulkOut(0x01, encodeMessage(PC_TO_RDR.Abort, 0, 2, [0, 0, 0]), 1000);
+  const aborted = await reply();
+  t.same([aborted.type, aborted.seq, aborted.p[0] >> 6, aborted.p[1]], [RDR_TO_PC.DataBlock, 2, 1, SLOT_ERROR.CMD_ABORTED], 'the Secure answered CMD_ABORTED');
+  const status = await reply();
+  t.same([status.type, status.seq], [RDR_TO_PC.SlotStatus, 2], 'then the Abort its SlotStatus');
+  dev.pinpad.enter('1234');
+  await h.bulkOut(0x01, encodeMessage(PC_TO_RDR.Secure, 0, 3, [0, 0, 0], part10ToSecure('verify', verifyStructure(60), 271).abData), 1000);
+  const next = await reply();
+  t.same([next.type, next.seq, next.data.toString('hex')], [RDR_TO_PC.DataBlock, 3, '9000'], 'the aborted prompt took nothing: the next Secure gets the next entry');
 });
 
 t.test('driver: malformed structures are refused naming the field, before the reader sees them', async (t) => {
