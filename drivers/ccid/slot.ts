@@ -298,11 +298,18 @@ export class CcidSlot extends EventEmitter<SlotEvents> implements DriverSlot {
       const list = [];
       if (pad.verify) list.push(tlv(FEATURE.VERIFY_PIN_DIRECT, featureIoctl(FEATURE.VERIFY_PIN_DIRECT)));
       if (pad.modify) list.push(tlv(FEATURE.MODIFY_PIN_DIRECT, featureIoctl(FEATURE.MODIFY_PIN_DIRECT)));
+      if (pad.verify || pad.modify) list.push(tlv(FEATURE.IFD_PIN_PROPERTIES, featureIoctl(FEATURE.IFD_PIN_PROPERTIES)));
       list.push(tlv(FEATURE.GET_TLV_PROPERTIES, featureIoctl(FEATURE.GET_TLV_PROPERTIES)));
       if (this.opts.escapeAllowed) list.push(tlv(FEATURE.CCID_ESC_COMMAND, IOCTL_CCID_ESCAPE));
       return Buffer.concat(list);
     }
     if (c === featureIoctl(FEATURE.GET_TLV_PROPERTIES)) return this.tlvProperties();
+    if (c === featureIoctl(FEATURE.IFD_PIN_PROPERTIES) && (pad.verify || pad.modify)) {
+      // PIN_PROPERTIES_STRUCTURE: wLcdLayout, bEntryValidationCondition, bTimeOut2 (the same values as the TLVs).
+      const b = Buffer.from([0, 0, 0x07, 0x00]);
+      b.writeUInt16LE(this.channel.descriptor.lcdLayout, 0);
+      return b;
+    }
     if (c === featureIoctl(FEATURE.VERIFY_PIN_DIRECT) && pad.verify) return this.secure('verify', data);
     if (c === featureIoctl(FEATURE.MODIFY_PIN_DIRECT) && pad.modify) return this.secure('modify', data);
     if (c === IOCTL_CCID_ESCAPE) {

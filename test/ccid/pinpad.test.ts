@@ -105,6 +105,7 @@ t.test('pyscard: the feature list, and VERIFY/MODIFY through the pad of an emula
     { reader: cherry, features: true },
     { reader: omnikey, features: true },
     { reader: pad, feature: FEATURE.GET_TLV_PROPERTIES },
+    { reader: pad, feature: FEATURE.IFD_PIN_PROPERTIES },
     { reader: pad, feature: V, data: verifyStructure(5).toString('hex') },
     { reader: pad, feature: V, data: verifyStructure(5).toString('hex') },
     { reader: pad, feature: V, data: verifyStructure(5).toString('hex') },
@@ -116,16 +117,18 @@ t.test('pyscard: the feature list, and VERIFY/MODIFY through the pad of an emula
     { reader: pad, feature: V, data: verifyStructure(5).toString('hex') },
     { reader: cherry, feature: V, data: verifyStructure(5).toString('hex') },
   ]);
-  const [fPad, fCherry, fOmni, tlv, right, wrong, cancelled, timedOut, bad, after, modify, newPin, oldPin, cherryVerify] = answers;
+  const [fPad, fCherry, fOmni, tlv, pinProps, right, wrong, cancelled, timedOut, bad, after, modify, newPin, oldPin, cherryVerify] = answers;
   t.same(fPad.features, {
     [FEATURE.VERIFY_PIN_DIRECT]: featureIoctl(FEATURE.VERIFY_PIN_DIRECT),
     [FEATURE.MODIFY_PIN_DIRECT]: featureIoctl(FEATURE.MODIFY_PIN_DIRECT),
+    [FEATURE.IFD_PIN_PROPERTIES]: featureIoctl(FEATURE.IFD_PIN_PROPERTIES),
     [FEATURE.GET_TLV_PROPERTIES]: featureIoctl(FEATURE.GET_TLV_PROPERTIES),
-  }, 'PIN pad reader: VERIFY_PIN_DIRECT and MODIFY_PIN_DIRECT with their ioctls');
+  }, 'PIN pad reader: VERIFY_PIN_DIRECT, MODIFY_PIN_DIRECT and IFD_PIN_PROPERTIES with their ioctls');
   t.same(fCherry.features, { [FEATURE.GET_TLV_PROPERTIES]: featureIoctl(FEATURE.GET_TLV_PROPERTIES) }, 'Cherry ST xx44 claims a PIN pad; the noPinPad quirk keeps it off the list');
   t.same(fOmni.features, { [FEATURE.GET_TLV_PROPERTIES]: featureIoctl(FEATURE.GET_TLV_PROPERTIES) }, 'a reader without PIN pad lists none');
   t.match(tlv.out, /^01021102/, 'GET_TLV_PROPERTIES: wLcdLayout 0x0211');
   t.match(tlv.out, /020107/, 'GET_TLV_PROPERTIES: bEntryValidationCondition');
+  t.same(pinProps, { rv: 0, out: '11020700' }, 'IFD_PIN_PROPERTIES: wLcdLayout, bEntryValidationCondition, bTimeOut2');
   t.same(right, { rv: 0, out: '9000' }, 'right PIN typed on the pad: 90 00');
   t.same(wrong, { rv: 0, out: '63c2' }, 'wrong PIN: 63 C2, two tries left');
   t.same(cancelled, { rv: SCARD.E_CANCELLED, out: '' }, 'Cancel on the pad: SCARD_E_CANCELLED');
