@@ -46,6 +46,11 @@ class EmuSlot {
   currentSeq = -1;
   /** Ends a PIN prompt when the command is aborted. */
   promptAbort?: AbortController;
+
+  /** Still working on the command with this bSeq: not aborted, and no later command took the slot since. */
+  runs(seq: number): boolean {
+    return this.busy && this.currentSeq === seq;
+  }
 }
 
 export type Reply = (msg: Buffer) => void;
@@ -187,7 +192,8 @@ export class CcidFunction {
     try {
       await this.run(m.type, slotNo, s, m.seq, m.p, m.data, reply, fail);
     } finally {
-      s.busy = false;
+      // An aborted command ends after the next one may have started: it must not free the slot under that one.
+      if (s.currentSeq === seq) s.busy = false;
     }
   }
 
@@ -341,14 +347,14 @@ export class CcidFunction {
       apdu = data;
     }
     await this.extendTime(slotNo, seq, s, reply);
-    if (!s.busy) return; // aborted while extending
+    if (!s.runs(seq)) return; // aborted while extending
     let answer: Buffer;
     try {
       answer = await this.exchange(s, apdu);
     } catch {
       return fail(SLOT_ERROR.ICC_MUTE);
     }
-    if (!s.busy) return;
+    if (!s.runs(seq)) return;
     if (answer.length === 0) return fail(SLOT_ERROR.ICC_MUTE);
     // A T=1 block from the card larger than the reader's dwMaxIFSD overruns its buffer.
     if (this.level === 'tpdu' && s.protocol === 1 && answer.length >= 3 && answer[2] > this.descriptor.maxIfsd) return fail(SLOT_ERROR.XFR_OVERRUN);
@@ -394,11 +400,11 @@ export class CcidFunction {
     const typed: Record<string, string> = {};
     for (const which of prompts) {
       await this.extendTime(slotNo, seq, s, reply);
-      if (!s.busy) return;
+      if (!s.runs(seq)) return;
       s.promptAbort = new AbortController();
       const e: PadEntry = await pad.next(seconds, s.promptAbort.signal);
       s.promptAbort = undefined;
-      if (!s.busy) return; // aborted while the user typed
+      if (!s.runs(seq)) return; // aborted while the user typed
       if (e.kind === 'cancel') return fail(SLOT_ERROR.PIN_CANCELLED);
       if (e.kind === 'timeout') return fail(SLOT_ERROR.PIN_TIMEOUT);
       if (e.digits.length < f.minDigits || e.digits.length > f.maxDigits) return dataBlock(Buffer.from([0x64, 0x03]));
@@ -413,7 +419,7 @@ export class CcidFunction {
     } catch {
       return fail(SLOT_ERROR.ICC_MUTE);
     }
-    if (!s.busy) return;
+    if (!s.runs(seq)) return;
     if (answer.length === 0) return fail(SLOT_ERROR.ICC_MUTE);
     dataBlock(answer);
   }
@@ -430,7 +436,7 @@ export class CcidFunction {
     const te = (): void => reply(encodeMessage(RDR_TO_PC.DataBlock, slotNo, seq, [0x80 | this.iccStatus(s), 1, 0]));
     for (let i = 0; i < this.timeExtensions; i++) te();
     // A storm: one frame per turn of the event loop until Abort clears it.
-    while (this.storm && s.busy) {
+    while (this.storm && s.runs(seq)) {
       te();
       await new Promise((r) => setImmediate(r));
     }
