@@ -1,13 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { SimCardSpec } from '../sim/config.js';
 
-const PROFILE_KEYS = ['acr1252u', 'acr122u', 'omnikey-class', 'gempc-twin', 'two-slot'] as const;
+const PROFILE_KEYS = ['acr1252u', 'acr122u', 'omnikey-class', 'gempc-twin', 'ezio-pinpad', 'cherry-st-xx44', 'two-slot'] as const;
 
 export const CcidEmulatedReader = Type.Object(
   {
     profile: Type.Union(
       PROFILE_KEYS.map((k) => Type.Literal(k)),
-      { description: 'Reader profile of emulators/ccid (acr1252u, acr122u, omnikey-class, gempc-twin, two-slot).' },
+      { description: 'Reader profile of emulators/ccid (acr1252u, acr122u, omnikey-class, gempc-twin, ezio-pinpad, cherry-st-xx44, two-slot).' },
     ),
     level: Type.Optional(
       Type.Union([Type.Literal('tpdu'), Type.Literal('short-apdu'), Type.Literal('extended-apdu')], { description: "Override the profile's exchange level (dwFeatures)." }),

@@ -47,6 +47,20 @@ export const QUIRKS: readonly QuirkEntry[] = [
     reason: 'ACR1252U: composite, interface 0 is the PICC (contactless) and interface 1 the SAM slot; LED/buzzer through Escape E0 00 00 29/21',
     source: 'ACS ACR1252U reference manual (escape commands); libccid readers/ACS_ACR1252_Dual_Reader.txt (interface names)',
   },
+  {
+    vendorId: 0x046a,
+    productId: 0x00a7,
+    quirks: { noPinPad: true },
+    reason: 'Cherry Smart Terminal xx44: the descriptor claims a PIN pad (bPINSupport 03) the reader does not have',
+    source: "libccid src/ccid.c (bPINSupport cleared for CHERRY_XX44: 'advertises pinpad but actually doesn't have one'); libccid readers/Cherry_SmartTerminal_XX44.txt",
+  },
+  {
+    vendorId: 0x076b,
+    productId: 0x3031,
+    quirks: { noPinPad: true },
+    reason: 'HID OMNIKEY 3x21: some firmware claims a PIN pad in bPINSupport; the reader has none',
+    source: 'libccid src/ccid.c (bPINSupport cleared for HID_OMNIKEY_3X21 with the same remark)',
+  },
 ];
 
 /** Quirks for one interface of a device; later entries do not override earlier ones. */

@@ -12,6 +12,7 @@ import type { CcidChannel } from './channel.js';
 import { FEATURE_BITS, supportedVoltages, type CcidExchangeLevel } from './descriptor.js';
 import { CMD, commandStatus, HEADER_LENGTH, ICC, iccStatus, PC_TO_RDR, RDR_TO_PC, SLOT_ERROR, slotErrorToPcsc, type CcidMessage } from './messages.js';
 import type { Quirks } from './quirks.js';
+import { part10ToSecure, PIN_SUPPORT, secureFieldName, type PinOperation } from './pin.js';
 
 /** SCardControl code of the CCID escape (as libccid: SCARD_CTL_CODE(3500)). */
 export const IOCTL_CCID_ESCAPE = scardCtlCode(3500);
@@ -276,9 +277,16 @@ export class CcidSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     }
   }
 
-  /** SCardControl: the part 10 feature list, GET_TLV_PROPERTIES, and (when enabled) the CCID escape. */
+  /** PIN operations the reader's pad does: bPINSupport, unless the quirk table knows the claim is false. */
+  pinPad(): { verify: boolean; modify: boolean } {
+    const bits = this.opts.quirks.noPinPad ? 0 : this.channel.descriptor.pinSupport;
+    return { verify: (bits & PIN_SUPPORT.VERIFY) !== 0, modify: (bits & PIN_SUPPORT.MODIFY) !== 0 };
+  }
+
+  /** SCardControl: the part 10 feature list, GET_TLV_PROPERTIES, VERIFY/MODIFY_PIN_DIRECT on a PIN pad, and (when enabled) the CCID escape. */
   async control(code: number, data: Buffer): Promise<Buffer> {
     const c = code >>> 0;
+    const pad = this.pinPad();
     if (c === CM_IOCTL_GET_FEATURE_REQUEST) {
       const tlv = (tag: number, ioctl: number): Buffer => {
         const b = Buffer.alloc(6);
@@ -287,11 +295,23 @@ export class CcidSlot extends EventEmitter<SlotEvents> implements DriverSlot {
         b.writeUInt32BE(ioctl >>> 0, 2);
         return b;
       };
-      const list = [tlv(FEATURE.GET_TLV_PROPERTIES, featureIoctl(FEATURE.GET_TLV_PROPERTIES))];
+      const list = [];
+      if (pad.verify) list.push(tlv(FEATURE.VERIFY_PIN_DIRECT, featureIoctl(FEATURE.VERIFY_PIN_DIRECT)));
+      if (pad.modify) list.push(tlv(FEATURE.MODIFY_PIN_DIRECT, featureIoctl(FEATURE.MODIFY_PIN_DIRECT)));
+      if (pad.verify || pad.modify) list.push(tlv(FEATURE.IFD_PIN_PROPERTIES, featureIoctl(FEATURE.IFD_PIN_PROPERTIES)));
+      list.push(tlv(FEATURE.GET_TLV_PROPERTIES, featureIoctl(FEATURE.GET_TLV_PROPERTIES)));
       if (this.opts.escapeAllowed) list.push(tlv(FEATURE.CCID_ESC_COMMAND, IOCTL_CCID_ESCAPE));
       return Buffer.concat(list);
     }
     if (c === featureIoctl(FEATURE.GET_TLV_PROPERTIES)) return this.tlvProperties();
+    if (c === featureIoctl(FEATURE.IFD_PIN_PROPERTIES) && (pad.verify || pad.modify)) {
+      // PIN_PROPERTIES_STRUCTURE: wLcdLayout, bEntryValidationCondition, bTimeOut2 (the same values as the TLVs).
+      const b = Buffer.from([0, 0, 0x07, 0x00]);
+      b.writeUInt16LE(this.channel.descriptor.lcdLayout, 0);
+      return b;
+    }
+    if (c === featureIoctl(FEATURE.VERIFY_PIN_DIRECT) && pad.verify) return this.secure('verify', data);
+    if (c === featureIoctl(FEATURE.MODIFY_PIN_DIRECT) && pad.modify) return this.secure('modify', data);
     if (c === IOCTL_CCID_ESCAPE) {
       if (!this.opts.escapeAllowed) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, '(CCID escape is off; set drivers.ccid.escape: true to allow it)');
       return this.escape(data);
@@ -299,16 +319,51 @@ export class CcidSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `(control code 0x${c.toString(16)} is not supported by ${this.opts.label})`);
   }
 
-  /** PC/SC part 10 GET_TLV_PROPERTIES: wLcdLayout (01), dwMaxAPDUDataSize (0A), wIdVendor (0B), wIdProduct (0C). */
+  /**
+   * VERIFY/MODIFY_PIN_DIRECT through PC_to_RDR_Secure (docs/ccid.md §4.7). The
+   * user types on the reader, so the command may take the structure's timeouts
+   * on top of the usual one; time extensions stretch it as for any command.
+   * The structure holds no PIN, but it is not logged either.
+   */
+  private async secure(what: PinOperation, data: Buffer): Promise<Buffer> {
+    const cmd = part10ToSecure(what, data, this.channel.descriptor.maxMessageLength);
+    this.needCard();
+    if (!this.powered) throw new PcscError(SCARD.W_UNPOWERED_CARD, `(${this.opts.label}: card not powered)`);
+    const m = await this.channel.command(PC_TO_RDR.Secure, this.index, [0, 0, 0], cmd.abData, 'Secure', this.channel.tuning.commandTimeoutMs + cmd.userWaitMs);
+    if (commandStatus(m.p[0]) === CMD.FAILED && m.p[1] >= 0x01 && m.p[1] <= 0x7f && iccStatus(m.p[0]) !== ICC.ABSENT) {
+      const n = cmd.abData[0] === 0 ? cmd.abData[8] : cmd.abData[11];
+      throw new PcscError(SCARD.E_INVALID_PARAMETER, `(Secure: the reader refused ${secureFieldName(cmd.abData[0], n, m.p[1])} (message offset ${m.p[1]}))`);
+    }
+    // As libccid answers them (and OpenSC, among others, expects): the user's timeout and Cancel are a successful
+    // SCardControl whose answer is the status word 64 00 / 64 01, not a PC/SC error.
+    if (commandStatus(m.p[0]) === CMD.FAILED && iccStatus(m.p[0]) !== ICC.ABSENT) {
+      if (m.p[1] === SLOT_ERROR.PIN_TIMEOUT) return Buffer.from([0x64, 0x00]);
+      if (m.p[1] === SLOT_ERROR.PIN_CANCELLED) return Buffer.from([0x64, 0x01]);
+    }
+    return this.ok(m, 'Secure', RDR_TO_PC.DataBlock).data;
+  }
+
+  /**
+   * PC/SC part 10 GET_TLV_PROPERTIES: wLcdLayout (01), dwMaxAPDUDataSize (0A),
+   * wIdVendor (0B), wIdProduct (0C); with a PIN pad also bEntryValidationCondition
+   * (02: any of max size, key, timeout) and bTimeOut2 (03: not distinguished),
+   * and with a display its lines (05) and characters per line (04).
+   */
   private tlvProperties(): Buffer {
     const d = this.channel.descriptor;
+    const u8 = (tag: number, v: number): Buffer => Buffer.from([tag, 1, v & 0xff]);
     const u16 = (tag: number, v: number): Buffer => Buffer.from([tag, 2, v & 0xff, (v >> 8) & 0xff]);
     const max = this.opts.level === 'extended-apdu' ? 65536 : 0;
     const u32 = Buffer.alloc(6);
     u32[0] = 0x0a;
     u32[1] = 4;
     u32.writeUInt32LE(max, 2);
-    return Buffer.concat([u16(0x01, d.lcdLayout), u32, u16(0x0b, this.opts.vendorId), u16(0x0c, this.opts.productId)]);
+    const out = [u16(0x01, d.lcdLayout)];
+    const pad = this.pinPad();
+    if (pad.verify || pad.modify) out.push(u8(0x02, 0x07), u8(0x03, 0x00));
+    if (d.lcdLayout !== 0) out.push(u16(0x04, d.lcdLayout & 0xff), u16(0x05, d.lcdLayout >> 8));
+    out.push(u32, u16(0x0b, this.opts.vendorId), u16(0x0c, this.opts.productId));
+    return Buffer.concat(out);
   }
 
   /** PC_to_RDR_Escape: vendor bytes in, vendor bytes out. */

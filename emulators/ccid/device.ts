@@ -9,6 +9,7 @@ import { encodeCcidDescriptor, exchangeLevel, FEATURE_BITS, type CcidDescriptor,
 import { CLASS_REQUEST } from '../../drivers/ccid/messages.js';
 import { createCard, type SimCard } from '../../drivers/sim/cards/index.js';
 import { CcidFunction } from './function.js';
+import type { PinPad } from './pinpad.js';
 import { profile as profileByKey, type ReaderProfile } from './profiles.js';
 
 export type CcidFault =
@@ -190,6 +191,13 @@ export class EmulatedCcidDevice {
     const f = this.functions[i];
     if (!f) throw new Error(`${this.profile.key} has ${this.functions.length} CCID interface(s), no interface ${i}`);
     return f;
+  }
+
+  /** The keypad of interface 0 (a test types on it: enter('1234'), cancel(), noEntry()). */
+  get pinpad(): PinPad {
+    const pad = this.fn(0).pinpad;
+    if (!pad) throw new Error(`${this.profile.key} has no PIN pad`);
+    return pad;
   }
 
   inject(fault: CcidFault, iface = 0): void {

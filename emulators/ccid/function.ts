@@ -16,6 +16,7 @@ import { T1Protocol } from '../../src/iso7816/t1.js';
 import { T1Card } from '../../src/iso7816/t1-card.js';
 import { parseAtr } from '../../src/iso7816/atr.js';
 import type { InterfaceProfile } from './profiles.js';
+import { buildPinApdu, checkSecure, parseSecure, PinPad, type PadEntry } from './pinpad.js';
 
 export interface FeedbackRecord {
   kind: 'led' | 'buzzer';
@@ -43,6 +44,13 @@ class EmuSlot {
   exchangedSincePowerOn = false;
   /** bSeq of the command in progress (answered CMD_ABORTED when aborted). */
   currentSeq = -1;
+  /** Ends a PIN prompt when the command is aborted. */
+  promptAbort?: AbortController;
+
+  /** Still working on the command with this bSeq: not aborted, and no later command took the slot since. */
+  runs(seq: number): boolean {
+    return this.busy && this.currentSeq === seq;
+  }
 }
 
 export type Reply = (msg: Buffer) => void;
@@ -55,12 +63,14 @@ export class CcidFunction {
   timeExtensions = 0;
   /** Time extensions without end for the next XfrBlock, until Abort. */
   storm = false;
-  readonly counters = { commands: 0, xfr: 0, aborts: 0, busy: 0, errors: 0, setParameters: 0, pps: 0, powerOn: 0 };
+  readonly counters = { commands: 0, xfr: 0, aborts: 0, busy: 0, errors: 0, setParameters: 0, pps: 0, powerOn: 0, secure: 0 };
   /** IFSD of each S(IFS request) block passed to a card at TPDU level. */
   readonly ifsRequests: number[] = [];
   /** bPowerSelect of each IccPowerOn, oldest first. */
   readonly powerSelects: number[] = [];
   private abortArmed?: { slot: number; seq: number };
+  /** The keypad, on a profile with a PIN pad. */
+  readonly pinpad?: PinPad;
 
   constructor(
     readonly number: number,
@@ -70,6 +80,7 @@ export class CcidFunction {
   ) {
     this.level = exchangeLevel(descriptor);
     this.slots = Array.from({ length: descriptor.maxSlotIndex + 1 }, () => new EmuSlot());
+    if (profile.pinpad) this.pinpad = new PinPad();
   }
 
   private iccStatus(s: EmuSlot): number {
@@ -165,6 +176,7 @@ export class CcidFunction {
       this.storm = false;
       if (s.busy) {
         s.busy = false;
+        s.promptAbort?.abort();
         reply(encodeMessage(RDR_TO_PC.DataBlock, slotNo, s.currentSeq, [0x40 | this.iccStatus(s), SLOT_ERROR.CMD_ABORTED, 0]));
       }
       reply(encodeMessage(RDR_TO_PC.SlotStatus, slotNo, seq, [this.iccStatus(s), 0, 0]));
@@ -180,7 +192,8 @@ export class CcidFunction {
     try {
       await this.run(m.type, slotNo, s, m.seq, m.p, m.data, reply, fail);
     } finally {
-      s.busy = false;
+      // An aborted command ends after the next one may have started: it must not free the slot under that one.
+      if (s.currentSeq === seq) s.busy = false;
     }
   }
 
@@ -248,8 +261,11 @@ export class CcidFunction {
         return this.escape(slotNo, seq, s, data, reply);
       case PC_TO_RDR.XfrBlock:
         return this.xfr(slotNo, seq, s, p, data, reply, fail, dataBlock);
+      case PC_TO_RDR.Secure:
+        if (!this.pinpad) return fail(SLOT_ERROR.CMD_NOT_SUPPORTED);
+        return this.secure(slotNo, seq, s, p, data, reply, fail, dataBlock);
       default:
-        // IccClock, T0APDU, Secure, Mechanical, SetDataRateAndClockFrequency and unknown codes.
+        // IccClock, T0APDU, Mechanical, SetDataRateAndClockFrequency and unknown codes.
         return fail(SLOT_ERROR.CMD_NOT_SUPPORTED);
     }
   }
@@ -331,14 +347,14 @@ export class CcidFunction {
       apdu = data;
     }
     await this.extendTime(slotNo, seq, s, reply);
-    if (!s.busy) return; // aborted while extending
+    if (!s.runs(seq)) return; // aborted while extending
     let answer: Buffer;
     try {
       answer = await this.exchange(s, apdu);
     } catch {
       return fail(SLOT_ERROR.ICC_MUTE);
     }
-    if (!s.busy) return;
+    if (!s.runs(seq)) return;
     if (answer.length === 0) return fail(SLOT_ERROR.ICC_MUTE);
     // A T=1 block from the card larger than the reader's dwMaxIFSD overruns its buffer.
     if (this.level === 'tpdu' && s.protocol === 1 && answer.length >= 3 && answer[2] > this.descriptor.maxIfsd) return fail(SLOT_ERROR.XFR_OVERRUN);
@@ -347,6 +363,64 @@ export class CcidFunction {
       return this.sendPiece(s, room, dataBlock, true);
     }
     if (answer.length > room) return fail(SLOT_ERROR.XFR_OVERRUN);
+    dataBlock(answer);
+  }
+
+  /**
+   * PC_to_RDR_Secure (docs/ccid.md §4.7): the structure checked before any
+   * prompt, then one keypad entry per PIN asked for (current, new, new again),
+   * each within bTimeOut; Cancel -> PIN_CANCELLED, nothing in time ->
+   * PIN_TIMEOUT; entries of the wrong length or a confirmation that differs
+   * end with the part 10 status words 64 03 / 64 02 and nothing sent to the card.
+   */
+  private async secure(
+    slotNo: number,
+    seq: number,
+    s: EmuSlot,
+    p: [number, number, number],
+    data: Buffer,
+    reply: Reply,
+    fail: (bError: number, icc?: number) => void,
+    dataBlock: (abData: Buffer, chain?: number) => void,
+  ): Promise<void> {
+    const pad = this.pinpad!;
+    this.counters.secure++;
+    if (p[1] !== 0 || p[2] !== 0) return fail(SLOT_ERROR.BAD_LEVEL_PARAMETER);
+    const parsed = parseSecure(data);
+    if (!parsed.ok) return fail(parsed.bError);
+    const f = parsed.f;
+    const refused = checkSecure(f, this.descriptor.pinSupport);
+    if (refused !== undefined) return fail(refused);
+    if (!s.card) return fail(SLOT_ERROR.ICC_MUTE, ICC.ABSENT);
+    if (!s.powered) return fail(SLOT_ERROR.ICC_MUTE);
+    // At TPDU level with T=1 the firmware would build the I-block from bTeoPrologue: not modelled.
+    if (this.level === 'tpdu' && s.protocol === 1) return fail(SLOT_ERROR.CMD_NOT_SUPPORTED);
+    const seconds = f.timeOut || pad.defaultSeconds;
+    const prompts = f.op === 0 ? ['fresh'] : [...(f.confirm & 0x02 ? ['current'] : []), 'fresh', ...(f.confirm & 0x01 ? ['again'] : [])];
+    const typed: Record<string, string> = {};
+    for (const which of prompts) {
+      await this.extendTime(slotNo, seq, s, reply);
+      if (!s.runs(seq)) return;
+      s.promptAbort = new AbortController();
+      const e: PadEntry = await pad.next(seconds, s.promptAbort.signal);
+      s.promptAbort = undefined;
+      if (!s.runs(seq)) return; // aborted while the user typed
+      if (e.kind === 'cancel') return fail(SLOT_ERROR.PIN_CANCELLED);
+      if (e.kind === 'timeout') return fail(SLOT_ERROR.PIN_TIMEOUT);
+      if (e.digits.length < f.minDigits || e.digits.length > f.maxDigits) return dataBlock(Buffer.from([0x64, 0x03]));
+      typed[which] = e.digits;
+    }
+    if (typed.again !== undefined && typed.again !== typed.fresh) return dataBlock(Buffer.from([0x64, 0x02]));
+    const apdu = buildPinApdu(f, { current: typed.current, fresh: typed.fresh });
+    if (!apdu) return dataBlock(Buffer.from([0x64, 0x03]));
+    let answer: Buffer;
+    try {
+      answer = await this.exchange(s, apdu);
+    } catch {
+      return fail(SLOT_ERROR.ICC_MUTE);
+    }
+    if (!s.runs(seq)) return;
+    if (answer.length === 0) return fail(SLOT_ERROR.ICC_MUTE);
     dataBlock(answer);
   }
 
@@ -362,7 +436,7 @@ export class CcidFunction {
     const te = (): void => reply(encodeMessage(RDR_TO_PC.DataBlock, slotNo, seq, [0x80 | this.iccStatus(s), 1, 0]));
     for (let i = 0; i < this.timeExtensions; i++) te();
     // A storm: one frame per turn of the event loop until Abort clears it.
-    while (this.storm && s.busy) {
+    while (this.storm && s.runs(seq)) {
       te();
       await new Promise((r) => setImmediate(r));
     }

@@ -17,6 +17,8 @@ export interface InterfaceProfile {
   contactless?: boolean;
   /** Vendor escape dialect the firmware understands (LED / buzzer). */
   escape?: 'acr122u' | 'acr1252u';
+  /** A PIN pad the firmware drives through PC_to_RDR_Secure (the descriptor's bPINSupport says which operations). */
+  pinpad?: boolean;
   /** bInterfaceClass; 0x0B unless a vendor-class reader is modelled. */
   interfaceClass?: number;
 }
@@ -133,6 +135,49 @@ export const PROFILES: Record<string, ReaderProfile> = {
       },
     ],
     source: "TPDU-level contact reader; dwFeatures, dwMaxIFSD, clock and data rates as libccid's built-in GemPC Twin descriptor (docs/ccid.md §2.3)",
+  },
+  'ezio-pinpad': {
+    key: 'ezio-pinpad',
+    vendorId: 0x08e6,
+    productId: 0x34c2,
+    bcdDevice: 0x0102,
+    manufacturer: 'Gemalto',
+    product: 'Ezio Shield',
+    serialNumber: 'EZIOEMU1',
+    interfaces: [
+      {
+        descriptor: descriptor({ voltageSupport: 0x03, maxDataRate: 500000, features: 0x000404b2, maxMessageLength: 271, lcdLayout: 0x0211, pinSupport: 0x03 }),
+        interrupt: true,
+        pinpad: true,
+      },
+    ],
+    source: 'descriptor values from libccid readers/Gemalto_Ezio_Shield_PinPad.txt (parse output of the real reader: extended APDU level, 2x17 display, verify and modify on the pad)',
+  },
+  'cherry-st-xx44': {
+    key: 'cherry-st-xx44',
+    vendorId: 0x046a,
+    productId: 0x00a7,
+    bcdDevice: 0x0103,
+    manufacturer: 'Cherry',
+    product: 'SmartTerminal XX44',
+    interfaces: [
+      {
+        name: 'Cherry Smart Terminal XX44',
+        descriptor: descriptor({
+          defaultClockKhz: 4800,
+          maximumClockKhz: 8000,
+          maxDataRate: 412903,
+          synchProtocols: 0x07,
+          features: 0x000207b8,
+          classGetResponse: 0xff,
+          classEnvelope: 0xff,
+          pinSupport: 0x03,
+        }),
+        interrupt: true,
+      },
+    ],
+    source:
+      'descriptor values from libccid readers/Cherry_SmartTerminal_XX44.txt (parse output of the real reader; its clock and data-rate lists left out): it claims bPINSupport 03 but has no PIN pad, which the quirk table records',
   },
   'two-slot': {
     key: 'two-slot',

@@ -25,6 +25,8 @@ t.test('every profile: encode -> parse gives the same values; level and slots', 
     acr122u: ['short-apdu'],
     'omnikey-class': ['extended-apdu'],
     'gempc-twin': ['tpdu'],
+    'ezio-pinpad': ['extended-apdu'],
+    'cherry-st-xx44': ['short-apdu'],
     'two-slot': ['short-apdu'],
   };
   for (const p of Object.values(PROFILES)) {

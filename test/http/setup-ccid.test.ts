@@ -27,7 +27,7 @@ t.test('CCID in the guided set-up', async (t) => {
     [['USB GemPC Twin', 'RUN1', { index: 0, profile: 'gempc-twin' }, ['tpdu']]],
     'the emulated reader the running driver hosts',
   );
-  t.same(v.json.ccid.profiles.map((p: { key: string }) => p.key), ['acr1252u', 'acr122u', 'omnikey-class', 'gempc-twin', 'two-slot'], 'emulator profiles offered');
+  t.same(v.json.ccid.profiles.map((p: { key: string }) => p.key), ['acr1252u', 'acr122u', 'omnikey-class', 'gempc-twin', 'ezio-pinpad', 'cherry-st-xx44', 'two-slot'], 'emulator profiles offered');
   t.equal(v.json.ccid.usbEnabled, false);
   t.same(v.json.configured.map((r: { driver: string; name: string; renamable: boolean }) => [r.driver, r.name, r.renamable]).filter((r: unknown[]) => r[0] === 'ccid'), [['ccid', 'Gemalto USB GemPC Twin (RUN1)', false]].map((r) => r), 'configured emulated reader listed, not renamable');
 
