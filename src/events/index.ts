@@ -5,8 +5,8 @@
  * reached through the gateway API.
  */
 import { join } from 'node:path';
-import { Value } from '@sinclair/typebox/value';
-import { EventsConfig, type EventsConfigT } from './config.js';
+import { defaultConfig } from '../config/schema-compiled.js';
+import type { EventsConfigT } from './config.js';
 
 export { GatewayEvents } from './pipeline.js';
 export type { GatewayEvent, GatewayEventType, EventJournal } from './types.js';
@@ -15,7 +15,8 @@ export { wiegand26, wiegand34 } from './wiegand.js';
 /** Config section with defaults filled in (when the daemon's config predates the `events` key). */
 export function eventsConfigOf(config: unknown): EventsConfigT {
   const section = (config as { events?: unknown }).events ?? {};
-  return Value.Default(EventsConfig, structuredClone(section)) as EventsConfigT;
+  // The compiled schema's defaults (what Value.Default gives for the section), without TypeBox's interpreter at start.
+  return (defaultConfig({ events: structuredClone(section) }) as { events: EventsConfigT }).events;
 }
 
 export function eventsDir(config: unknown): string {

@@ -5,7 +5,7 @@
  * and the guided reader set-up all end here.
  */
 import { readFile } from 'node:fs/promises';
-import { parseDocument, type Document } from 'yaml';
+import type { Document } from 'yaml';
 import type { ConfigApplied } from '../../gateway/types.js';
 import { HttpError } from './errors.js';
 import type { HttpDeps } from './deps.js';
@@ -36,6 +36,8 @@ export async function readConfigText(file: string): Promise<string> {
 export async function configDocument(deps: HttpDeps): Promise<{ file: string; current: string; doc: Document }> {
   const file = editableFile(deps);
   const current = await readConfigText(file);
+  // The yaml library when the file is edited, not at start (README, "Idle memory").
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(current);
   if (doc.errors.length) throw new HttpError(409, `the configuration file ${file} is not valid YAML (${doc.errors[0].message}): fix it in the raw editor first`);
   return { file, current, doc };

@@ -7,14 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient, type IPublishPacket, type IConnackPacket } from 'mqtt';
-import { Value } from '@sinclair/typebox/value';
+import { defaultConfig } from '../../config/schema-compiled.js';
 import type { Logger } from 'pino';
 import type { Service, ServiceContext } from '../../daemon/service.js';
 import type { GatewayEvents } from '../../events/pipeline.js';
 import type { Scope } from '../../gateway/catalog.js';
 import { errorBody, invalid } from '../../gateway/errors.js';
 import type { Reader } from '../../gateway/readers.js';
-import { MqttConfig, type MqttConfigT } from './config.js';
+import type { MqttConfigT } from './config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { brokerCredentials, mqttPasswordPath } from './broker-auth.js';
 import { haTagValueTemplate } from './ha-tag.js';
@@ -33,7 +33,8 @@ const MQTT_CALLER = { owner: 'mqtt', scopes: ['read', 'transmit'] as Scope[], la
 const RETAIN_PROBE_MS = 2000;
 
 export function mqttConfigOf(config: unknown): MqttConfigT {
-  return Value.Default(MqttConfig, structuredClone((config as { mqtt?: unknown }).mqtt ?? {})) as MqttConfigT;
+  // The compiled schema's defaults (what Value.Default gives for the section), without TypeBox's interpreter at start.
+  return (defaultConfig({ mqtt: structuredClone((config as { mqtt?: unknown }).mqtt ?? {}) }) as { mqtt: MqttConfigT }).mqtt;
 }
 
 /** The URL without credentials, for logs and info. */

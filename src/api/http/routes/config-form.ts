@@ -8,10 +8,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { parse } from 'yaml';
-import { ConfigSchema } from '../../../config/schema.js';
-import { applyEnvOverrides } from '../../../config/load.js';
-import { isSecretKey, maskObject, MASK } from '../config-edit.js';
+import { applyEnvOverrides } from '../../../config/load-compiled.js';
+import { isSecretKey, maskObject, MASK } from '../../../gateway/config-store.js';
 import { configDocument, readConfigText, saveConfigText } from '../config-save.js';
 import { HttpError } from '../errors.js';
 import { principalLabel } from '../auth/plugin.js';
@@ -35,6 +33,8 @@ export function configFormRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/api/config/form', async () => {
     const file = deps.configFile;
     const text = file ? await readConfigText(file) : '';
+    // The schema (TypeBox) and the yaml library when the form is opened, not at start (README, "Idle memory").
+    const [{ parse }, { ConfigSchema }] = await Promise.all([import('yaml'), import('../../../config/schema.js')]);
     let values: unknown;
     try {
       values = parse(text) ?? {};

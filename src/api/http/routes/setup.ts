@@ -9,11 +9,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { isMap, isSeq } from 'yaml';
-import { ConfigError, resolveConfig } from '../../../config/load.js';
+import { ConfigError, parseYamlAsync, resolveConfigAsync } from '../../../config/load-compiled.js';
 import { emulatedLabel, usbCandidate } from '../../../gateway/reader-setup.js';
-import { checkCandidate, knownDriver, listKeyOf, readerDrivers } from '../../../gateway/reader-schema.js';
-import { maskObject } from '../config-edit.js';
+import { maskObject } from '../../../gateway/config-store.js';
 import { configDocument, readConfigText, saveConfigText } from '../config-save.js';
 import { HttpError } from '../errors.js';
 import { principalLabel } from '../auth/plugin.js';
@@ -24,6 +22,9 @@ const DriverName = Type.String({ pattern: '^[a-z0-9]{1,32}$' });
 const AddBody = Type.Object({ driver: DriverName, reader: Type.Record(Type.String(), Type.Unknown()) }, { additionalProperties: false });
 const ReaderAt = Type.Object({ driver: DriverName, index: Type.Integer({ minimum: 0, maximum: 1000 }) });
 const RenameBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
+
+/** The reader set-up's schema part (TypeBox) and the yaml library are imported by the routes that use them, not at start (README, "Idle memory"). */
+const schemaPart = (): Promise<typeof import('../../../gateway/reader-schema.js')> => import('../../../gateway/reader-schema.js');
 
 export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/api/setup', { config: { scope: 'admin' } }, async (req) => {
@@ -38,6 +39,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
       }
     }
     const fileDrivers = (values.drivers ?? {}) as Record<string, Record<string, unknown> | undefined>;
+    const { readerDrivers } = await schemaPart();
     const configured = [];
     for (const { name, listKey } of readerDrivers()) {
       const list = fileDrivers[name]?.[listKey];
@@ -67,6 +69,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.post<{ Body: Static<typeof AddBody> }>('/api/setup/readers', { schema: { body: AddBody }, config: { scope: 'admin' } }, async (req) => {
     const { driver } = req.body;
+    const [{ isSeq }, { checkCandidate, knownDriver, listKeyOf }] = await Promise.all([import('yaml'), schemaPart()]);
     knownDriver(driver);
     const usbId = driver === 'ccid' ? usbCandidate(req.body.reader) : undefined;
     const { doc } = await configDocument(deps);
@@ -90,6 +93,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
     async (req) => {
       if (req.params.driver === 'ccid') throw new HttpError(400, 'CCID readers are named by their device (manufacturer, product, interface, serial number, as pcscd names them): nothing to rename');
       const { doc } = await configDocument(deps);
+      const { isMap } = await import('yaml');
       const item = doc.getIn(['drivers', req.params.driver, 'readers', req.params.index]);
       if (!isMap(item)) throw new HttpError(404, `no reader drivers.${req.params.driver}.readers[${req.params.index}] in the configuration file`);
       item.set('name', req.body.name);
@@ -99,6 +103,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.delete<{ Params: Static<typeof ReaderAt> }>('/api/setup/readers/:driver/:index', { schema: { params: ReaderAt }, config: { scope: 'admin' } }, async (req) => {
     const { doc } = await configDocument(deps);
+    const [{ isSeq }, { listKeyOf }] = await Promise.all([import('yaml'), schemaPart()]);
     const key = listKeyOf(req.params.driver);
     const list = doc.getIn(['drivers', req.params.driver, key]);
     if (!isSeq(list) || req.params.index >= list.items.length) {
@@ -115,8 +120,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
     if (deps.configFile) {
       const text = await readConfigText(deps.configFile);
       try {
-        const { parseYaml } = await import('../../../config/load.js');
-        resolveConfig(parseYaml(text, deps.configFile), deps.configFile);
+        await resolveConfigAsync(await parseYamlAsync(text, deps.configFile), deps.configFile);
       } catch (e) {
         if (e instanceof ConfigError) throw new HttpError(409, `not restarting: the configuration file is invalid: ${e.problems.join('; ')}`);
         throw e;
