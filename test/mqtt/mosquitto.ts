@@ -92,8 +92,10 @@ export interface Mosquitto {
   wssUrl?: string;
   pki?: TestPki;
   log(): string;
-  /** SIGTERM and wait (persistence is written). */
+  /** SIGTERM and wait (persistence is written); a paused broker is resumed to let it do so. */
   stop(): Promise<void>;
+  /** SIGSTOP: the broker freezes at once (acknowledges nothing more) until stop(). */
+  pause(): void;
   /** Start again on the same ports with the same files. */
   start(): Promise<void>;
   running(): boolean;
@@ -208,7 +210,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill('SIGTERM');
+    p.kill('SIGCONT');
     await exited;
+  };
+  const pause = (): void => {
+    proc?.kill('SIGSTOP');
   };
   await start();
   return {
@@ -224,6 +230,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     pki,
     log: () => readFileSync(logFile, 'utf8'),
     stop,
+    pause,
     start,
     running: () => Boolean(proc && proc.exitCode === null && proc.signalCode === null),
     close: async () => {
