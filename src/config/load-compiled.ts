@@ -4,9 +4,8 @@
  * time (src/config/schema-compiled.ts). A configuration that passes is all the
  * daemon needs; one that does not goes to src/config/load.ts, which asks
  * TypeBox why and reports every problem as `key.path: problem (expected ...)`
- * (imported then, not at start-up: README, "Idle memory"). Likewise the file is
- * read by src/config/yaml-subset.ts when it is plain YAML, by the yaml library
- * (src/config/yaml-read.ts) when not.
+ * (imported then, not at start-up: README, "Idle memory"). The file is read
+ * by the yaml library (src/config/yaml-read.ts).
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -15,7 +14,6 @@ import type { Config } from './schema.js';
 import { packageRoot } from './package-root.js';
 import { ENV_KEYS, checkConfig, defaultConfig } from './schema-compiled.js';
 import { applyEnvOverrides as overrideFromEnv, isMapping } from './env.js';
-import { readYamlSubset } from './yaml-subset.js';
 
 export { packageRoot } from './package-root.js';
 
@@ -115,10 +113,9 @@ export function readConfigText(file?: string): { text: string; source: string } 
   }
 }
 
-/** parseYaml of src/config/yaml-read.ts, with the yaml library imported only for text that is not plain YAML (or not valid). */
+/** parseYaml of src/config/yaml-read.ts (the yaml library, imported when a file is read: an environment-only start needs none). */
 export async function parseYamlAsync(text: string, source: string): Promise<unknown> {
-  const plain = readYamlSubset(text);
-  return plain ? plain.value : (await import('./yaml-read.js')).parseYaml(text, source);
+  return (await import('./yaml-read.js')).parseYaml(text, source);
 }
 
 /** resolveConfig of src/config/load.ts, with TypeBox imported only for a configuration that fails. */

@@ -1,16 +1,9 @@
-/**
- * YAML text to a value with the yaml library, syntax errors as ConfigError
- * lines with line:column; plain text goes through src/config/yaml-subset.ts
- * first (same value, without the library's cost when it is all the daemon reads).
- */
+/** YAML text to a value with the yaml library, syntax errors as ConfigError lines with line:column. */
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from './load-compiled.js';
-import { readYamlSubset } from './yaml-subset.js';
 
 /** Parse YAML text; syntax errors become ConfigError lines with line:column. */
 export function parseYaml(text: string, source: string): unknown {
-  const plain = readYamlSubset(text);
-  if (plain) return plain.value;
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
