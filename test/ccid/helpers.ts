@@ -1,7 +1,12 @@
-/** A CCID rig: the real core, the CCID driver, the emulated USB bus (emulators/ccid). */
+/** A CCID rig: the real core, the CCID driver, the emulated USB bus (emulators/ccid); optionally our pcsc socket in front. */
 import { once, type EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
 import pino from 'pino';
 import { ResourceManager } from '../../src/core/index.js';
+import { PcscServer } from '../../src/api/pcsc/server.js';
 import { CcidDriver } from '../../drivers/ccid/index.js';
 import type { CcidConfigT } from '../../drivers/ccid/config.js';
 import { EmulatedUsbBinding } from '../../emulators/ccid/binding.js';
@@ -59,3 +64,23 @@ export async function until(cond: () => boolean, what: string, ms = 5000): Promi
 }
 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+
+export interface SocketRig extends Rig {
+  /** For libpcsclite clients (pcsc_scan, opensc-tool, pyscard): our socket instead of pcscd's. */
+  env: NodeJS.ProcessEnv;
+  server: PcscServer;
+}
+
+/** The CCID rig with our pcscd-compatible socket in front, both gone at the test's end. */
+export async function socketRig(t: Test): Promise<SocketRig> {
+  const r = await rig();
+  const dir = mkdtempSync(join(tmpdir(), 'scardgate-ccid-'));
+  const server = new PcscServer(r.core, { socketPath: join(dir, 'pcscd.comm'), mode: 0o600 }, { info() {}, warn() {}, debug() {} });
+  await server.start();
+  t.teardown(async () => {
+    await server.stop();
+    await r.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { ...r, server, env: { ...process.env, PCSCLITE_CSOCK_NAME: join(dir, 'pcscd.comm') } };
+}

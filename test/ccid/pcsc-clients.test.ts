@@ -4,40 +4,21 @@
  * contact reader at extended APDU level, and a TPDU-level reader with a T=0
  * and a T=1 card. The same APDUs give the same answers on every reader.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PcscServer } from '../../src/api/pcsc/server.js';
 import { requireTool, Watched } from '../pcsc/helpers/clients.js';
-import { rig, until, type Rig } from './helpers.js';
+import { socketRig, until, type SocketRig } from './helpers.js';
 
 const run = promisify(execFile);
 const PY = join(dirname(fileURLToPath(import.meta.url)), 'clients', 'ccid_pyscard.py');
-const silent = { info() {}, warn() {}, debug() {} };
 
 const APDUS = ['00A4040C0AF0736361726467617465', '00B0000000', '00B0830000', '0020008104 31323334', '00CA010000', '00FF000000'].map((s) => s.replace(/ /g, ''));
 
-interface Gateway extends Rig {
-  env: NodeJS.ProcessEnv;
-  server: PcscServer;
-}
-
-async function gateway(t: Test): Promise<Gateway> {
-  const r = await rig();
-  const dir = mkdtempSync(join(tmpdir(), 'scardgate-ccid-'));
-  const server = new PcscServer(r.core, { socketPath: join(dir, 'pcscd.comm'), mode: 0o600 }, silent);
-  await server.start();
-  t.teardown(async () => {
-    await server.stop();
-    await r.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { ...r, server, env: { ...process.env, PCSCLITE_CSOCK_NAME: join(dir, 'pcscd.comm') } };
-}
+type Gateway = SocketRig;
+const gateway = socketRig;
 
 /** Plugged one after the other, so instance numbers follow this order. */
 async function plugAll(g: Gateway): Promise<void> {

@@ -4,14 +4,11 @@
  * Shield PinPad, the structure conversion (fast-check against the emulator's
  * parser) and the emulator's PIN formatting.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import fc from 'fast-check';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PcscServer } from '../../src/api/pcsc/server.js';
 import { FEATURE, PROTOCOL, SCARD, SHARE } from '../../src/pcsc/constants.js';
 import { PcscError } from '../../src/pcsc/error.js';
 import { featureIoctl } from '../../drivers/ccid/slot.js';
@@ -20,27 +17,12 @@ import { EmulatedUsbBinding } from '../../emulators/ccid/binding.js';
 import { decodeMessage, encodeMessage, PC_TO_RDR, RDR_TO_PC, SLOT_ERROR } from '../../drivers/ccid/messages.js';
 import { buildPinApdu, checkSecure, insertPin, parseSecure, pinFormat, type SecureFields } from '../../emulators/ccid/pinpad.js';
 import { requireTool } from '../pcsc/helpers/clients.js';
-import { hex, rig, until, waitFor, type Rig } from './helpers.js';
+import { hex, rig, socketRig, until, waitFor, type SocketRig } from './helpers.js';
 
 const PY = join(dirname(fileURLToPath(import.meta.url)), 'clients', 'ccid_pinpad.py');
-const silent = { info() {}, warn() {}, debug() {} };
 
-interface Gateway extends Rig {
-  env: NodeJS.ProcessEnv;
-}
-
-async function gateway(t: Test): Promise<Gateway> {
-  const r = await rig();
-  const dir = mkdtempSync(join(tmpdir(), 'scardgate-pinpad-'));
-  const server = new PcscServer(r.core, { socketPath: join(dir, 'pcscd.comm'), mode: 0o600 }, silent);
-  await server.start();
-  t.teardown(async () => {
-    await server.stop();
-    await r.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { ...r, env: { ...process.env, PCSCLITE_CSOCK_NAME: join(dir, 'pcscd.comm') } };
-}
+type Gateway = SocketRig;
+const gateway = socketRig;
 
 type Answer = { features?: Record<string, number>; rv?: number; out?: string; missing?: boolean; error?: string };
 
