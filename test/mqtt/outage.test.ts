@@ -85,11 +85,14 @@ t.test('the broker goes away while events are in flight: none is lost, none over
   const events = gw.gateway.context.api.events() as GatewayEvents;
   const first = events.lastSeq() + 1;
   const N = 5000;
-  for (let i = 0; i < N; i++) events.record('card.inserted', 'Simulated Contactless Reader 02 00', { n: i });
-  // Freeze the broker as soon as the first events are on their way (a SIGTERM takes long enough on a loaded machine
-  // for all 5,000 to be acknowledged first), then stop it.
+  // Half the events flow; once the first arrive, the broker freezes (SIGSTOP: it acknowledges nothing more) and the
+  // other half go out to it, so events are in flight, unacknowledged, when it is stopped. (Stopping it while all
+  // 5,000 flowed was a race: on a fast or a loaded machine every one could be acknowledged first.)
+  for (let i = 0; i < N / 2; i++) events.record('card.inserted', 'Simulated Contactless Reader 02 00', { n: i });
   await waitFor(() => o.messages.length > 0, 'the first events on their way', 10000, 1);
   m.pause();
+  for (let i = N / 2; i < N; i++) events.record('card.inserted', 'Simulated Contactless Reader 02 00', { n: i });
+  await waitFor(() => (svc.diagnostics().inflight as number) > 0, 'events published to the frozen broker', 10000);
   t.ok(svc.info().outbox.depth > 0, `events still unacknowledged when the broker went (${svc.info().outbox.depth})`);
   await m.stop();
   // The outage lasts until the gateway has seen the broker gone (its own state says so, no sleep).
