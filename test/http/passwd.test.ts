@@ -1,6 +1,6 @@
 /**
  * The password and token commands on a state directory, and the first start
- * of a real daemon process: a random password printed once, only its hash stored.
+ * of a real daemon process: a random first password in a 0600 file (never in the log), only its hash stored.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
-import { verifyPassword, PASSWORD_FILE } from '../../src/api/http/auth/password.js';
+import { verifyPassword, setPassword, INITIAL_PASSWORD_FILE, PASSWORD_FILE } from '../../src/api/http/auth/password.js';
 import { TokenVerifier, TOKENS_FILE } from '../../src/api/http/auth/tokens.js';
 
 const ROOT = process.cwd();
@@ -86,13 +86,15 @@ t.test('scardctl token create/list/revoke', async (t) => {
   t.match(sub.err, /expected create, list or revoke/);
 });
 
-/** Starts scardgated; resolves with its URL and the initial-password line if any, once "ready". */
-function startDaemon(config: string): Promise<{ url: string; initial?: string; stop(): Promise<void> }> {
+/** Starts scardgated; resolves once "ready" with its URL, the initial-password file its log named (if any), and everything it printed. */
+function startDaemon(config: string): Promise<{ url: string; initialFile?: string; output: () => string; stop(): Promise<void> }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'bin', 'scardgated.ts'), '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let initial: string | undefined;
+    let initialFile: string | undefined;
     let err = '';
+    let out = '';
     p.stderr.on('data', (d) => (err += d));
+    p.stdout.on('data', (d) => (out += d));
     const stop = () =>
       new Promise<void>((r) => {
         if (p.exitCode !== null) return r();
@@ -101,19 +103,19 @@ function startDaemon(config: string): Promise<{ url: string; initial?: string; s
       });
     p.once('exit', (code) => reject(new Error(`daemon exited ${code}: ${err}`)));
     createInterface({ input: p.stdout }).on('line', (line) => {
-      let j: { msg?: string; initialPassword?: string; listen?: { http?: string } };
+      let j: { msg?: string; initialPasswordFile?: string; listen?: { http?: string } };
       try {
         j = JSON.parse(line);
       } catch {
         return;
       }
-      if (j.initialPassword) initial = j.initialPassword;
-      if (j.msg === 'ready') resolve({ url: j.listen?.http ?? '', initial, stop });
+      if (j.initialPasswordFile) initialFile = j.initialPasswordFile;
+      if (j.msg === 'ready') resolve({ url: j.listen?.http ?? '', initialFile, output: () => out + err, stop });
     });
   });
 }
 
-t.test('first start: a random password is printed once and only its hash stored', async (t) => {
+t.test('first start: a random password in a file only the service user reads, never in the log; only its hash stored', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'scardgate-first-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const config = join(dir, 'scardgate.yaml');
@@ -130,9 +132,11 @@ t.test('first start: a random password is printed once and only its hash stored'
   );
   const d1 = await startDaemon(config);
   t.teardown(() => d1.stop());
-  t.type(d1.initial, 'string', 'initial password printed');
-  const pw = d1.initial!;
+  t.equal(d1.initialFile, join(dir, 'state', INITIAL_PASSWORD_FILE), 'the log names the file');
+  t.equal((await stat(d1.initialFile!)).mode & 0o777, 0o600, 'the file is the service user\'s alone');
+  const pw = (await readFile(d1.initialFile!, 'utf8')).trim();
   t.ok(pw.length >= 16);
+  t.notOk(d1.output().includes(pw), 'the password is nowhere in what the daemon printed (journald)');
   const text = await readFile(join(dir, 'state', PASSWORD_FILE), 'utf8');
   t.notMatch(text, pw, 'state holds the hash only');
   t.equal((await stat(join(dir, 'state', PASSWORD_FILE))).mode & 0o777, 0o600);
@@ -145,6 +149,9 @@ t.test('first start: a random password is printed once and only its hash stored'
 
   const d2 = await startDaemon(config);
   t.teardown(() => d2.stop());
-  t.equal(d2.initial, undefined, 'not printed again on the next start');
+  t.equal(d2.initialFile, undefined, 'no new password on the next start');
+  t.equal((await readFile(d1.initialFile!, 'utf8')).trim(), pw, 'the first one still there to read until it is changed');
   await d2.stop();
+  await setPassword(join(dir, 'state'), 'a-password-of-my-own');
+  await t.rejects(stat(d1.initialFile!), { code: 'ENOENT' }, 'changing the password deletes the clear copy');
 });

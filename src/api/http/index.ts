@@ -8,19 +8,6 @@ import { buildHttpApp, type HttpApp } from './server.js';
 import { ensurePassword } from './auth/password.js';
 import type { HttpDeps } from './deps.js';
 
-/** Printed once, straight to stdout (journald), never through the log ring the logs view shows. */
-export function announceInitialPassword(password: string, url: string, out: NodeJS.WritableStream = process.stdout): void {
-  out.write(
-    JSON.stringify({
-      level: 'warn',
-      time: new Date().toISOString(),
-      module: 'http',
-      initialPassword: password,
-      msg: `*** INITIAL WEB UI PASSWORD: ${password} *** (shown once; log in at ${url} and change it with "scardctl passwd")`,
-    }) + '\n',
-  );
-}
-
 export function depsFromContext(ctx: ServiceContext): HttpDeps {
   return {
     api: ctx.api,
@@ -60,8 +47,13 @@ export class HttpService implements Service {
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     this.url = `${this.built.https ? 'https' : 'http'}://${host}:${addr.port}/`;
     this.deps.log.info({ url: this.url }, 'HTTP API and web UI listening');
-    const initial = await ensurePassword(this.deps.stateDir);
-    if (initial) announceInitialPassword(initial, this.url);
+    const initialFile = await ensurePassword(this.deps.stateDir);
+    if (initialFile) {
+      this.deps.log.warn(
+        { initialPasswordFile: initialFile },
+        `first start: a web UI password was generated into ${initialFile} (readable by the service user only: sudo cat ${initialFile}); log in at ${this.url} and change it (web UI, or "scardctl passwd"), which deletes that file`,
+      );
+    }
   }
 
   async stop(): Promise<void> {

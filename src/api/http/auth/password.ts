@@ -4,10 +4,12 @@
  * and `scardctl passwd`, which both work on the file directly.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const PASSWORD_FILE = 'http-password.json';
+/** The generated first password, in clear, for the technician to read once (0600); gone when the password is changed. */
+export const INITIAL_PASSWORD_FILE = 'initial-web-password';
 export const MIN_PASSWORD_LENGTH = 8;
 
 /** N=2^15, r=8: about 32 MiB and tens of ms per check on a Pi-class board, which is what makes guessing slow. */
@@ -31,6 +33,7 @@ function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOpti
 const maxmem = (N: number, r: number): number => 128 * N * r * 2;
 
 export const passwordPath = (stateDir: string): string => join(stateDir, PASSWORD_FILE);
+export const initialPasswordPath = (stateDir: string): string => join(stateDir, INITIAL_PASSWORD_FILE);
 
 export async function hashPassword(password: string): Promise<StoredHash> {
   const salt = randomBytes(16);
@@ -66,6 +69,8 @@ export async function setPassword(stateDir: string, password: string): Promise<v
   if (problem) throw new Error(problem);
   const stored = await hashPassword(password);
   await writePrivateFile(passwordPath(stateDir), JSON.stringify(stored) + '\n');
+  // A generated first password is no longer the password: its clear copy goes.
+  await rm(initialPasswordPath(stateDir), { force: true });
 }
 
 async function readStored(stateDir: string): Promise<StoredHash | undefined> {
@@ -108,12 +113,15 @@ export function generatePassword(length = 20): string {
 }
 
 /**
- * When no password is set: make one, store its hash, and return it so the
- * caller prints it once. Returns undefined when a password already exists.
+ * When no password is set: make one, store its hash, and put the password itself in a file only the service user
+ * can read (never in a log line: journald keeps those for anyone in its reader groups). Returns that file's path, or
+ * undefined when a password already exists.
  */
 export async function ensurePassword(stateDir: string): Promise<string | undefined> {
   if (await hasPassword(stateDir)) return undefined;
   const pw = generatePassword();
   await setPassword(stateDir, pw);
-  return pw;
+  const file = initialPasswordPath(stateDir);
+  await writePrivateFile(file, pw + '\n');
+  return file;
 }

@@ -47,7 +47,7 @@ export function Login({ expired, onIn }: { expired: '' | keyof typeof WHY; onIn:
           {error}
         </p>
       )}
-      <p class="muted small">First start: the password is printed once in the gateway's log (journalctl -u scardgate). Change it under Account once logged in, or with scardctl passwd.</p>
+      <p class="muted small">First start: the generated password is in the file initial-web-password in the gateway's state directory (sudo cat /var/lib/scardgate/initial-web-password; the log names it). Change it under Account once logged in, or with scardctl passwd.</p>
     </form>
     </main>
   );
