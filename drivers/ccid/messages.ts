@@ -111,8 +111,7 @@ export const slotErrorName = (e: number): string => NAMES[e] ?? (e >= 0x81 && e 
 
 /**
  * A failed command (bmCommandStatus 1) as a PC/SC error (docs/ccid.md §3.3):
- * no or mute card -> E_NO_SMARTCARD / W_UNRESPONSIVE_CARD, aborted or PIN entry
- * cancelled -> E_CANCELLED, PIN entry timed out -> E_TIMEOUT,
+ * no or mute card -> E_NO_SMARTCARD / W_UNRESPONSIVE_CARD, aborted -> E_CANCELLED,
  * unsupported -> E_UNSUPPORTED_FEATURE, the rest a communication error.
  */
 export function slotErrorToPcsc(what: string, bStatus: number, bError: number): PcscError {
@@ -127,10 +126,7 @@ export function slotErrorToPcsc(what: string, bStatus: number, bError: number): 
     case SLOT_ERROR.ICC_PROTOCOL_NOT_SUPPORTED:
       return new PcscError(SCARD.E_PROTO_MISMATCH, detail);
     case SLOT_ERROR.CMD_ABORTED:
-    case SLOT_ERROR.PIN_CANCELLED:
       return new PcscError(SCARD.E_CANCELLED, detail);
-    case SLOT_ERROR.PIN_TIMEOUT:
-      return new PcscError(SCARD.E_TIMEOUT, detail);
     case SLOT_ERROR.CMD_NOT_SUPPORTED:
       return new PcscError(SCARD.E_UNSUPPORTED_FEATURE, detail);
     case SLOT_ERROR.CMD_SLOT_BUSY:

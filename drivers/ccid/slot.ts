@@ -330,15 +330,16 @@ export class CcidSlot extends EventEmitter<SlotEvents> implements DriverSlot {
     this.needCard();
     if (!this.powered) throw new PcscError(SCARD.W_UNPOWERED_CARD, `(${this.opts.label}: card not powered)`);
     const m = await this.channel.command(PC_TO_RDR.Secure, this.index, [0, 0, 0], cmd.abData, 'Secure', this.channel.tuning.commandTimeoutMs + cmd.userWaitMs);
-    if (commandStatus(m.p[0]) === CMD.FAILED && m.p[1] >= 0x01 && m.p[1] <= 0x7f && iccStatus(m.p[0]) !== ICC.ABSENT) {
-      const n = cmd.abData[0] === 0 ? cmd.abData[8] : cmd.abData[11];
-      throw new PcscError(SCARD.E_INVALID_PARAMETER, `(Secure: the reader refused ${secureFieldName(cmd.abData[0], n, m.p[1])} (message offset ${m.p[1]}))`);
-    }
-    // As libccid answers them (and OpenSC, among others, expects): the user's timeout and Cancel are a successful
-    // SCardControl whose answer is the status word 64 00 / 64 01, not a PC/SC error.
     if (commandStatus(m.p[0]) === CMD.FAILED && iccStatus(m.p[0]) !== ICC.ABSENT) {
-      if (m.p[1] === SLOT_ERROR.PIN_TIMEOUT) return Buffer.from([0x64, 0x00]);
-      if (m.p[1] === SLOT_ERROR.PIN_CANCELLED) return Buffer.from([0x64, 0x01]);
+      const e = m.p[1];
+      if (e >= 0x01 && e <= 0x7f) {
+        const n = cmd.abData[0] === 0 ? cmd.abData[8] : cmd.abData[11];
+        throw new PcscError(SCARD.E_INVALID_PARAMETER, `(Secure: the reader refused ${secureFieldName(cmd.abData[0], n, e)} (message offset ${e}))`);
+      }
+      // As libccid answers them (and OpenSC, among others, expects): the user's timeout and Cancel are a successful
+      // SCardControl whose answer is the status word 64 00 / 64 01, not a PC/SC error.
+      if (e === SLOT_ERROR.PIN_TIMEOUT) return Buffer.from([0x64, 0x00]);
+      if (e === SLOT_ERROR.PIN_CANCELLED) return Buffer.from([0x64, 0x01]);
     }
     return this.ok(m, 'Secure', RDR_TO_PC.DataBlock).data;
   }
