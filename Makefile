@@ -201,6 +201,12 @@ bench-http: npm-deps
 bench-pcsc: build
 	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' DAEMON_ENV='$(DAEMON_ENV)' npx tsx bench/pcsc/run.ts
 
+# The floor under per-call speed: one request/reply exchange with no work, a C server as pcscd serves against a
+# Node server on the pcsc socket's own I/O path (src/net/socket-io.ts), interleaved, unpinned and pinned.
+.PHONY: bench-pcsc-floor
+bench-pcsc-floor:
+	DAEMON_NODE_FLAGS='$(DAEMON_NODE_FLAGS)' DAEMON_ENV='$(DAEMON_ENV)' npx tsx bench/pcsc/floor.ts
+
 # Fuzzing (issue 16): every parser of outside bytes (test/fuzz/targets.ts) with fast-check, each in its own process
 # (hang watchdog). FUZZ_RUNS (default 1,000,000 per parser), FUZZ_SECONDS (default 900 per parser, whichever comes first), FUZZ_TARGETS.
 # Ends with one JSON line per parser and a summary line. Short runs are part of make test (test/fuzz/).

@@ -14,7 +14,9 @@
  *                      BENCH_PCSC_ROUNDS=20 insertions; BENCH_PCSC_IDLE_S=30; BENCH_PCSC_CARD=fast-vicc
  *                      for emulators/vicc's card in this process instead of the C one;
  *                      BENCH_PCSC_SERVER=core for the core + pcsc socket alone, bench/pcsc/serve-scardgate.ts;
- *                      BENCH_PCSC_BASELINE=<a copy of an earlier dist/bundle>/scardgated.js in pcscd's place)
+ *                      BENCH_PCSC_BASELINE=<a copy of an earlier dist/bundle>/scardgated.js in pcscd's place,
+ *                      BENCH_PCSC_BASELINE_NODE_FLAGS='...' the baseline's node flags instead of DAEMON_NODE_FLAGS, to
+ *                      compare two sets of flags: BENCH_PCSC_BASELINE=dist/bundle/scardgated.js for the same build)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -70,7 +72,9 @@ async function startDaemon(port: number, bundle?: string): Promise<Backend> {
   config.drivers = { ...config.drivers, sim: { ...config.drivers.sim, readers: [] }, vpcd: { ...config.drivers.vpcd, enabled: true, port, slots: 1 } };
   // Another build of the daemon's bundle (BENCH_PCSC_BASELINE) runs through the same start-up as the tsc form's.
   if (bundle) (DAEMONS as Record<string, string>).tsc = bundle;
-  const d = await startCompiled(t.dir, config, bundle ? 'tsc' : 'bundle');
+  const flags = [...NODE_FLAGS];
+  if (bundle && process.env.BENCH_PCSC_BASELINE_NODE_FLAGS !== undefined) NODE_FLAGS.splice(0, NODE_FLAGS.length, ...process.env.BENCH_PCSC_BASELINE_NODE_FLAGS.split(/\s+/).filter(Boolean));
+  const d = await startCompiled(t.dir, config, bundle ? 'tsc' : 'bundle').finally(() => NODE_FLAGS.splice(0, NODE_FLAGS.length, ...flags));
   return {
     name: bundle ? 'baseline' : 'scardgate',
     env: { ...process.env, PCSCLITE_CSOCK_NAME: config.pcsc.socket as string },
