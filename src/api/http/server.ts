@@ -11,8 +11,6 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
-import fastifyCompress from '@fastify/compress';
-import fastifyStatic from '@fastify/static';
 import { SessionStore } from './auth/sessions.js';
 import { TokenVerifier } from './auth/tokens.js';
 import { PasswordStamp } from './auth/password-stamp.js';
@@ -28,6 +26,8 @@ import { accountRoutes } from './routes/account.js';
 import { configFormRoutes } from './routes/config-form.js';
 import { setupRoutes } from './routes/setup.js';
 import type { HttpDeps } from './deps.js';
+import { assetRoutes, listAssets } from './assets.js';
+import { registerCompression } from './compress.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -120,7 +120,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
     // Thrown to the error handler: the one error body, with status 429.
     errorResponseBuilder: (_req, ctx) => new HttpError(429, `too many login attempts: try again in ${Math.ceil(ctx.ttl / 1000)} s`),
   });
-  await app.register(fastifyCompress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
+  registerCompression(app);
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
   registerHostCheck(app, new HostAllowList(http.allowedHosts, http.host));
   registerAuth(app, sessions, tokens, tls !== undefined);
@@ -134,18 +134,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<HttpApp> {
   setupRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? defaultWebRoot();
-  if (existsSync(join(webRoot, 'index.html'))) {
-    await app.register(fastifyStatic, {
-      root: webRoot,
-      preCompressed: true,
-      wildcard: false,
-      cacheControl: false,
-      index: ['index.html'],
-      // Hashed names never change content: cache them for good; index.html is revalidated.
-      setHeaders: (res, path) => {
-        res.setHeader('cache-control', /-[A-Z0-9]{8}\.\w+(\.(gz|br))?$/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
-      },
-    });
+  const assets = existsSync(join(webRoot, 'index.html')) ? await listAssets(webRoot) : undefined;
+  if (assets) {
+    assetRoutes(app, assets);
   } else {
     app.get('/', { config: { public: true } }, async (_req, reply) => {
       reply.type('text/plain; charset=utf-8').code(503);
