@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import pino, { type Logger, type LevelWithSilent } from 'pino';
-import { REDACTED, redactPaths, renderApdu, renderResponse } from './redact.js';
+import { REDACTED, SECRET_FIELDS, redactFields, redactOwn, renderApdu, renderResponse } from './redact.js';
 
 export type { Logger } from 'pino';
 
@@ -35,7 +35,14 @@ export const serializers = {
       ...(c && r ? { response: renderResponse(c, r) } : {}),
     };
   },
-  err: pino.stdSerializers.err,
+  // An error's own enumerable fields are copied by the serializer: the copy is looked through too.
+  err: (e: Error): unknown => {
+    // Anything may be logged as `err` (a string, a plain object): only the serializer's own new object is changed in place.
+    const out: unknown = pino.stdSerializers.err(e);
+    return out !== e && typeof out === 'object' && out !== null ? redactOwn(out) : redactFields(out);
+  },
+  // pino formats a child logger's bindings without the log formatter: a secret field among them is caught here.
+  ...Object.fromEntries(SECRET_FIELDS.map((f) => [f, (): string => REDACTED])),
 };
 
 /** Recent log lines kept in memory for the web UI and diagnostics, and a live feed. */
@@ -90,8 +97,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       level: opts.level ?? 'info',
       base: opts.base ?? null,
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: redactPaths(), censor: REDACTED },
+      // Secret fields redacted in the record (src/log/redact.ts); a child's bindings by the serializers above.
+      formatters: { level: (label) => ({ level: label }), log: (o) => redactFields(o) },
       serializers,
     },
     stream,

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createLogger } from '../../src/log/index.js';
-import { isSecretApdu, renderApdu, renderResponse } from '../../src/log/redact.js';
+import fc from 'fast-check';
+import { REDACTED, SECRET_FIELDS, isSecretApdu, redactFields, renderApdu, renderResponse } from '../../src/log/redact.js';
 import { parseHex, toHex } from '../../src/iso7816/hex.js';
 import { LogCapture } from '../helpers/log-capture.js';
 import { lcg } from '../helpers/prng.js';
@@ -64,6 +65,66 @@ t.test('a PIN never appears in log output', async (t) => {
   t.equal(cap.lines[2].apdu, '00 20 00 81 08 <8 bytes redacted>');
   t.equal(cap.lines[3].pin, '[redacted]');
   t.equal((cap.lines[3].nested as { password: string }).password, '[redacted]');
+});
+
+t.test('secret fields: in child bindings, arrays, an error\'s own fields, three levels down; the caller\'s objects untouched', async (t) => {
+  const cap = new LogCapture();
+  const log = createLogger({ level: 'trace', destination: cap.stream });
+  const record = { user: 'ana', creds: [{ pin: '9911' }, { note: 'ok' }], a: { b: { c: { secret: 's3cr3t' } } } };
+  const before = structuredClone(record);
+  log.info(record, 'record');
+  t.same(record, before, 'the logged object is not modified');
+  log.child({ apiKey: 'k-4242', module: 'm' }).info('from a child');
+  const err = Object.assign(new Error('login failed'), { password: 'pw-777' });
+  log.error({ err }, 'with an error');
+  log.info({ cookie: 'sid=abcd', 'set-cookie': ['sid=efgh'] }, 'cookies');
+  // `err` is whatever the caller had: a string and a plain object go through too.
+  log.warn({ err: 'just text' }, 'a string as err');
+  log.warn({ err: { code: 7, token: 'tk-31' } }, 'an object as err');
+  t.equal(cap.lines[4].err, 'just text');
+  t.same(cap.lines[5].err, { code: 7, token: REDACTED });
+  for (const needle of ['9911', 's3cr3t', 'k-4242', 'pw-777', 'sid=abcd', 'sid=efgh', 'tk-31']) t.notOk(cap.raw.includes(needle), `no ${needle} in the output`);
+  t.same(cap.lines[0].creds, [{ pin: REDACTED }, { note: 'ok' }], 'inside an array');
+  t.equal(cap.lines[0].user, 'ana', 'other fields kept');
+  t.equal(cap.lines[1].apiKey, REDACTED, 'child bindings');
+  t.equal(cap.lines[1].module, 'm');
+  t.equal((cap.lines[2].err as { message: string; password: string }).password, REDACTED, "an error's own field");
+  t.equal((cap.lines[2].err as { message: string }).message, 'login failed');
+});
+
+t.test('property: a secret field down to three levels never shows, nothing else changes, the input is not modified', async (t) => {
+  const key = fc.string({ minLength: 1, maxLength: 6 }).filter((k) => !SECRET_FIELDS.includes(k) && k !== '__proto__');
+  const leaf = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null));
+  const tree = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.dictionary(key, tie('node'), { maxKeys: 4 }), fc.array(tie('node'), { maxLength: 3 })),
+  })).node;
+  // At most two containers below the top, and the one holding the field: the field is at most three levels down.
+  const path = fc.array(fc.oneof(key, fc.nat(2)), { maxLength: 2 });
+  let runs = 0;
+  fc.assert(
+    fc.property(fc.dictionary(key, tree, { maxKeys: 4 }), path, fc.constantFrom(...SECRET_FIELDS), (rec, where, field) => {
+      // Plant a secret at `where` (made of objects and arrays as the path says), below the top level.
+      const secret = `SECRET-${runs++}-VALUE`;
+      const root: Record<string, unknown> = structuredClone(rec);
+      let at: Record<string, unknown> | unknown[] = root;
+      for (const step of where) {
+        const next: Record<string, unknown> | unknown[] = typeof step === 'number' ? [] : {};
+        if (Array.isArray(at)) at.push(next);
+        else at[String(step)] = next;
+        at = next;
+      }
+      if (Array.isArray(at)) at.push({ [field]: secret });
+      else at[field] = secret;
+      const copy = structuredClone(root);
+      const out = redactFields(root);
+      if (JSON.stringify(out).includes(secret)) return false;
+      if (JSON.stringify(root) !== JSON.stringify(copy)) return false;
+      // A record with no secret comes back as the very same object.
+      return redactFields(rec) === rec || JSON.stringify(rec).includes('"' + field + '"');
+    }),
+    { numRuns: 500, seed: 0x51ab },
+  );
+  t.ok(runs >= 500, `${runs} records checked`);
 });
 
 t.test('fuzz: any bytes render without throwing, and secret data never shows', async (t) => {
