@@ -94,7 +94,14 @@ run: npm-deps build
 # and bench/footprint). One V8 worker thread instead of four: about 1.5 MB less idle RSS, start-up and
 # bench-core unchanged (README, Benchmarks). Young-generation caps (--max-semi-space-size) were measured too:
 # no lower RSS once idle (V8 shrinks the heap by itself) and up to half again as long to start.
-DAEMON_NODE_FLAGS := --v8-pool-size=1
+# The rest keep V8's optimizing compiler (TurboFan) out of start-up, where nothing is hot enough to need it but a
+# few functions got compiled anyway and paged about 3.5 MB of node's own code in for good (README, "Idle memory"):
+# small functions are not optimized on sight (--max-bytecode-size-for-early-opt=0), the module loader does not
+# realpath every chunk it loads (--preserve-symlinks*: the bundle has no symlinks), and its URL-to-path loop is
+# never optimized (--turbo-filter=-getPathFromURLPosix; it runs only while modules load). Without the baseline
+# compiler (--no-sparkplug) warm code stays in the interpreter until TurboFan takes it: another 0.6-1.4 MB.
+# bench-pcsc with these flags against the old ones, interleaved: every call type within 0.96-1.08.
+DAEMON_NODE_FLAGS := --v8-pool-size=1 --no-sparkplug --max-bytecode-size-for-early-opt=0 --preserve-symlinks --preserve-symlinks-main --turbo-filter=-getPathFromURLPosix
 # Environment of the daemon, wherever it runs as DAEMON_NODE_FLAGS does (the wrapper execs node through env(1)).
 # glibc gives each thread that allocates (V8's worker, libuv's pool) its own malloc arena, which keeps freed
 # pages after a load even after malloc_trim: two arenas left the whole gateway about 2-3 MB lower after the
