@@ -4,13 +4,15 @@
  * each with its own fast vicc-side card, both daemons running side by side on
  * free ports. scardgate is the daemon as installed (its bundle, node flags and
  * environment: make bench-pcsc builds it).
- * Every call type is measured in pairs, pcscd then scardgate (A B A B ...),
+ * After one cold run of each call type on each daemon (reported apart: a JIT warms up, pcscd does not),
+ * every call type is measured in pairs, pcscd then scardgate (A B A B ...),
  * unpinned and pinned (daemon, card and client on CPU 0): each pair's ratio and
  * the median ratio per call type. Then RSS idle / after load / after 30 s idle,
  * card-insertion latency, and one JSON object per line.
  *
  *   make bench-pcsc   (BENCH_PCSC_PAIRS=5 pairs; BENCH_PCSC_N=5000 APDUs/calls per run;
  *                      BENCH_PCSC_KINDS=select,case4,clients4,status,connect,establish to pick;
+ *                      BENCH_PCSC_WARMUP=0 no cold first run per call type before the pairs;
  *                      BENCH_PCSC_ROUNDS=20 insertions; BENCH_PCSC_IDLE_S=30; BENCH_PCSC_CARD=fast-vicc
  *                      for emulators/vicc's card in this process instead of the C one;
  *                      BENCH_PCSC_SERVER=core for the core + pcsc socket alone, bench/pcsc/serve-scardgate.ts;
@@ -50,6 +52,8 @@ const KINDS: Record<string, string[]> = {
   connect: ['calls', 'connect', READER, ''],
   establish: ['calls', 'establish', READER, ''],
 };
+/** BENCH_PCSC_WARMUP=0: no cold runs before the pairs (they then include each daemon's warm-up). */
+const WARMUP = process.env.BENCH_PCSC_WARMUP !== '0';
 const KIND_NAMES = (process.env.BENCH_PCSC_KINDS ?? Object.keys(KINDS).join(',')).split(',');
 
 interface Backend {
@@ -313,6 +317,19 @@ async function main(): Promise<void> {
     }
     const rssIdle = backends.map((b) => rssMb(b.pid));
     progress(`idle RSS: pcscd ${rssIdle[0]} MB, scardgate ${rssIdle[1]} MB`);
+    if (WARMUP) {
+      // One run per call type on each daemon first, unpinned: a JIT warms up and pcscd does not, so the pairs below
+      // measure both in their steady state; these first runs are the cold figures, printed apart.
+      console.log('cold (first run of each call type after start, unpinned, not in the medians):');
+      for (const kind of KIND_NAMES) {
+        if (!KINDS[kind]) continue;
+        const a = await runOnce(bin, backends[0], kind, undefined);
+        const b = await runOnce(bin, backends[1], kind, undefined);
+        const l = { bench: 'pcsc', phase: 'cold', kind, n: N, ratio: +(b.rate / a.rate).toFixed(3), pcscd_per_s: a.rate, scardgate_per_s: b.rate, pcscd_cpu_us: a.cpu_us, scardgate_cpu_us: b.cpu_us };
+        console.log(`  ${kind.padEnd(9)} pcscd ${a.rate}/s, scardgate ${b.rate}/s: ratio ${l.ratio} (CPU us/call ${a.cpu_us} / ${b.cpu_us})`);
+        lines.push(l);
+      }
+    }
     console.log('kind      mode      pair  pcscd/s   p99us  scardgate/s  p99us  ratio  CPU us/call pcscd scardgate');
     for (const mode of ['unpinned', 'pinned'] as const) {
       const cpu = mode === 'pinned' ? '0' : undefined;
