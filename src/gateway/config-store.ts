@@ -9,7 +9,7 @@
  */
 import { chmod, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { ConfigError, loadConfigAsync, parseYamlAsync, resolveConfigAsync, type LoadedConfig } from '../config/load-compiled.js';
+import { ConfigError, parseYamlAsync, readConfigText, resolveConfigAsync, type LoadedConfig } from '../config/load-compiled.js';
 import type { Config } from '../config/schema.js';
 import { isSecretApdu } from '../log/redact.js';
 import { parseHex } from '../iso7816/hex.js';
@@ -155,8 +155,11 @@ export class ConfigStore implements ConfigOps {
       let loaded: LoadedConfig;
       let content: unknown = {};
       try {
-        loaded = await loadConfigAsync(this.o.file, { env: this.o.env });
-        if (this.o.file) content = await parseYamlAsync(await this.readFile(), this.o.file);
+        // One read and one parse: what is applied and what the change report compares are the same text.
+        const { text, source } = readConfigText(this.o.file);
+        const parsed = await parseYamlAsync(text, source);
+        loaded = await resolveConfigAsync(parsed, source, { env: this.o.env });
+        if (this.o.file) content = parsed;
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
         this.o.log.error({ problems }, 'reload refused: configuration invalid; keeping the running one');
