@@ -1,13 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { SimCardSpec } from '../sim/config.js';
-
-const PROFILE_KEYS = ['acr1252u', 'acr122u', 'omnikey-class', 'gempc-twin', 'ezio-pinpad', 'cherry-st-xx44', 'two-slot'] as const;
+import { PROFILE_KEYS } from '../../emulators/ccid/profile-keys.js';
 
 export const CcidEmulatedReader = Type.Object(
   {
     profile: Type.Union(
       PROFILE_KEYS.map((k) => Type.Literal(k)),
-      { description: 'Reader profile of emulators/ccid (acr1252u, acr122u, omnikey-class, gempc-twin, ezio-pinpad, cherry-st-xx44, two-slot).' },
+      { description: `Reader profile of emulators/ccid (${PROFILE_KEYS.join(', ')}).` },
     ),
     level: Type.Optional(
       Type.Union([Type.Literal('tpdu'), Type.Literal('short-apdu'), Type.Literal('extended-apdu')], { description: "Override the profile's exchange level (dwFeatures)." }),
@@ -59,4 +58,3 @@ export const CcidConfig = Type.Object(
 );
 
 export type CcidConfigT = Static<typeof CcidConfig>;
-export const CCID_PROFILE_KEYS = PROFILE_KEYS;

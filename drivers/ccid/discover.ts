@@ -103,8 +103,8 @@ export async function emulatedCcidDevices(entries: CcidConfigT['emulate']): Prom
 
 /** The emulator's reader profiles a technician can add (drivers.ccid.emulate[].profile). */
 export async function emulatorProfiles(): Promise<Array<{ key: string; manufacturer: string; product: string; contactless: boolean; interfaces: CcidInterfaceSummary[] }>> {
-  const [{ PROFILES }, { CCID_PROFILE_KEYS }] = await Promise.all([import('../../emulators/ccid/profiles.js'), import('./config.js')]);
-  return CCID_PROFILE_KEYS.map((key) => {
+  const { PROFILES, PROFILE_KEYS } = await import('../../emulators/ccid/profiles.js');
+  return PROFILE_KEYS.map((key) => {
     const p = PROFILES[key];
     return {
       key,

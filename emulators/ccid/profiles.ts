@@ -6,6 +6,7 @@
  * are written by hand for their class and say that instead.
  */
 import type { CcidDescriptor } from '../../drivers/ccid/descriptor.js';
+import { PROFILE_KEYS, type ProfileKey } from './profile-keys.js';
 
 export interface InterfaceProfile {
   /** iInterface string (pcscd shows it in brackets). */
@@ -63,7 +64,7 @@ export function descriptor(over: Partial<CcidDescriptor>): CcidDescriptor {
   };
 }
 
-export const PROFILES: Record<string, ReaderProfile> = {
+export const PROFILES: Record<ProfileKey, ReaderProfile> = {
   acr1252u: {
     key: 'acr1252u',
     vendorId: 0x072f,
@@ -197,10 +198,15 @@ export const PROFILES: Record<string, ReaderProfile> = {
   },
 };
 
-export const PROFILE_KEYS = Object.keys(PROFILES);
+export { PROFILE_KEYS } from './profile-keys.js';
+
+/** The profile named `key`, or undefined for a name that is none (from a configuration, a command line). */
+export function findProfile(key: string): ReaderProfile | undefined {
+  return Object.hasOwn(PROFILES, key) ? PROFILES[key as ProfileKey] : undefined;
+}
 
 export function profile(key: string): ReaderProfile {
-  const p = PROFILES[key];
+  const p = findProfile(key);
   if (!p) throw new Error(`unknown CCID reader profile ${JSON.stringify(key)}; known: ${PROFILE_KEYS.join(', ')}`);
   return p;
 }

@@ -39,8 +39,8 @@ export function usbCandidate(reader: Record<string, unknown>): string | undefine
 
 /** Display name of an emulate entry (what pcscd shows before the interface and slot). */
 export async function emulatedLabel(entry: Record<string, unknown>): Promise<string | null> {
-  const { PROFILES } = await import('../../emulators/ccid/profiles.js');
-  const p = typeof entry.profile === 'string' ? PROFILES[entry.profile] : undefined;
+  const { findProfile } = await import('../../emulators/ccid/profiles.js');
+  const p = typeof entry.profile === 'string' ? findProfile(entry.profile) : undefined;
   if (!p) return null;
   return `${p.manufacturer} ${p.product}${typeof entry.serialNumber === 'string' ? ` (${entry.serialNumber})` : ''}`;
 }
