@@ -1,14 +1,22 @@
 /**
  * scardctl fleet against a real Mosquitto with two gateways: the list from
  * their retained topics, and --follow with de-duplication by (gatewayId, seq)
- * and a gap filled through the `events` request.
+ * and a gap filled through the `events` request; and against the daemon's
+ * built-in broker, with its generated credential.
  */
 import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { cliMain } from '../../src/cli/main.js';
 import { FleetView } from '../../src/cli/fleet-view.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { startMosquitto } from '../mqtt/mosquitto.js';
+import { freePort, requireMosquitto, startMosquitto } from '../mqtt/mosquitto.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { mqttPasswordPath } from '../../src/api/mqtt/broker-auth.js';
+import { fleetLogin } from '../../src/cli/commands/fleet.js';
+import { ControlClient } from '../../src/cli/client.js';
 import { Observer } from '../mqtt/client.js';
 import type { MqttService } from '../../src/api/mqtt/service.js';
 
@@ -106,4 +114,64 @@ t.test('scardctl fleet refuses bad arguments', async (t) => {
   t.match(err, /--broker/);
   const code2 = await cliMain(['fleet', '--broker', 'http://x'], { stdout: sink(() => undefined), stderr: sink((s) => (err += s)), env: {} });
   t.equal(code2, 2);
+});
+
+t.test('scardctl fleet on the built-in broker: its credential from the state directory or a file, never from elsewhere', async (t) => {
+  requireMosquitto();
+  const port = await freePort();
+  const d = await startDaemon({ services: ['mqtt'], config: { mqtt: { url: 'embedded', embedded: { port } }, events: { debounceMs: 0 } } });
+  t.teardown(() => d.stop());
+  const url = `mqtt://127.0.0.1:${port}`;
+  const stateDir = join(d.dir, 'state');
+  const run = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = '';
+    let err = '';
+    const code = await cliMain(['--json', 'fleet', '--broker', url, '--wait-ms', '300', ...args], { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env: {} });
+    return { code, out, err };
+  };
+  const listed = (out: string): string[] => (JSON.parse(out.trim().split('\n').at(-1)!).gateways as Array<{ gatewayId: string; availability: string }>).map((g) => `${g.gatewayId} ${g.availability}`);
+
+  const viaState = await run('--state-dir', stateDir);
+  t.equal(viaState.code, 0, viaState.err);
+  t.same(listed(viaState.out), ['test-gw online'], 'the state directory credential logs in (and nothing the built-in broker refuses is published)');
+
+  const empty = mkdtempSync(join(tmpdir(), 'scardgate-fleet-'));
+  t.teardown(() => rmSync(empty, { recursive: true, force: true }));
+  const refused = await run('--state-dir', empty);
+  t.equal(refused.code, 1, 'no credential: refused by the broker');
+  t.match(refused.err, /--password-file/, 'and told how to give one');
+
+  const file = join(empty, 'pw');
+  writeFileSync(file, readFileSync(mqttPasswordPath(stateDir), 'utf8'), { mode: 0o600 });
+  const viaFile = await run('--state-dir', empty, '--password-file', file);
+  t.equal(viaFile.code, 0, viaFile.err);
+  t.same(listed(viaFile.out), ['test-gw online'], '--password-file');
+
+  const password = readFileSync(mqttPasswordPath(stateDir), 'utf8').trim();
+  const viaArg = await run('--state-dir', empty, '--password', password);
+  t.equal(viaArg.code, 0, viaArg.err);
+  t.match(viaArg.err, /visible to other users/, '--password works, with a warning');
+
+  // --follow over 3.1.1 (the built-in broker speaks no MQTT 5): a tap shows up.
+  const ac = new AbortController();
+  let follow = '';
+  const following = cliMain(['--json', 'fleet', '--broker', url, '--state-dir', stateDir, '--follow', '--wait-ms', '0'], {
+    stdout: sink((s) => (follow += s)),
+    stderr: sink(() => undefined),
+    env: {},
+    signal: ac.signal,
+  });
+  await until('the fleet list printed', () => follow.includes('"gateways"'));
+  const ctl = await ControlClient.connect(d.controlSocket);
+  const reader = d.ready.readerNames.find((n: string) => n.includes('Contactless'))!;
+  await ctl.request('simulate/remove', { reader });
+  await ctl.request('simulate/insert', { reader, card: { type: 'mifare-classic-1k', uid: '0A0B0C0E' } });
+  ctl.close();
+  await until('the tap followed', () => follow.includes('0A0B0C0E'));
+  ac.abort();
+  t.equal(await following, 0, '--follow ends cleanly');
+
+  // The local credential is for a broker on this machine only.
+  t.equal(fleetLogin({ broker: 'mqtt://broker.example:1883', stateDir }), undefined, 'not offered to another host');
+  t.equal(fleetLogin({ broker: url, stateDir })?.password, password, 'offered to loopback');
 });

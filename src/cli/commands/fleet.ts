@@ -6,9 +6,12 @@
  * Talks MQTT only (no control socket).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
+import { MQTT_CLIENT_USER, mqttPasswordPath } from '../../api/mqtt/broker-auth.js';
 import { FleetView, type GatewayRow } from '../fleet-view.js';
 import { UsageError, type Command, type CommandIo } from './command.js';
+import { stateDirFromArgs } from './passwd-state.js';
 import type { GatewayEvent } from '../../api/mqtt/topics.js';
 
 /** The URL without its password, for messages. */
@@ -23,10 +26,14 @@ interface FleetArgs {
   waitMs: number;
   username?: string;
   password?: string;
+  passwordFile?: string;
+  /** The gateway's state directory (--state-dir, --config or the default): where the built-in broker's credential is. */
+  stateDir: string;
 }
 
-function parseArgs(args: string[]): FleetArgs {
-  const a: FleetArgs = { broker: '', base: 'scardgate', follow: false, waitMs: 1500 };
+function parseArgs(all: string[]): FleetArgs {
+  const { stateDir, rest: args } = stateDirFromArgs('fleet', all);
+  const a: FleetArgs = { broker: '', base: 'scardgate', follow: false, waitMs: 1500, stateDir };
   for (let i = 0; i < args.length; i++) {
     const k = args[i];
     const v = (): string => {
@@ -40,13 +47,46 @@ function parseArgs(args: string[]): FleetArgs {
     else if (k === '--wait-ms') a.waitMs = Number(v());
     else if (k === '--username') a.username = v();
     else if (k === '--password') a.password = v();
+    else if (k === '--password-file') a.passwordFile = v();
     else throw new UsageError(`fleet: unknown argument ${JSON.stringify(k)} (usage: scardctl fleet ${fleet.usage})`);
   }
   if (!a.broker) throw new UsageError(`fleet: missing --broker URL (usage: scardctl fleet ${fleet.usage})`);
   if (!/^(mqtts?|wss?):\/\//.test(a.broker)) throw new UsageError(`fleet: --broker must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(a.broker)}`);
   if (!Number.isInteger(a.waitMs) || a.waitMs < 0) throw new UsageError('fleet: --wait-ms must be a whole number of milliseconds');
   if (/[+#]/.test(a.base) || !a.base) throw new UsageError('fleet: --base must be a topic without + or #');
+  if (a.password !== undefined && a.passwordFile !== undefined) throw new UsageError('fleet: give --password or --password-file, not both');
   return a;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/**
+ * The MQTT login: --username with --password or --password-file (the file's
+ * first line; user `scardgate` when no --username, the built-in broker's);
+ * with neither, for a broker on this machine, the built-in broker's generated
+ * credential from the gateway's state directory when this user may read it
+ * (mode 0640: the scardgate group). Never sent to a broker elsewhere.
+ */
+export function fleetLogin(a: Pick<FleetArgs, 'broker' | 'username' | 'password' | 'passwordFile' | 'stateDir'>): { username: string; password: string; from: string } | undefined {
+  const firstLine = (file: string): string => readFileSync(file, 'utf8').split('\n')[0].trim();
+  if (a.passwordFile !== undefined) {
+    let password: string;
+    try {
+      password = firstLine(a.passwordFile);
+    } catch (e) {
+      throw new UsageError(`fleet: cannot read --password-file ${a.passwordFile}: ${(e as Error).message}`);
+    }
+    return { username: a.username ?? MQTT_CLIENT_USER, password, from: a.passwordFile };
+  }
+  if (a.password !== undefined) return { username: a.username ?? MQTT_CLIENT_USER, password: a.password, from: '--password' };
+  if (a.username !== undefined) return undefined;
+  if (!LOOPBACK.has(new URL(a.broker).hostname)) return undefined;
+  const file = mqttPasswordPath(a.stateDir);
+  try {
+    return { username: MQTT_CLIENT_USER, password: firstLine(file), from: file };
+  } catch {
+    return undefined;
+  }
 }
 
 function table(rows: GatewayRow[]): string[] {
@@ -58,34 +98,55 @@ function table(rows: GatewayRow[]): string[] {
 
 export const fleet: Command = {
   name: 'fleet',
-  usage: '--broker URL [--base TOPIC] [--follow] [--wait-ms N] [--username U --password P]',
+  usage: '--broker URL [--base TOPIC] [--follow] [--wait-ms N] [--username U] [--password-file FILE | --password P] [--state-dir DIR | --config FILE]',
   summary: 'list the gateways on an MQTT broker; --follow prints all their events, de-duplicated',
   async run(io: CommandIo) {
     const a = parseArgs(io.args);
+    // Other local users see a command line (ps, /proc): a password there is no secret.
+    if (a.password !== undefined) io.err('scardctl: warning: --password is visible to other users of this machine; use --password-file');
+    const login = fleetLogin(a);
     const view = new FleetView();
     let client: MqttClient;
-    try {
-      client = await mqtt.connectAsync(a.broker, {
-        protocolVersion: 5,
+    const connect = (protocolVersion: 4 | 5): Promise<MqttClient> =>
+      mqtt.connectAsync(a.broker, {
+        protocolVersion,
         clientId: `scardctl-fleet-${randomBytes(4).toString('hex')}`,
         reconnectPeriod: a.follow ? 1000 : 0,
         connectTimeout: 10000,
-        ...(a.username ? { username: a.username, password: a.password } : {}),
+        ...(login ? { username: login.username, password: login.password } : {}),
       });
+    try {
+      try {
+        client = await connect(5);
+      } catch (e) {
+        // A 3.1.1 broker (the gateway's built-in one) refuses an MQTT 5 CONNECT this way.
+        if (!/protocol version/i.test((e as Error).message)) throw e;
+        client = await connect(4);
+      }
     } catch (e) {
-      io.err(`scardctl: cannot connect to ${safeUrl(a.broker)}: ${(e as Error).message}`);
+      const hint = login
+        ? ` (logged in as ${login.username} with the password from ${login.from})`
+        : '; a broker that wants a login: --username and --password-file, or for the built-in broker --state-dir DIR (or --config FILE) of the gateway, whose mqtt-password this user must be able to read';
+      io.err(`scardctl: cannot connect to ${safeUrl(a.broker)}: ${(e as Error).message}${hint}`);
       return 1;
     }
+    // MQTT 5: answers to our own topic (response topic); 3.1.1 has none, so the gateway answers on its
+    // response/events topic and the transaction id picks ours out.
+    const v5 = client.options.protocolVersion === 5;
+    const transaction = randomBytes(6).toString('hex');
     const replyTopic = `${a.base}/scardctl-fleet/${randomBytes(6).toString('hex')}`;
     const print = (ev: GatewayEvent): void => {
       if (io.json) io.out(JSON.stringify({ event: ev }));
       else io.out(`${ev.gatewayId} #${ev.seq} ${ev.time} ${ev.type} ${ev.reader}${typeof ev.data.uid === 'string' ? ` uid ${ev.data.uid}` : ''}`);
     };
+    const responses = `${a.base}/+/response/events`;
+    const isAnswer = (topic: string): boolean => (v5 ? topic === replyTopic : topic.startsWith(`${a.base}/`) && topic.endsWith('/response/events'));
     client.on('message', (topic, payload, packet) => {
-      if (topic === replyTopic) {
+      if (isAnswer(topic)) {
         // Answers of the gap-filling `events` requests: the events feed the same de-duplication.
         try {
-          const resp = JSON.parse(payload.toString()) as { status: string; data?: { events?: GatewayEvent[] } };
+          const resp = JSON.parse(payload.toString()) as { status: string; transaction?: unknown; data?: { events?: GatewayEvent[] } };
+          if (!v5 && resp.transaction !== transaction) return;
           for (const ev of resp.data?.events ?? []) {
             const r = view.message(a.base, `${a.base}/${ev.gatewayId}/events`, Buffer.from(JSON.stringify(ev)));
             if (r.event) print(r.event);
@@ -100,23 +161,19 @@ export const fleet: Command = {
       if (r.gap) {
         if (io.json) io.out(JSON.stringify({ gap: r.gap }));
         else io.out(`${r.gap.gatewayId}: seq ${r.gap.from}..${r.gap.to} missing; asking the gateway (events afterSeq ${r.gap.from - 1})`);
-        client.publish(`${a.base}/${r.gap.gatewayId}/request/events`, JSON.stringify({ afterSeq: r.gap.from - 1, limit: Math.min(1000, r.gap.to - r.gap.from + 1) }), {
-          qos: 1,
-          properties: { responseTopic: replyTopic },
-        });
+        const request = { afterSeq: r.gap.from - 1, limit: Math.min(1000, r.gap.to - r.gap.from + 1), ...(v5 ? {} : { transaction }) };
+        client.publish(`${a.base}/${r.gap.gatewayId}/request/events`, JSON.stringify(request), { qos: 1, ...(v5 ? { properties: { responseTopic: replyTopic } } : {}) });
       }
       if (r.event) print(r.event);
       void packet;
     });
     const topics = ['availability', 'info', 'readers'].map((k) => `${a.base}/+/${k}`);
-    if (a.follow) topics.push(`${a.base}/+/events`, replyTopic);
+    if (a.follow) topics.push(`${a.base}/+/events`, v5 ? replyTopic : responses);
     await client.subscribeAsync(topics, { qos: 1 });
-    // The broker sends retained messages right after SUBACK; a round trip of our own (QoS 1 to ourselves) bounds the wait.
-    const probe = `${replyTopic}/probe`;
-    await client.subscribeAsync(probe, { qos: 1 });
-    const probed = new Promise<void>((resolve) => client.on('message', (t) => t === probe && resolve()));
-    await client.publishAsync(probe, 'x', { qos: 1 });
-    await Promise.race([probed, new Promise((r) => setTimeout(r, 5000))]);
+    // The broker queues a subscription's retained messages before it answers the next SUBSCRIBE, so a second
+    // round trip bounds the wait. (Not a publish to ourselves: the built-in broker refuses a client's publish under
+    // the base topic other than a request, and closes the connection.)
+    await client.subscribeAsync(`${replyTopic}/probe`, { qos: 1 });
     await new Promise((r) => setTimeout(r, a.waitMs));
     const rows = view.rows();
     if (io.json) io.out(JSON.stringify({ gateways: rows }));
