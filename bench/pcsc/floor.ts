@@ -14,13 +14,14 @@
  *                            BENCH_FLOOR_REQUEST=8 and BENCH_FLOOR_REPLY=160 bytes: a Status-sized exchange)
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DAEMON_ENV, NODE_FLAGS } from '../startup/spawn.js';
+import { allCpus, cpuUs, pin } from './proc.js';
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,6 @@ const PAIRS = Number(process.env.BENCH_FLOOR_PAIRS ?? 5);
 const N = Number(process.env.BENCH_FLOOR_N ?? 20000);
 const REQUEST = Number(process.env.BENCH_FLOOR_REQUEST ?? 8);
 const REPLY = Number(process.env.BENCH_FLOOR_REPLY ?? 160);
-const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-floor-'));
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -58,23 +58,21 @@ async function start(name: 'c' | 'node'): Promise<Server> {
   return { name, path, proc };
 }
 
-function cpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_US;
-}
+const cpuTotalUs = (pid: number): number => {
+  const c = cpuUs(pid);
+  return c.user + c.sys;
+};
 
 async function run(s: Server, pinned: boolean): Promise<{ perS: number; p99: number; cpu: number }> {
   const args = ['ping', s.path, String(N), String(REQUEST), String(REPLY)];
-  const c0 = cpuUs(s.proc.pid!);
+  const c0 = cpuTotalUs(s.proc.pid!);
   const { stdout } = pinned ? await execFileP('taskset', ['-c', '0', bin, ...args]) : await execFileP(bin, args);
-  const cpu = (cpuUs(s.proc.pid!) - c0) / N;
+  const cpu = (cpuTotalUs(s.proc.pid!) - c0) / N;
   const r = JSON.parse(stdout.trim()) as { per_s: number; p99_us: number };
   return { perS: r.per_s, p99: r.p99_us, cpu };
 }
 
-const pin = (pid: number, cpus: string): void => void execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const allCpus = `0-${availableParallelism() - 1}`;
 
 const servers = [await start('c'), await start('node')];
 const results: Record<string, unknown>[] = [];
@@ -82,7 +80,7 @@ try {
   console.log('mode      pair  C/s     p99us  node/s  p99us  ratio  CPU us/exchange C  node');
   for (const mode of ['unpinned', 'pinned'] as const) {
     const pinned = mode === 'pinned';
-    for (const s of servers) pin(s.proc.pid!, pinned ? '0' : allCpus);
+    for (const s of servers) pin(s.proc.pid!, pinned ? '0' : allCpus());
     const ratios: number[] = [];
     const rows: { c: Awaited<ReturnType<typeof run>>; n: Awaited<ReturnType<typeof run>> }[] = [];
     for (let p = 1; p <= PAIRS; p++) {

@@ -5,7 +5,7 @@
  *   npx tsx bench/pcsc/profile.ts KIND [N] [OUT_DIR]   (KIND: status, connect, establish, select, case4;
  *        BENCH_PCSC_PINNED=1 pins daemon, card and client to CPU 0 as bench-pcsc's pinned runs do)
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,14 +13,9 @@ import { build } from './build.js';
 import { benchConfig, lean, startCompiled, tempDir, NODE_FLAGS } from '../startup/spawn.js';
 import { freePorts } from '../../test/vpcd/ports.js';
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
+import { cpuUs, pin } from './proc.js';
 
 const execFileP = promisify(execFile);
-const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-/** The process's CPU time so far (all threads), µs. */
-function cpuUs(pid: number): { user: number; sys: number } {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(f[11]) * TICK_US, sys: Number(f[12]) * TICK_US };
-}
 const READER = 'Virtual PCD 00 00';
 const ARGS: Record<string, string[]> = {
   select: ['transmit', READER, '', '00A4040C07A0000000041010', '1'],
@@ -78,7 +73,7 @@ async function cpuPerCall(daemon: number, cardPid: number, env: NodeJS.ProcessEn
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  if (pinned) for (const pid of [daemon, cardPid]) execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' });
+  if (pinned) for (const pid of [daemon, cardPid]) pin(pid, '0');
   const args = ARGS[kind].map((a) => (a === '' ? nArg : a));
   // BENCH_PCSC_STRACE=1: the daemon's system calls during the run, counted (strace -c; slows every call down).
   const strace =

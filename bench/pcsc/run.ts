@@ -20,7 +20,7 @@
  *                      BENCH_PCSC_BASELINE_NODE_FLAGS='...' the baseline's node flags instead of DAEMON_NODE_FLAGS, to
  *                      compare two sets of flags: BENCH_PCSC_BASELINE=dist/bundle/scardgated.js for the same build)
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { benchConfig, lean, startCompiled, tempDir, DAEMONS, DAEMON_ENV, NODE_FL
 import { startPcscd } from '../../test/pcsc/helpers/pcscd.js';
 import { freePorts } from '../../test/vpcd/ports.js';
 import { FastVicc } from '../../emulators/vicc/fast-vicc.js';
+import { allCpus, cpuUs, pin } from './proc.js';
 
 const execFileP = promisify(execFile);
 const N = Number(process.env.BENCH_PCSC_N ?? 5000);
@@ -122,16 +123,6 @@ async function startReference(port: number): Promise<Backend> {
   return { name: 'pcscd', env: p.env, pid: p.proc.pid!, stop: () => p.stop() };
 }
 
-/** Pins every thread of a process (pcscd has one per client and reader; node has its pool). */
-function pin(pid: number, cpus: string): void {
-  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
-}
-
-function allCpus(): string {
-  const n = Number(execFileSync('nproc', ['--all'], { encoding: 'utf8' }).trim());
-  return n <= 1 ? '0' : `0-${n - 1}`;
-}
-
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? +(Number(m[1]) / 1024).toFixed(1) : NaN;
@@ -145,26 +136,20 @@ interface RunResult {
   cpu_us: number;
 }
 
-const TICK_NS = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-/**
- * CPU time the process has used so far, ns: /proc/PID/stat's user + system
- * time, which (unlike each thread's schedstat) keeps the time of threads that
- * have ended (pcscd's per-client threads). Clock-tick resolution (10 ms): a run
- * of 5,000 calls is 15-30 ticks.
- */
-function cpuNs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_NS;
-}
+/** The process's CPU time so far, user + system, µs. */
+const cpuTotalUs = (pid: number): number => {
+  const c = cpuUs(pid);
+  return c.user + c.sys;
+};
 
 async function runOnce(bin: string, b: Backend, kind: string, cpu?: string): Promise<RunResult> {
   const args = KINDS[kind].map((a) => (a === '' ? String(N) : a));
   const env = b.env;
-  const t0 = cpuNs(b.pid);
+  const t0 = cpuTotalUs(b.pid);
   const { stdout } = cpu === undefined ? await execFileP(bin, args, { env }) : await execFileP('taskset', ['-c', cpu, bin, ...args], { env });
-  const used = cpuNs(b.pid) - t0;
+  const used = cpuTotalUs(b.pid) - t0;
   const r = JSON.parse(stdout.trim()) as { count: number; apdu_per_s?: number; calls_per_s?: number; p50_us: number; p99_us: number };
-  return { rate: r.apdu_per_s ?? r.calls_per_s ?? 0, p50_us: r.p50_us, p99_us: r.p99_us, cpu_us: +(used / 1000 / r.count).toFixed(1) };
+  return { rate: r.apdu_per_s ?? r.calls_per_s ?? 0, p50_us: r.p50_us, p99_us: r.p99_us, cpu_us: +(used / r.count).toFixed(1) };
 }
 
 const median = (xs: number[]): number => {
