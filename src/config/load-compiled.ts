@@ -90,14 +90,27 @@ export function resolveValid(content: unknown, source: string, opts: LoadOptions
   if (content === null || content === undefined) content = {};
   if (!isMapping(content)) return undefined;
   const raw = structuredClone(content);
-  const { problems, warnings, applied } = overrideFromEnv(raw, env, ENV_KEYS);
+  const { problems, warnings, applied } = applyEnvOverrides(raw, env);
   if (problems.length > 0) return undefined;
   const withDefaults = defaultConfig(raw);
   if (!checkConfig(withDefaults) || crossChecks(withDefaults as Config).length > 0) return undefined;
-  const config = withDefaults as Config & { gatewayId: string };
+  return loadedConfig(withDefaults as Config, source, applied, warnings, opts);
+}
+
+/** A valid configuration (defaults applied) as loaded: its gatewayId resolved (the host name when unset). */
+export function loadedConfig(config: Config, source: string, envOverrides: Record<string, string>, warnings: string[], opts: LoadOptions = {}): LoadedConfig {
   const gatewayId = config.gatewayId ?? topicSafeHostname(opts.hostname);
   config.gatewayId = gatewayId;
-  return { config, gatewayId, source, envOverrides: applied, warnings };
+  return { config: config as Config & { gatewayId: string }, gatewayId, source, envOverrides, warnings };
+}
+
+/**
+ * One section of a configuration with the schema's defaults filled in (the compiled defaults, not TypeBox's
+ * interpreter): what a service takes from a configuration that may predate the section.
+ */
+export function sectionWithDefaults<K extends keyof Config>(config: unknown, key: K): Config[K] {
+  const section = (config as Partial<Record<K, unknown>>)[key] ?? {};
+  return (defaultConfig({ [key]: structuredClone(section) }) as Config)[key];
 }
 
 /** A config file's text (or the embedded default's when `file` is undefined) and how problems name it. */

@@ -11,7 +11,7 @@ import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { ConfigSchema, type Config } from './schema.js';
 import { describeType, enumValues, schemaAt } from './keys.js';
 import { formatPath, isMapping, show } from './env.js';
-import { ConfigError, applyEnvOverrides, crossChecks, readConfigText, resolveValid, topicSafeHostname, type LoadOptions, type LoadedConfig } from './load-compiled.js';
+import { ConfigError, applyEnvOverrides, crossChecks, loadedConfig, readConfigText, resolveValid, type LoadOptions, type LoadedConfig } from './load-compiled.js';
 import { parseYaml } from './yaml-read.js';
 
 export {
@@ -154,12 +154,8 @@ export function explainConfig(content: unknown, source: string, opts: LoadOption
   }
   if (problems.length === 0) problems.push(...crossChecks(withDefaults as Config));
   if (problems.length > 0) throw new ConfigError(source, problems);
-  const config = withDefaults as Config & { gatewayId: string };
-  const gatewayId = config.gatewayId ?? topicSafeHostname(opts.hostname);
-  config.gatewayId = gatewayId;
-  return { config, gatewayId, source, envOverrides: applied, warnings };
+  return loadedConfig(withDefaults as Config, source, applied, warnings, opts);
 }
-
 
 /** Load a YAML config file (or the embedded default when `file` is undefined). */
 export function loadConfig(file?: string, opts: LoadOptions = {}): LoadedConfig {

@@ -5,7 +5,7 @@
  * reached through the gateway API.
  */
 import { join } from 'node:path';
-import { defaultConfig } from '../config/schema-compiled.js';
+import { sectionWithDefaults } from '../config/load-compiled.js';
 import type { EventsConfigT } from './config.js';
 
 export { GatewayEvents } from './pipeline.js';
@@ -14,9 +14,7 @@ export { wiegand26, wiegand34 } from './wiegand.js';
 
 /** Config section with defaults filled in (when the daemon's config predates the `events` key). */
 export function eventsConfigOf(config: unknown): EventsConfigT {
-  const section = (config as { events?: unknown }).events ?? {};
-  // The compiled schema's defaults (what Value.Default gives for the section), without TypeBox's interpreter at start.
-  return (defaultConfig({ events: structuredClone(section) }) as { events: EventsConfigT }).events;
+  return sectionWithDefaults(config, 'events');
 }
 
 export function eventsDir(config: unknown): string {

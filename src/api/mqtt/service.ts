@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient, type IPublishPacket, type IConnackPacket } from 'mqtt';
-import { defaultConfig } from '../../config/schema-compiled.js';
+import { sectionWithDefaults } from '../../config/load-compiled.js';
 import type { Logger } from 'pino';
 import type { Service, ServiceContext } from '../../daemon/service.js';
 import type { GatewayEvents } from '../../events/pipeline.js';
@@ -33,8 +33,7 @@ const MQTT_CALLER = { owner: 'mqtt', scopes: ['read', 'transmit'] as Scope[], la
 const RETAIN_PROBE_MS = 2000;
 
 export function mqttConfigOf(config: unknown): MqttConfigT {
-  // The compiled schema's defaults (what Value.Default gives for the section), without TypeBox's interpreter at start.
-  return (defaultConfig({ mqtt: structuredClone((config as { mqtt?: unknown }).mqtt ?? {}) }) as { mqtt: MqttConfigT }).mqtt;
+  return sectionWithDefaults(config, 'mqtt');
 }
 
 /** The URL without credentials, for logs and info. */
