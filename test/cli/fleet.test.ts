@@ -174,4 +174,5 @@ t.test('scardctl fleet on the built-in broker: its credential from the state dir
   // The local credential is for a broker on this machine only.
   t.equal(fleetLogin({ broker: 'mqtt://broker.example:1883', stateDir }), undefined, 'not offered to another host');
   t.equal(fleetLogin({ broker: url, stateDir })?.password, password, 'offered to loopback');
+  t.equal(fleetLogin({ broker: `mqtt://someone:pw@127.0.0.1:${port}`, stateDir }), undefined, 'a login in the URL is kept');
 });

@@ -79,8 +79,10 @@ export function fleetLogin(a: Pick<FleetArgs, 'broker' | 'username' | 'password'
     return { username: a.username ?? MQTT_CLIENT_USER, password, from: a.passwordFile };
   }
   if (a.password !== undefined) return { username: a.username ?? MQTT_CLIENT_USER, password: a.password, from: '--password' };
-  if (a.username !== undefined) return undefined;
-  if (!LOOPBACK.has(new URL(a.broker).hostname)) return undefined;
+  const url = new URL(a.broker);
+  // A user name given (option or URL) is the caller's login: mqtt.js takes the URL's own.
+  if (a.username !== undefined || url.username !== '') return undefined;
+  if (!LOOPBACK.has(url.hostname)) return undefined;
   const file = mqttPasswordPath(a.stateDir);
   try {
     return { username: MQTT_CLIENT_USER, password: firstLine(file), from: file };
