@@ -69,6 +69,18 @@ async function axeClean(t: { same: (a: unknown, b: unknown, m: string) => unknow
   t.same(v.map((x) => x.id), [], `${what}: no serious or critical axe violation${v.length ? `\n${describeViolations(v)}` : ''}`);
 }
 
+// The live region is cleared and then set on the next animation frame (so a repeated text is read again):
+// wait for the text with a deadline instead of reading the region once right after the visible change.
+async function announced(pattern: RegExp): Promise<string> {
+  const got = await page
+    .waitForFunction((src) => {
+      const text = document.querySelector('#announce')?.textContent ?? '';
+      return new RegExp(src, 'i').test(text) && text;
+    }, pattern.source, { timeout: 10_000 })
+    .then((h) => h.jsonValue() as Promise<string>, async () => `nothing matching within 10 s; the region says: ${JSON.stringify(await page.locator('#announce').textContent())}`);
+  return got;
+}
+
 const VPS: ViewportName[] = ['desktop', 'phone'];
 
 for (const vp of VPS) {
@@ -146,7 +158,7 @@ for (const vp of VPS) {
     t.match(first, /00 20 00 81 04 <4 bytes redacted>/, 'the VERIFY shows redacted');
     t.match(first, new RegExp(`${simA().replace(/[()]/g, '.')} · \\d{4}-\\d\\d-\\d\\d`), 'reader and dated time in the history');
     t.equal(await page.locator('#apdu-input').inputValue(), '', 'the PIN does not stay in the input');
-    t.match(await page.locator('#announce').textContent(), /9000|63C|success|verification/i, 'result announced in the live region');
+    t.match(await announced(/9000|63C|success|verification/i), /9000|63C|success|verification/i, 'result announced in the live region');
     const stored = (await page.evaluate(`localStorage.getItem('scardgate.apdu.history')`)) as string;
     t.ok(stored.includes('00 A4 00 0C 02 3F 00'), 'ordinary command kept');
     t.notMatch(stored, /31 ?32 ?33 ?34/, 'no PIN digits in localStorage');
@@ -169,7 +181,7 @@ for (const vp of VPS) {
     await card.locator('.identify-note', { hasText: 'LED blinked' }).waitFor();
     const got = slot().feedbackHistory.at(-1);
     t.ok(got && got.at !== before && got.led === 'blink', 'the reader got the feedback');
-    t.match(await page.locator('#announce').textContent(), /LED blinked/, 'announced');
+    t.match(await announced(/LED blinked/), /LED blinked/, 'announced');
     await shot(page, `flow-${vp}-identify`);
 
     await go(vp, 'health');
