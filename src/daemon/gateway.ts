@@ -126,6 +126,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logRing: opts.logRing,
     configFile: opts.configFile,
     restartServices: (names, next) => restartServices(names, next),
+    listingReaders: () => listing,
     requestRestart: opts.requestRestart,
     diagnostics() {
       const out: Record<string, unknown> = {
@@ -193,7 +194,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const loading = serviceEntries.map((e) => e.load());
   for (const l of loading) l.catch(() => undefined);
 
+  let listing = true;
   try {
+    // Early services (the events journal) first, alone and before any driver: a card read that comes and goes while
+    // the gateway starts (an OSDP read the reader had queued, a quick tap) is an event like any other.
+    for (const [i, entry] of serviceEntries.entries()) {
+      if (!entry.early) continue;
+      const service = (await loading[i])(context);
+      await service.start();
+      services.push(service);
+      lap(entry.name);
+    }
     for (const entry of opts.drivers ?? DRIVERS) {
       if (!entry.enabled(config)) continue;
       const driver = await entry.create(config, { log: log.child({ module: `driver:${entry.name}` }) });
@@ -201,25 +212,24 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await core.addDriver(driver);
       lap(`driver:${entry.name}`);
     }
+    listing = false;
     // Services name themselves in their logs (child({ module })), so they get the root logger.
-    const created = (await Promise.all(loading)).map((factory) => factory(context));
+    const factories = await Promise.all(loading);
+    const rest = serviceEntries.map((e, i) => (e.early ? undefined : factories[i](context)));
     lap('load frontends');
-    // Early services (the events journal) first, alone; the rest together: they are independent, and one
-    // waiting on the network (a broker) need not hold the others.
+    // The rest together: they are independent, and one waiting on the network (a broker) need not hold the others.
     const t0 = performance.now();
-    const early = created.filter((_, i) => serviceEntries[i].early);
-    for (const service of early) await service.start().then(() => services.push(service));
     const outcomes = await Promise.allSettled(
-      created.map(async (service, i) => {
-        if (serviceEntries[i].early) return;
+      rest.map(async (service, i) => {
+        if (!service) return;
         await service.start();
         timings[serviceEntries[i].name] = Math.round((performance.now() - t0) * 10) / 10;
       }),
     );
     mark = performance.now();
     // Registry order, so stop() goes in reverse of it.
-    created.forEach((service, i) => {
-      if (outcomes[i].status === 'fulfilled' && !serviceEntries[i].early) services.push(service);
+    rest.forEach((service, i) => {
+      if (service && outcomes[i].status === 'fulfilled') services.push(service);
     });
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;

@@ -1,6 +1,7 @@
 /**
  * How the daemon composes its parts: every frontend and background service is a
- * Service started after the core and its drivers, stopped in reverse order.
+ * Service started after the core and its drivers (an early one, the events
+ * journal, before the drivers), stopped in reverse order.
  */
 import type { Logger } from 'pino';
 import type { ScardCore } from '../core/api.js';
@@ -30,6 +31,8 @@ export interface ServiceContext {
    * config editor). Names that are not a restartable running service come back as pending.
    */
   restartServices?(names: string[], config: Config): Promise<{ restarted: string[]; pending: string[]; failed: Array<{ part: string; error: string }> }>;
+  /** True while the daemon's drivers are still listing their first readers (early services start before them). */
+  listingReaders?(): boolean;
   /** Restart the whole gateway with the file re-read (web UI's restart button); set by the daemon (main.ts). */
   requestRestart?(): Promise<void>;
 }

@@ -37,6 +37,12 @@ export interface GatewayEventsOptions {
    * a card that arrived while no journal ran is recorded at start, see start().
    */
   countersAtLastStop?: ReadonlyMap<string, number>;
+  /**
+   * True while the gateway is still listing its readers at start-up (the journal starts before the drivers, so that
+   * a card read that comes and goes during start-up is recorded). Those readers are the gateway's own, not news:
+   * no reader.added, and a card they have when listed is present, not inserted.
+   */
+  listingReaders?: () => boolean;
 }
 
 interface PresentCard {
@@ -100,7 +106,10 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
       core.on(name as 'reader-added', fn);
       this.coreListeners.push([name, fn]);
     };
-    on('reader-added', (r: ReaderSnapshot) => this.enqueue(this.draft('reader.added', r, { driver: r.driver, capabilities: r.capabilities })));
+    on('reader-added', (r: ReaderSnapshot) => {
+      if (!this.o.listingReaders?.()) this.enqueue(this.draft('reader.added', r, { driver: r.driver, capabilities: r.capabilities }));
+      else if (r.atr.length) this.present.set(r.name, this.presentCard(r, new Date(r.since)));
+    });
     on('reader-removed', (r: ReaderSnapshot) => {
       this.flushRemoval(r.name);
       this.present.delete(r.name);
@@ -108,9 +117,9 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     });
     on('reader-error', (r: ReaderSnapshot, err: Error) => this.enqueue(this.draft('reader.error', r, { error: toPcscError(err).toJSON() })));
     on('card-inserted', (r: ReaderSnapshot) => this.onInserted(r));
-    // A card the reader had when it was listed (event counter 0) or that came while an earlier journal ran is no news:
-    // no card.inserted, but its removal names it. One that came since (drivers start before the journal, so an OSDP
-    // read or a tap during start-up, or one during a journal restart) is an insertion nobody recorded yet.
+    // Readers already listed when this journal starts (a journal restarted by a config change): a card the reader had
+    // when it was listed (event counter 0) or that came while an earlier journal ran is no news: no card.inserted, but
+    // its removal names it. One that came since (during the restart) is an insertion nobody recorded yet.
     for (const r of core.readers()) {
       if (!r.atr.length) continue;
       const since = new Date(r.since);

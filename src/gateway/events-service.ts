@@ -22,6 +22,7 @@ export const createEventsService: ServiceFactory = (ctx) => {
         log: ctx.log.child({ module: 'events' }),
         autoAck: !ctx.config.mqtt.enabled,
         countersAtLastStop: ctx.api.countersAtJournalStop,
+        listingReaders: ctx.listingReaders,
       });
       await p.start();
       pipeline = p;

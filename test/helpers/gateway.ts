@@ -18,7 +18,7 @@ import { schemaAt } from '../../src/config/keys.js';
 import type { Config } from '../../src/config/schema.js';
 import type { ScardCore } from '../../src/core/api.js';
 import { startGateway, type Gateway } from '../../src/daemon/gateway.js';
-import { DRIVERS, SERVICES } from '../../src/daemon/registry.js';
+import { DRIVERS, SERVICES, type DriverEntry } from '../../src/daemon/registry.js';
 import { createLogger, LogRing, type Logger } from '../../src/log/index.js';
 import { LogCapture } from './log-capture.js';
 
@@ -39,6 +39,8 @@ export interface TestGatewayOptions {
   logLevel?: LevelWithSilent;
   /** Keep the temp dir after stop (debugging). */
   keepDir?: boolean;
+  /** The driver registry (default: the daemon's). */
+  drivers?: DriverEntry[];
 }
 
 export interface TestGateway {
@@ -95,7 +97,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       log,
       version: 'test',
       logRing: new LogRing(config.http.logLines),
-      drivers: DRIVERS,
+      drivers: opts.drivers ?? DRIVERS,
       // The events journal comes with the frontends that use it, as the daemon's registry has it.
       services: SERVICES.filter((e) => services.includes(e.name) || (e.name === 'events' && (services.includes('mqtt') || services.includes('http')))).map((e) =>
         // Asked for by name, the events service runs even without a frontend that shows events.
