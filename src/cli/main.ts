@@ -17,6 +17,7 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  stdin?: NodeJS.ReadableStream;
 }
 
 /** Help text fits an 80-column terminal: the summary beside a short usage, under a long one, wrapped at word breaks. */
@@ -141,6 +142,7 @@ export async function cliMain(argv: string[], io: CliIo): Promise<number> {
       out,
       err,
       signal: io.signal ?? new AbortController().signal,
+      stdin: io.stdin,
     };
     return await cmd.run(cio);
   } catch (e) {

@@ -4,10 +4,10 @@
 // case would only add minutes); and every kind of bad argument.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { REPO_ROOT, startDaemon } from '../helpers/daemon.js';
 import { cliMain } from '../../src/cli/main.js';
 
@@ -29,11 +29,11 @@ function scardctl(args: string[], env: Record<string, string> = {}): Promise<{ c
 }
 
 /** In-process run for argument checks (no process start-up per case). */
-async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: NodeJS.ReadableStream): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const sink = (f: (s: string) => void): Writable => new Writable({ write: (c, _e, cb) => (f(c.toString()), cb()) });
-  const code = await cliMain(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env });
+  const code = await cliMain(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env, stdin });
   return { code, stdout, stderr };
 }
 
@@ -65,6 +65,58 @@ t.test('against a running daemon', async (t) => {
     t.equal(lines[6], '< 6A 82  (6A82 file or application not found)');
     t.notOk(r.stdout.includes('31 32 33 34'), 'the PIN is not echoed');
     t.notOk(d.logs.raw.includes('31 32 33 34') || d.logs.raw.includes('31323334'), 'nor in the daemon log');
+  });
+
+  t.test('script: APDUs from a file with expected status words, reset, PIN redacted; stops at the first surprise', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'scardctl-script-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'check.apdu');
+    writeFileSync(
+      file,
+      [
+        '# select the MF, verify the PIN, check that a reset forgets it',
+        '00 A4 00 0C 02 3F 00 = 9000',
+        '00 20 00 81 04 31 32 33 34 = 9000               # VERIFY 1234',
+        '00 20 00 81 00 = 9000                            # verified: no tries left to ask for',
+        'reset',
+        '00 20 00 81 00 = 63CX                            # after the reset, tries left',
+        '',
+      ].join('\n'),
+    );
+    const r = await scardctl([...S, 'script', 'Contact Reader B', file]);
+    t.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    t.match(lines[0], /^Simulated Contact Reader B .*\(T=1\), ATR 3B/);
+    t.same(lines.filter((l) => l.startsWith('< ')).map((l) => l.replace(/^< .*\((\w{4}) .*$/, '$1')), ['9000', '9000', '9000', '63C3'], 'each status word, in order');
+    t.match(r.stdout, /\n-- reset, ATR 3B/, 'the reset is shown with the ATR after it');
+    t.match(r.stdout, /> 00 20 00 81 04 <4 bytes redacted>/, 'the VERIFY is redacted');
+    t.notOk(r.stdout.includes('31 32 33 34'), 'the PIN is not echoed');
+    t.notOk(d.logs.raw.includes('31 32 33 34') || d.logs.raw.includes('31323334'), 'nor in the daemon log');
+
+    // from stdin, and a status word that is not the one expected: exit 1 naming the line, nothing after it runs
+    const stdin = Readable.from(['00A4000C023F00\n', '00A4000C027F7F = 9000\n', '00A4000C023F00 = 9000\n']);
+    const bad = await run([...S, 'script', 'Contact Reader B', '-'], {}, stdin);
+    t.equal(bad.code, 1, 'exit 1 when the card answers otherwise');
+    t.match(bad.stderr, /script line 2: expected 9000, the card answered 6A82 \(file or application not found\); stopped there/);
+    t.equal(bad.stdout.split('\n').filter((l) => l.startsWith('> ')).length, 2, 'the line after the surprise is not sent');
+    const j = await run([...S, '--json', 'script', 'Contact Reader B', '-'], {}, Readable.from(['00A4000C023F00 = 90XX\n']));
+    t.equal(j.code, 0, j.stderr);
+    t.match(JSON.parse(j.stdout), { ok: true, steps: [{ line: 1, expected: '90XX', met: true, exchange: { sw: '9000' } }] });
+
+    // a bad script is refused before the card is touched, naming the line
+    for (const [text, msg] of [
+      ['00A4000C023F00\n00 A4 0G\n', /script: line 2: .*invalid hex/],
+      ['00A4000C023F00 = 90\n', /script: line 1: expected status word "90" is not four hex digits/],
+      ['# nothing\nreset\n', /script: no APDU in the script/],
+      ['00A4000C023F00 = 9000 = 9000\n', /line 1: more than one "="/],
+    ] as const) {
+      const e = await run([...S, 'script', 'Contact Reader B', '-'], {}, Readable.from([text]));
+      t.equal(e.code, 2, `refused: ${JSON.stringify(text)}`);
+      t.match(e.stderr, msg);
+    }
+    const missing = await run([...S, 'script', 'Contact Reader B', join(dir, 'nope')]);
+    t.equal(missing.code, 2);
+    t.match(missing.stderr, /script: cannot read .*nope: ENOENT/);
   });
 
   t.test('insert, remove and watch', async (t) => {
@@ -133,7 +185,7 @@ t.test('no daemon: exit 1 saying so', async (t) => {
 t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [[], /missing command/],
-    [['frobnicate'], /unknown command "frobnicate" \(commands: readers, watch, send, insert, remove, diag/],
+    [['frobnicate'], /unknown command "frobnicate" \(commands: readers, watch, send, script, insert, remove, diag/],
     [['--bogus', 'readers'], /unknown option "--bogus"/],
     [['--socket'], /--socket needs a socket path/],
     [['readers', 'extra'], /readers: unexpected argument "extra" \(usage: scardctl readers\)/],

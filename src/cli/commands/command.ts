@@ -15,6 +15,8 @@ export interface CommandIo {
   err(text: string): void;
   /** Aborted on SIGINT/SIGTERM (for `watch`). */
   signal: AbortSignal;
+  /** Standard input, for commands that read a file named `-` (default process.stdin). */
+  stdin?: NodeJS.ReadableStream;
 }
 
 export interface Command {

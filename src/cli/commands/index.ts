@@ -6,12 +6,13 @@ import type { Command } from './command.js';
 import { readers } from './readers.js';
 import { watch } from './watch.js';
 import { send } from './send.js';
+import { script } from './script.js';
 import { insert } from './insert.js';
 import { remove } from './remove.js';
 import { diag } from './diag.js';
 import { passwd, token } from './passwd.js';
 import { fleet } from './fleet.js';
 
-export const COMMANDS: Command[] = [readers, watch, send, insert, remove, diag, passwd, token, fleet];
+export const COMMANDS: Command[] = [readers, watch, send, script, insert, remove, diag, passwd, token, fleet];
 
 export { UsageError, type Command, type CommandIo } from './command.js';
