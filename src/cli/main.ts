@@ -17,6 +17,8 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Default process.stdin. */
+  stdin?: NodeJS.ReadStream;
 }
 
 export function usage(): string {
@@ -115,6 +117,7 @@ export async function cliMain(argv: string[], io: CliIo): Promise<number> {
       },
       out,
       err,
+      stdin: io.stdin ?? process.stdin,
       signal: io.signal ?? new AbortController().signal,
     };
     return await cmd.run(cio);

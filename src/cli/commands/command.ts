@@ -13,6 +13,8 @@ export interface CommandIo {
   client(): Promise<ControlClient>;
   out(text: string): void;
   err(text: string): void;
+  /** Where secrets typed by the user come from (process.stdin unless the caller gives another). */
+  stdin?: NodeJS.ReadStream;
   /** Aborted on SIGINT/SIGTERM (for `watch`). */
   signal: AbortSignal;
 }

@@ -8,10 +8,11 @@ import { watch } from './watch.js';
 import { send } from './send.js';
 import { insert } from './insert.js';
 import { remove } from './remove.js';
+import { pinpad } from './pinpad.js';
 import { diag } from './diag.js';
 import { passwd, token } from './passwd.js';
 import { fleet } from './fleet.js';
 
-export const COMMANDS: Command[] = [readers, watch, send, insert, remove, diag, passwd, token, fleet];
+export const COMMANDS: Command[] = [readers, watch, send, insert, remove, pinpad, diag, passwd, token, fleet];
 
 export { UsageError, type Command, type CommandIo } from './command.js';
