@@ -47,7 +47,7 @@ export class PinPad extends EventEmitter<{ prompt: [] }> {
   }
 
   /**
-   * Keys pressed from outside the test (the gateway's simulate/pinpad): taken by
+   * Keys pressed from outside the test (the gateway's simulate/pinpad, docs/ccid.md §5): taken by
    * the prompt showing now, or by the next one within `waitMs`. False when no
    * prompt came: nothing is kept, as a pad ignores keys while it asks for none
    * (a PIN typed ahead would otherwise go to whichever program prompts next).
