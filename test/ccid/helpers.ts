@@ -72,6 +72,14 @@ export function verifyStructure(timeoutS: number, apdu = hex('0020008100')): Buf
   return Buffer.concat([head, apdu]);
 }
 
+/** PIN_MODIFY_STRUCTURE: 4-digit ASCII PINs in 4-byte blocks, current at 0, new at 4 (the sim card takes old || new), confirmed. */
+export function modifyStructure(timeoutS: number): Buffer {
+  const apdu = hex('0024008108FFFFFFFFFFFFFFFF');
+  const head = Buffer.from([timeoutS, 0, 0x82, 0x04, 0x00, 0x00, 0x04, 0x04, 0x04, 0x03, 0x02, 0x03, 0x09, 0x04, 0x00, 0x01, 0x02, 0, 0, 0, 0, 0, 0, 0]);
+  head.writeUInt32LE(apdu.length, 20);
+  return Buffer.concat([head, apdu]);
+}
+
 export interface SocketRig extends Rig {
   /** For libpcsclite clients (pcsc_scan, opensc-tool, pyscard): our socket instead of pcscd's. */
   env: NodeJS.ProcessEnv;

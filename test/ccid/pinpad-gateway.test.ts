@@ -22,7 +22,7 @@ import { REPO_ROOT, startDaemon } from '../helpers/daemon.js';
 import { waitFor, WaitTimeout } from '../helpers/wait-for.js';
 import { requireTool } from '../pcsc/helpers/clients.js';
 import { startTestGateway, Client } from '../http/harness.js';
-import { ccidConfig, hex, verifyStructure } from './helpers.js';
+import { ccidConfig, hex, modifyStructure, rig, verifyStructure } from './helpers.js';
 
 const PY = join(dirname(fileURLToPath(import.meta.url)), 'clients', 'ccid_pinpad.py');
 const TSX = import.meta.resolve('tsx');
@@ -228,4 +228,29 @@ t.test('a reader nobody emulates: even with a PIN pad, its keys cannot be presse
   );
   t.match(err, { code: SCARD.E_UNSUPPORTED_FEATURE, message: /reader "Gemalto Ezio Shield \(EZIOEMU1\) 00 00" is not emulated: nobody can press its keys from here \(driver ccid\)/ });
   t.notOk(err instanceof WaitTimeout);
+});
+
+t.test('MODIFY_PIN_DIRECT: three prompts, each entry typed through the gateway as the pad asks for it', async (t) => {
+  const r = await rig();
+  const api = new GatewayApi({ core: r.core, log: pino({ level: 'silent' }), gatewayId: 't', version: '0', startedAt: new Date() });
+  t.teardown(async () => {
+    await api.close();
+    await r.close();
+  });
+  const dev = r.bus.add('ezio-pinpad');
+  dev.insert('iso7816'); // PIN 1234
+  const name = (await waitFor(() => r.core.readers().find((x) => x.atr.length > 0), 'the Ezio Shield with its card')).name;
+  const ctx = r.core.establishContext('t');
+  const { handle } = await r.core.connect(ctx, name, SHARE.SHARED, PROTOCOL.ANY);
+  const modifying = r.core.control(handle, featureIoctl(FEATURE.MODIFY_PIN_DIRECT), modifyStructure(30));
+  // One call per prompt, as a technician answers each: current PIN, new PIN, the new one again.
+  for (const pin of ['1234', '5678', '5678']) t.same(await api.call('simulate/pinpad', { reader: 'Ezio', pin }, { owner: 't' }), { reader: name, entered: 'pin' });
+  t.same(await modifying, hex('9000'), 'CHANGE REFERENCE DATA with the three entries: 90 00');
+  t.equal(dev.pinpad.counters.prompts, 3, 'three prompts');
+  t.equal(dev.pinpad.pending, 0, 'every entry taken by its prompt');
+  const verifying = r.core.control(handle, featureIoctl(V), verifyStructure(30));
+  await api.call('simulate/pinpad', { reader: 'Ezio', pin: '5678' }, { owner: 't' });
+  t.same(await verifying, hex('9000'), 'the new PIN verifies');
+  await r.core.disconnect(handle, 0);
+  await r.core.releaseContext(ctx);
 });

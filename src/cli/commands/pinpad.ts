@@ -19,7 +19,7 @@ export const pinpad: Command = {
     let params: Record<string, unknown>;
     if (what === '--cancel') params = { reader, cancel: true };
     else {
-      const pin = what === '-' ? (await readSecretLine('PIN: ', io.stdin)).trim() : what;
+      const pin = what === '-' ? (await readSecretLine('PIN: ', io.stdin, undefined, 'pinpad')).trim() : what;
       // The message never quotes what was typed: it is a PIN.
       if (!DIGITS.test(pin)) throw new UsageError(`pinpad: the PIN must be 1 to 16 digits 0-9 (usage: scardctl pinpad ${this.usage})`);
       params = { reader, pin };
