@@ -21,17 +21,42 @@ export interface CliIo {
   stdin?: NodeJS.ReadStream;
 }
 
+/** Help text fits an 80-column terminal: the summary beside a short usage, under a long one, wrapped at word breaks. */
+const HELP_COLUMNS = 80;
+const SUMMARY_AT = 32;
+
+function wrap(text: string, indent: number, restIndent = indent): string[] {
+  const lines: string[] = [];
+  let line = '';
+  const at = (): number => (lines.length ? restIndent : indent);
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && at() + line.length + 1 + word.length > HELP_COLUMNS) {
+      lines.push(' '.repeat(at()) + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(' '.repeat(at()) + line);
+  return lines;
+}
+
+function commandHelp(c: { name: string; usage: string; summary: string }): string[] {
+  const head = `  ${c.name}${c.usage ? ` ${c.usage}` : ''}`;
+  const body = wrap(c.summary, SUMMARY_AT);
+  return head.length + 2 <= SUMMARY_AT ? [head.padEnd(SUMMARY_AT) + body[0].trimStart(), ...body.slice(1)] : [...wrap(head.trim(), 2, 6), ...body];
+}
+
 export function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.usage}`.length));
   return [
     'Usage: scardctl [--socket PATH] [--json] COMMAND [ARGS...]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${`${c.name} ${c.usage}`.padEnd(width)}  ${c.summary}`),
+    ...COMMANDS.flatMap(commandHelp),
     '',
     'Options:',
-    '  -s, --socket PATH  control socket of the daemon (default: $SCARDGATE_CONTROL_SOCKET,',
-    `                     else control.socket of ${SYSTEM_CONFIG}, else ${ControlConfig.properties.socket.default})`,
+    '  -s, --socket PATH  control socket of the daemon (default:',
+    `                     $SCARDGATE_CONTROL_SOCKET, else control.socket of`,
+    `                     ${SYSTEM_CONFIG},`,
+    `                     else ${ControlConfig.properties.socket.default})`,
     '  -j, --json         print results as JSON',
     '  -V, --version      print the version',
     '  -h, --help         print this help',

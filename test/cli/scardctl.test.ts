@@ -168,4 +168,7 @@ t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
   const help = await run(['--help']);
   t.equal(help.code, 0);
   for (const c of ['readers', 'watch', 'send <reader> <hex APDU>...', 'insert <reader> <card-type>', 'remove <reader>', 'pinpad <reader> -|<digits>|--cancel', 'diag']) t.match(help.stdout, c);
+  const wide = help.stdout.split('\n').filter((l) => l.length > 80);
+  t.same(wide, [], 'the help fits an 80-column terminal');
+  t.match(help.stdout, /\n {2}fleet --broker URL .*\n {6}\[--password-file FILE/, 'a long usage goes on, indented, on the next line');
 });

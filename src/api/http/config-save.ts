@@ -23,7 +23,8 @@ export function editableFile(deps: HttpDeps): string {
   return file;
 }
 
-export async function readConfigText(file: string): Promise<string> {
+/** The file being edited as it is on disk now (a file not created yet reads as empty), for the HTTP editor. */
+export async function readEditedFile(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
@@ -35,7 +36,7 @@ export async function readConfigText(file: string): Promise<string> {
 /** The file as a YAML document to edit in place (comments and layout kept). */
 export async function configDocument(deps: HttpDeps): Promise<{ file: string; current: string; doc: Document }> {
   const file = editableFile(deps);
-  const current = await readConfigText(file);
+  const current = await readEditedFile(file);
   // The yaml library when the file is edited, not at start (README, "Idle memory").
   const { parseDocument } = await import('yaml');
   const doc = parseDocument(current);

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { applyEnvOverrides } from '../../../config/load-compiled.js';
 import { isSecretKey, maskObject, MASK } from '../../../gateway/config-store.js';
-import { configDocument, readConfigText, saveConfigText } from '../config-save.js';
+import { configDocument, readEditedFile, saveConfigText } from '../config-save.js';
 import { HttpError } from '../errors.js';
 import { principalLabel } from '../auth/plugin.js';
 import type { HttpDeps } from '../deps.js';
@@ -32,7 +32,7 @@ export function envOverrides(env: NodeJS.ProcessEnv = process.env): Record<strin
 export function configFormRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/api/config/form', async () => {
     const file = deps.configFile;
-    const text = file ? await readConfigText(file) : '';
+    const text = file ? await readEditedFile(file) : '';
     // The schema (TypeBox) and the yaml library when the form is opened, not at start (README, "Idle memory").
     const [{ parse }, { ConfigSchema }] = await Promise.all([import('yaml'), import('../../../config/schema.js')]);
     let values: unknown;

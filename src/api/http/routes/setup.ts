@@ -12,7 +12,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, parseYamlAsync, resolveConfigAsync } from '../../../config/load-compiled.js';
 import { emulatedLabel, usbCandidate } from '../../../gateway/reader-setup.js';
 import { maskObject } from '../../../gateway/config-store.js';
-import { configDocument, readConfigText, saveConfigText } from '../config-save.js';
+import { configDocument, readEditedFile, saveConfigText } from '../config-save.js';
 import { HttpError } from '../errors.js';
 import { principalLabel } from '../auth/plugin.js';
 import type { HttpDeps } from '../deps.js';
@@ -118,7 +118,7 @@ export function setupRoutes(app: FastifyInstance, deps: HttpDeps): void {
     if (!restart) throw new HttpError(501, 'this gateway cannot restart itself from the web UI (not started by scardgated)');
     // Refuse a restart into a configuration that would not start.
     if (deps.configFile) {
-      const text = await readConfigText(deps.configFile);
+      const text = await readEditedFile(deps.configFile);
       try {
         await resolveConfigAsync(await parseYamlAsync(text, deps.configFile), deps.configFile);
       } catch (e) {
