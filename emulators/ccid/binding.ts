@@ -59,7 +59,7 @@ export class EmulatedUsbBinding extends EventEmitter<UsbBindingEvents> implement
 
   async close(): Promise<void> {}
 
-  /** Insert/remove on the emulated device behind `deviceId` (its id changes after a USB reset: looked up on each call). */
+  /** Insert/remove (and keys on its PIN pad, where it has one) on the emulated device behind `deviceId` (its id changes after a USB reset: looked up on each call). */
   simulation(deviceId: string, iface: number, slot: number): SimulationControl | undefined {
     const device = [...this.devices].find((d) => d.info.id === deviceId);
     if (!device) return undefined;
@@ -67,9 +67,14 @@ export class EmulatedUsbBinding extends EventEmitter<UsbBindingEvents> implement
       if (!this.devices.has(device) || !device.attached) throw new UsbError('no-device', `emulated device ${deviceId} is not on the bus`);
       return device;
     };
-    return {
+    const control: SimulationControl = {
       insert: async (spec) => void live().insert(spec, { interface: iface, slot }),
       remove: async () => live().remove({ interface: iface, slot }),
     };
+    // Only where the interface has a keypad: the core offers simulate/pinpad by the method being there.
+    if (device.fn(iface).pinpad) {
+      control.pinpad = async (entry, { waitMs }) => live().fn(iface).pinpad!.press(entry, waitMs);
+    }
+    return control;
   }
 }

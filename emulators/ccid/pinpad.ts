@@ -41,6 +41,41 @@ export class PinPad extends EventEmitter<{ prompt: [] }> {
     return this.queue.length;
   }
 
+  /** The reader shows a PIN prompt and waits for keys. */
+  get prompting(): boolean {
+    return this.wake !== undefined;
+  }
+
+  /**
+   * Keys pressed from outside the test (the gateway's simulate/pinpad, docs/ccid.md §5): taken by
+   * the prompt showing now, or by the next one within `waitMs`. False when no
+   * prompt came: nothing is kept, as a pad ignores keys while it asks for none
+   * (a PIN typed ahead would otherwise go to whichever program prompts next).
+   */
+  press(entry: { pin: string } | { cancel: true }, waitMs: number): Promise<boolean> {
+    const e: PadEntry = 'pin' in entry ? { kind: 'digits', digits: entry.pin } : { kind: 'cancel' };
+    if (e.kind === 'digits' && !/^[0-9]{1,16}$/.test(e.digits)) return Promise.reject(new Error('a PIN pad has keys 0-9 only (1 to 16 of them)'));
+    if (this.prompting) {
+      this.push(e);
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.off('prompt', onPrompt);
+        resolve(false);
+      }, waitMs);
+      // 'prompt' comes before the prompt looks at the queue: an entry pushed now is the one it takes.
+      const onPrompt = (): void => {
+        if (this.queue.length > 0) return; // this prompt has its entry (another press, a test's): wait for the next
+        clearTimeout(timer);
+        this.off('prompt', onPrompt);
+        this.queue.push(e);
+        resolve(true);
+      };
+      this.on('prompt', onPrompt);
+    });
+  }
+
   private push(e: PadEntry): void {
     this.queue.push(e);
     this.wake?.();

@@ -17,7 +17,8 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
-  stdin?: NodeJS.ReadableStream;
+  /** Default process.stdin. */
+  stdin?: NodeJS.ReadStream;
 }
 
 /** Help text fits an 80-column terminal: the summary beside a short usage, under a long one, wrapped at word breaks. */
@@ -141,8 +142,8 @@ export async function cliMain(argv: string[], io: CliIo): Promise<number> {
       },
       out,
       err,
+      stdin: io.stdin ?? process.stdin,
       signal: io.signal ?? new AbortController().signal,
-      stdin: io.stdin,
     };
     return await cmd.run(cio);
   } catch (e) {

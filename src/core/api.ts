@@ -5,7 +5,7 @@
  * PcscError carrying its SCARD_* code.
  */
 import type { EventEmitter } from 'node:events';
-import type { CardInfo, Driver, Feedback } from '../driver/contract.js';
+import type { CardInfo, Driver, Feedback, PinPadEntry } from '../driver/contract.js';
 import type { DataCache } from './data-cache.js';
 
 export type ContextId = number;
@@ -34,8 +34,8 @@ export interface ReaderSnapshot {
   card?: CardInfo;
   /** ISO 8601 time of the last presence/availability change. */
   since: string;
-  /** Reader capabilities frontends may offer. */
-  capabilities: { feedback: boolean; simulate: boolean; contactless: boolean };
+  /** Reader capabilities frontends may offer (pinpad: an emulated PIN pad simulate/pinpad types on). */
+  capabilities: { feedback: boolean; simulate: boolean; contactless: boolean; pinpad: boolean };
 }
 
 export interface ReaderStateQuery {
@@ -128,6 +128,8 @@ export interface ScardCore extends EventEmitter<CoreEvents> {
   feedback(reader: string, f: Feedback): Promise<void>;
   simulateInsert(reader: string, spec: unknown): Promise<void>;
   simulateRemove(reader: string): Promise<void>;
+  /** Keys on the reader's emulated PIN pad, for the prompt it shows or the next within waitMs (E_TIMEOUT otherwise). */
+  simulatePinpad(reader: string, entry: PinPadEntry, waitMs: number): Promise<void>;
 
   diagnostics(): Record<string, unknown>;
 }

@@ -124,8 +124,11 @@ export class Reader {
     const contactless = this.slot.contactless ?? this.card?.contactless ?? false;
     // Shared by the snapshots until it changes (a connect and a disconnect each make a snapshot).
     let caps = this.caps;
-    if (!caps || caps.contactless !== contactless || caps.feedback !== (typeof this.slot.feedback === 'function') || caps.simulate !== (this.slot.simulate !== undefined)) {
-      caps = this.caps = Object.freeze({ feedback: typeof this.slot.feedback === 'function', simulate: this.slot.simulate !== undefined, contactless });
+    const feedback = typeof this.slot.feedback === 'function';
+    const simulate = this.slot.simulate !== undefined;
+    const pinpad = typeof this.slot.simulate?.pinpad === 'function';
+    if (!caps || caps.contactless !== contactless || caps.feedback !== feedback || caps.simulate !== simulate || caps.pinpad !== pinpad) {
+      caps = this.caps = Object.freeze({ feedback, simulate, contactless, pinpad });
     }
     this.snap = {
       name: this.name,

@@ -24,7 +24,7 @@
 import { ExchangeStats } from './exchange-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Driver, DriverReader, Feedback } from '../driver/contract.js';
+import type { Driver, DriverReader, Feedback, PinPadEntry } from '../driver/contract.js';
 import { DISPOSITION, LIMITS, PROTOCOL, SCARD, SHARE } from '../pcsc/constants.js';
 import { PcscError, toPcscError } from '../pcsc/error.js';
 import type {
@@ -689,6 +689,18 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
     const r = this.named(name);
     if (!r.slot.simulate) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${name}" cannot simulate cards`);
     await r.slot.simulate.remove();
+  }
+
+  async simulatePinpad(name: string, entry: PinPadEntry, waitMs: number): Promise<void> {
+    const r = this.named(name);
+    if (!r.slot.simulate) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${name}" cannot simulate cards or keys`);
+    if (!r.slot.simulate.pinpad) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${name}" has no emulated PIN pad`);
+    if (!(await r.slot.simulate.pinpad(entry, { waitMs }))) {
+      throw new PcscError(
+        SCARD.E_TIMEOUT,
+        `reader "${name}" showed no PIN prompt within ${waitMs} ms: keys count only while a program's VERIFY/MODIFY_PIN_DIRECT waits for them; nothing was kept`,
+      );
+    }
   }
 
   diagnostics(): Record<string, unknown> {

@@ -100,7 +100,16 @@ export interface SimulationControl {
   /** Insert a card described by a spec understood by drivers/sim/cards (e.g. {type:'iso7816'}). */
   insert(spec: unknown): Promise<void>;
   remove(): Promise<void>;
+  /**
+   * Keys pressed on an emulated PIN pad (only readers that have one): the PIN digits then OK, or Cancel.
+   * The entry goes to the PIN prompt the reader shows, or the next one within `waitMs`; false when
+   * none came (nothing is kept). The PIN is a secret: `pin`, a field name the logger redacts.
+   */
+  pinpad?(entry: PinPadEntry, opts: { waitMs: number }): Promise<boolean>;
 }
+
+/** What a technician types on an emulated PIN pad. */
+export type PinPadEntry = { pin: string } | { cancel: true };
 
 /** A physical reader: one device with one or more slots. Each slot is a PC/SC reader of its own. */
 export interface DriverReader {

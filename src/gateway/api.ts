@@ -42,6 +42,9 @@ import type {
 import { checkOperation, checkParams } from './validate.js';
 import { DEFAULT_CLOSE_DISPOSITION, disposition, protocolMask, protocolName, shareMode } from './vocabulary.js';
 
+/** simulate/pinpad waits this long for the reader's PIN prompt unless the caller says otherwise. */
+const PINPAD_WAIT_MS = 10000;
+
 export interface GatewayApiOptions {
   core: ScardCore;
   log: Logger;
@@ -78,6 +81,7 @@ export interface Answers {
   feedback: { reader: string };
   'simulate/insert': Reader;
   'simulate/remove': Reader;
+  'simulate/pinpad': { reader: string; entered: 'pin' | 'cancel' };
   'cache/card': Record<string, unknown>;
   'cache/read': Record<string, unknown>;
   'cache/write': Record<string, unknown>;
@@ -224,6 +228,8 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
         return this.simulate(this.pick(q.reader), true, q.card ?? 'iso7816');
       case 'simulate/remove':
         return this.simulate(this.pick(q.reader), false);
+      case 'simulate/pinpad':
+        return this.pinpad(this.pick(q.reader), q as ParamsOf<'simulate/pinpad'>);
       case 'cache/card':
       case 'cache/read':
       case 'cache/write':
@@ -386,6 +392,17 @@ export class GatewayApi extends EventEmitter<ApiEvents> {
       throw e;
     }
     return this.render(await settled.promise);
+  }
+
+  /** Keys on an emulated PIN pad. The answer and the log line say what was pressed, never the digits. */
+  private async pinpad(r: ReaderSnapshot, q: ParamsOf<'simulate/pinpad'>): Promise<Answers['simulate/pinpad']> {
+    if ((q.pin === undefined) === (q.cancel === undefined)) throw invalid('simulate/pinpad needs either "pin" (the digits) or "cancel": true');
+    if (!r.capabilities.simulate) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${r.name}" is not emulated: nobody can press its keys from here (driver ${r.driver})`);
+    if (!r.capabilities.pinpad) throw new PcscError(SCARD.E_UNSUPPORTED_FEATURE, `reader "${r.name}" has no emulated PIN pad (driver ${r.driver})`);
+    const entered = q.cancel ? 'cancel' : 'pin';
+    await this.core.simulatePinpad(r.name, q.cancel ? { cancel: true } : { pin: q.pin! }, q.waitMs ?? PINPAD_WAIT_MS);
+    this.log.debug({ reader: r.name, entered }, 'PIN pad keys pressed');
+    return { reader: r.name, entered };
   }
 
   /**

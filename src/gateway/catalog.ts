@@ -83,6 +83,17 @@ export const OPERATIONS = {
     params({ reader: ReaderRef, card: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Record(Type.String(), Type.Unknown())], { description: 'Card model name or spec (default iso7816).' })) }),
   ),
   'simulate/remove': def('transmit', 'Remove the simulated card (an empty reader is an error).', params({ reader: ReaderRef })),
+  // The PIN is a secret: its field is "pin", which the logger redacts (src/log/redact.ts), and no message quotes it.
+  'simulate/pinpad': def(
+    'transmit',
+    "Type on a reader's emulated PIN pad (capability pinpad): the PIN then OK, or Cancel, for the prompt of a VERIFY/MODIFY_PIN_DIRECT.",
+    params({
+      reader: ReaderRef,
+      pin: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}$', description: 'The digits typed, then OK (1 to 16 of 0-9).' })),
+      cancel: Type.Optional(Type.Literal(true, { description: 'Press Cancel instead.' })),
+      waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 120000, description: 'How long to wait for the reader to prompt (default 10000); keys typed with no prompt are not kept.' })),
+    }),
+  ),
   // The Smart Card data cache (src/core/data-cache.ts, README "Smart Card data cache"): the card by cardId or by the reader it is in.
   'cache/card': def('read', "The identifier and freshness counter of the card in a reader (the data cache's key).", params({ reader: ReaderRef })),
   'cache/read': def(

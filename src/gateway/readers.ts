@@ -37,7 +37,8 @@ export interface Reader {
   eventCounter: number;
   /** ISO 8601 time of the last presence or availability change. */
   since: string;
-  capabilities: { feedback: boolean; simulate: boolean; contactless: boolean };
+  /** pinpad: keys can be typed on the reader's emulated PIN pad (simulate/pinpad). */
+  capabilities: { feedback: boolean; simulate: boolean; contactless: boolean; pinpad: boolean };
 }
 
 export function presenceOf(r: ReaderSnapshot): ReaderPresence {

@@ -65,6 +65,21 @@ export async function until(cond: () => boolean, what: string, ms = 5000): Promi
 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
+/** PIN_VERIFY_STRUCTURE: ASCII digits, variable length (4..8), OK key, for VERIFY of PIN 81. */
+export function verifyStructure(timeoutS: number, apdu = hex('0020008100')): Buffer {
+  const head = Buffer.from([timeoutS, 0, 0x82, 0x00, 0x00, 0x08, 0x04, 0x02, 0x01, 0x09, 0x04, 0x00, 0, 0, 0, 0, 0, 0, 0]);
+  head.writeUInt32LE(apdu.length, 15);
+  return Buffer.concat([head, apdu]);
+}
+
+/** PIN_MODIFY_STRUCTURE: 4-digit ASCII PINs in 4-byte blocks, current at 0, new at 4 (the sim card takes old || new), confirmed. */
+export function modifyStructure(timeoutS: number): Buffer {
+  const apdu = hex('0024008108FFFFFFFFFFFFFFFF');
+  const head = Buffer.from([timeoutS, 0, 0x82, 0x04, 0x00, 0x00, 0x04, 0x04, 0x04, 0x03, 0x02, 0x03, 0x09, 0x04, 0x00, 0x01, 0x02, 0, 0, 0, 0, 0, 0, 0]);
+  head.writeUInt32LE(apdu.length, 20);
+  return Buffer.concat([head, apdu]);
+}
+
 export interface SocketRig extends Rig {
   /** For libpcsclite clients (pcsc_scan, opensc-tool, pyscard): our socket instead of pcscd's. */
   env: NodeJS.ProcessEnv;

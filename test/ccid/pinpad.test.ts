@@ -17,7 +17,7 @@ import { EmulatedUsbBinding } from '../../emulators/ccid/binding.js';
 import { decodeMessage, encodeMessage, PC_TO_RDR, RDR_TO_PC, SLOT_ERROR } from '../../drivers/ccid/messages.js';
 import { buildPinApdu, checkSecure, insertPin, parseSecure, pinFormat, type SecureFields } from '../../emulators/ccid/pinpad.js';
 import { requireTool } from '../pcsc/helpers/clients.js';
-import { hex, rig, socketRig, until, waitFor, type SocketRig } from './helpers.js';
+import { hex, modifyStructure, rig, socketRig, until, verifyStructure, waitFor, type SocketRig } from './helpers.js';
 
 const PY = join(dirname(fileURLToPath(import.meta.url)), 'clients', 'ccid_pinpad.py');
 
@@ -36,21 +36,6 @@ async function pyscard(g: Gateway, ops: object[]): Promise<Answer[]> {
   const code = await new Promise<number>((resolve) => proc.on('close', (c) => resolve(c ?? -1)));
   if (code !== 0) throw new Error(`pyscard script exited ${code}: ${out} ${err}`);
   return out.trim().split('\n').map((l) => JSON.parse(l) as Answer);
-}
-
-/** PIN_VERIFY_STRUCTURE: ASCII digits, variable length (4..8), OK key, for VERIFY of PIN 81. */
-function verifyStructure(timeoutS: number, apdu = hex('0020008100')): Buffer {
-  const head = Buffer.from([timeoutS, 0, 0x82, 0x00, 0x00, 0x08, 0x04, 0x02, 0x01, 0x09, 0x04, 0x00, 0, 0, 0, 0, 0, 0, 0]);
-  head.writeUInt32LE(apdu.length, 15);
-  return Buffer.concat([head, apdu]);
-}
-
-/** PIN_MODIFY_STRUCTURE: 4-digit ASCII PINs in 4-byte blocks, current at 0, new at 4 (the sim card takes old || new), confirmed. */
-function modifyStructure(timeoutS: number): Buffer {
-  const apdu = hex('0024008108FFFFFFFFFFFFFFFF');
-  const head = Buffer.from([timeoutS, 0, 0x82, 0x04, 0x00, 0x00, 0x04, 0x04, 0x04, 0x03, 0x02, 0x03, 0x09, 0x04, 0x00, 0x01, 0x02, 0, 0, 0, 0, 0, 0, 0]);
-  head.writeUInt32LE(apdu.length, 20);
-  return Buffer.concat([head, apdu]);
 }
 
 t.test('pyscard: the feature list, and VERIFY/MODIFY through the pad of an emulated Ezio Shield PinPad', async (t) => {

@@ -29,11 +29,11 @@ function scardctl(args: string[], env: Record<string, string> = {}): Promise<{ c
 }
 
 /** In-process run for argument checks (no process start-up per case). */
-async function run(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: NodeJS.ReadableStream): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: Readable): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const sink = (f: (s: string) => void): Writable => new Writable({ write: (c, _e, cb) => (f(c.toString()), cb()) });
-  const code = await cliMain(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env, stdin });
+  const code = await cliMain(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env, stdin: stdin as unknown as NodeJS.ReadStream | undefined });
   return { code, stdout, stderr };
 }
 
@@ -185,7 +185,7 @@ t.test('no daemon: exit 1 saying so', async (t) => {
 t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [[], /missing command/],
-    [['frobnicate'], /unknown command "frobnicate" \(commands: readers, watch, send, script, insert, remove, diag/],
+    [['frobnicate'], /unknown command "frobnicate" \(commands: readers, watch, send, script, insert, remove, pinpad, diag/],
     [['--bogus', 'readers'], /unknown option "--bogus"/],
     [['--socket'], /--socket needs a socket path/],
     [['readers', 'extra'], /readers: unexpected argument "extra" \(usage: scardctl readers\)/],
@@ -199,11 +199,16 @@ t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
     [['insert', 'r', '{bad json'], /insert: card spec is not valid JSON/],
     [['remove'], /remove: missing <reader>/],
     [['remove', 'a', 'b'], /remove: unexpected argument "b"/],
+    [['pinpad', 'r'], /pinpad: missing -\|<digits>\|--cancel \(usage: scardctl pinpad <reader> -\|<digits>\|--cancel\)/],
+    [['pinpad', 'r', '48a371'], /pinpad: the PIN must be 1 to 16 digits 0-9/],
+    [['pinpad', 'r', '12345678901234567'], /pinpad: the PIN must be 1 to 16 digits 0-9/],
+    [['pinpad', 'r', '1234', 'x'], /pinpad: unexpected argument "x"/],
   ];
   for (const [args, re] of cases) {
     const r = await run(['--socket', '/nonexistent/never-used', ...args]);
     t.equal(r.code, 2, `exit 2: ${args.join(' ')}`);
     t.match(r.stderr, re, args.join(' '));
+    if (args[0] === 'pinpad') t.notOk(r.stderr.includes('48a371') || r.stderr.includes('12345678901234567'), 'a refused PIN is not echoed');
     t.match(r.stderr, /Try 'scardctl --help'/);
   }
   const real = await scardctl(['send', '0', 'xyz']);
@@ -214,7 +219,7 @@ t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
   t.match(version.stdout, /^scardctl \d+\.\d+\.\d+\n$/);
   const help = await run(['--help']);
   t.equal(help.code, 0);
-  for (const c of ['readers', 'watch', 'send <reader> <hex APDU>...', 'insert <reader> <card-type>', 'remove <reader>', 'diag']) t.match(help.stdout, c);
+  for (const c of ['readers', 'watch', 'send <reader> <hex APDU>...', 'insert <reader> <card-type>', 'remove <reader>', 'pinpad <reader> -|<digits>|--cancel', 'diag']) t.match(help.stdout, c);
   const wide = help.stdout.split('\n').filter((l) => l.length > 80);
   t.same(wide, [], 'the help fits an 80-column terminal');
   t.match(help.stdout, /\n {2}fleet --broker URL .*\n {6}\[--password-file FILE/, 'a long usage goes on, indented, on the next line');

@@ -96,7 +96,7 @@ const snap = (over: Partial<ReaderSnapshot>): ReaderSnapshot => ({
   available: true,
   mute: false,
   since: '',
-  capabilities: { feedback: false, simulate: false, contactless: false },
+  capabilities: { feedback: false, simulate: false, contactless: false, pinpad: false },
   ...over,
 });
 

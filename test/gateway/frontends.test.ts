@@ -90,6 +90,8 @@ t.test('the same request gives the same answer on MQTT, HTTP and the control cha
     { what: 'remove from an empty reader', op: 'simulate/remove', params: { reader: 'Empty' }, error: 'SCARD_E_NO_SMARTCARD' },
     { what: 'an unknown card model', op: 'simulate/insert', params: { reader: 'Empty', card: 'no-such-card' }, error: 'SCARD_E_INVALID_PARAMETER' },
     { what: 'feedback without led or buzzer', op: 'feedback', params: { reader: '1' }, error: 'SCARD_E_INVALID_PARAMETER' },
+    { what: 'PIN pad keys on a reader without one', op: 'simulate/pinpad', params: { reader: 'Empty', pin: '1234' }, error: 'SCARD_E_UNSUPPORTED_FEATURE' },
+    { what: 'PIN pad: neither pin nor cancel', op: 'simulate/pinpad', params: { reader: 'Empty' }, error: 'SCARD_E_INVALID_PARAMETER' },
     { what: 'control: GET_FEATURE_REQUEST', op: 'control', params: { reader: '1', code: 0x42000000 + 3400 } },
     { what: 'a session that is not there', op: 'session/transmit', params: { session: 'nope', apdus: ['0084000008'] }, error: 'SCARD_E_INVALID_HANDLE' },
   ];

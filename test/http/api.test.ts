@@ -34,6 +34,7 @@ function routes(): Array<[string, string, unknown?]> {
     ['POST', `/api/readers/${enc(readerA)}/feedback`, { led: 'green' }],
     ['POST', `/api/readers/${enc(readerA)}/simulate/insert`, { card: 'iso7816' }],
     ['POST', `/api/readers/${enc(readerA)}/simulate/remove`, {}],
+    ['POST', `/api/readers/${enc(readerA)}/simulate/pinpad`, { cancel: true }],
     ['GET', '/api/events'],
     ['GET', '/api/events/recent'],
     ['POST', '/api/transmit', { reader: readerA, apdus: ['00A40000023F00'] }],

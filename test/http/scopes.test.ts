@@ -40,6 +40,7 @@ function routes(): Array<[Scope, string, string, unknown?]> {
     ['transmit', 'POST', `/api/readers/${enc(reader)}/feedback`, { led: 'green' }],
     ['transmit', 'POST', `/api/readers/${enc(reader)}/simulate/remove`, {}],
     ['transmit', 'POST', `/api/readers/${enc(reader)}/simulate/insert`, { card: 'iso7816' }],
+    ['transmit', 'POST', `/api/readers/${enc(reader)}/simulate/pinpad`, { cancel: true }],
     ['transmit', 'POST', '/api/transmit', { reader, apdu: '00A40000023F00' }],
     ['transmit', 'POST', '/api/sessions/abc/transmit', { apdu: '00A40000023F00' }],
     ['transmit', 'DELETE', '/api/sessions/abc'],

@@ -4,7 +4,7 @@ import { ReaderTable, TABLE_SIZE, ENTRY_SIZE, decodeTable } from '../../src/api/
 
 const snap = (name: string, over: Partial<ReaderSnapshot> = {}): ReaderSnapshot => ({
   name, driver: 'sim', state: 2, eventCounter: 0, sharing: 0, atr: Buffer.alloc(0), protocol: 0, available: true, mute: false,
-  since: '', capabilities: { feedback: false, simulate: true, contactless: false }, ...over,
+  since: '', capabilities: { feedback: false, simulate: true, contactless: false, pinpad: false }, ...over,
 });
 
 t.test('entries keep their index; new readers take the first free one; freed entries keep the counter', async (t) => {

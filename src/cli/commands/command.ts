@@ -13,10 +13,10 @@ export interface CommandIo {
   client(): Promise<ControlClient>;
   out(text: string): void;
   err(text: string): void;
+  /** Standard input: secrets typed by the user, a script read from `-` (process.stdin unless the caller gives another). */
+  stdin?: NodeJS.ReadStream;
   /** Aborted on SIGINT/SIGTERM (for `watch`). */
   signal: AbortSignal;
-  /** Standard input, for commands that read a file named `-` (default process.stdin). */
-  stdin?: NodeJS.ReadableStream;
 }
 
 export interface Command {

@@ -9,10 +9,11 @@ import { send } from './send.js';
 import { script } from './script.js';
 import { insert } from './insert.js';
 import { remove } from './remove.js';
+import { pinpad } from './pinpad.js';
 import { diag } from './diag.js';
 import { passwd, token } from './passwd.js';
 import { fleet } from './fleet.js';
 
-export const COMMANDS: Command[] = [readers, watch, send, script, insert, remove, diag, passwd, token, fleet];
+export const COMMANDS: Command[] = [readers, watch, send, script, insert, remove, pinpad, diag, passwd, token, fleet];
 
 export { UsageError, type Command, type CommandIo } from './command.js';

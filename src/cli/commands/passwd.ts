@@ -8,7 +8,7 @@ import { UsageError, type Command } from './command.js';
 import { stateDirFromArgs } from './passwd-state.js';
 
 /** Reads one line without echo on a terminal, or the first line of piped stdin. */
-export async function readSecretLine(prompt: string, stdin: NodeJS.ReadStream = process.stdin, stderr: NodeJS.WritableStream = process.stderr): Promise<string> {
+export async function readSecretLine(prompt: string, stdin: NodeJS.ReadStream = process.stdin, stderr: NodeJS.WritableStream = process.stderr, command = 'passwd'): Promise<string> {
   const tty = stdin.isTTY === true;
   if (tty) stderr.write(prompt);
   return new Promise((resolve, reject) => {
@@ -27,7 +27,7 @@ export async function readSecretLine(prompt: string, stdin: NodeJS.ReadStream = 
     const onData = (chunk: Buffer): void => {
       for (const ch of chunk.toString('utf8')) {
         if (ch === '\n' || ch === '\r') return finish();
-        if (ch === '\u0003') return finish(new UsageError('passwd: cancelled'));
+        if (ch === '\u0003') return finish(new UsageError(`${command}: cancelled`));
         if (ch === '\u007f' || ch === '\b') buf = buf.slice(0, -1);
         else buf += ch;
       }

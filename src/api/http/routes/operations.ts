@@ -56,6 +56,7 @@ export const HTTP_ROUTES: Row[] = [
   { method: 'POST', url: '/api/readers/:name/feedback', op: 'feedback' },
   { method: 'POST', url: '/api/readers/:name/simulate/insert', op: 'simulate/insert' },
   { method: 'POST', url: '/api/readers/:name/simulate/remove', op: 'simulate/remove' },
+  { method: 'POST', url: '/api/readers/:name/simulate/pinpad', op: 'simulate/pinpad' },
   { method: 'POST', url: '/api/transmit', op: 'transmit' },
   { method: 'POST', url: '/api/sessions', op: 'session/open', status: 201 },
   { method: 'POST', url: '/api/sessions/:id/transmit', op: 'session/transmit' },
