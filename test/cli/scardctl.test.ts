@@ -9,24 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { REPO_ROOT, startDaemon } from '../helpers/daemon.js';
+import { runScardctl, type Finished } from '../helpers/process.js';
 import { cliMain } from '../../src/cli/main.js';
 
-const TSX = import.meta.resolve('tsx');
-
-function scardctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [`--import=${TSX}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const scardctl = (args: string[], env: Record<string, string> = {}): Promise<Finished> => runScardctl(args, { env: { ...process.env, ...env } });
 
 /** In-process run for argument checks (no process start-up per case). */
 async function run(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: Readable): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -120,7 +106,7 @@ t.test('against a running daemon', async (t) => {
   });
 
   t.test('insert, remove and watch', async (t) => {
-    const w = spawn(process.execPath, [`--import=${TSX}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...S, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const w = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...S, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const seen = (re: RegExp): Promise<void> =>
       new Promise((resolve) => {
