@@ -92,7 +92,14 @@ export class Reader {
     this.slot.on('availability', this.listeners.availability);
     this.slot.on('error', this.listeners.error);
     if (this.slot.isCardPresent()) await this.serial(() => this.cardIn(this.slot.cardInfo()));
-    // The first state is not an event: the insertion above must not count.
+  }
+
+  /**
+   * The core lists the reader ('reader-added'): the state it has now is the first one anybody sees, not an event
+   * (the insertion init powered up, or a change between init and listing, must not count). Card and state events
+   * start from here, so none is ever emitted for a reader nobody was told of.
+   */
+  announce(): void {
     this.eventCounter = 0;
     this.snap = undefined;
     this.remember();

@@ -185,6 +185,7 @@ export class ResourceManager extends EventEmitter<CoreEvents> implements ScardCo
         continue;
       }
       this.byName.set(r.name, r);
+      r.announce();
       if (r.present) this.dataCache.cardInserted(r.name, r.card);
       this.ordered = undefined;
       this.tableGeneration++;

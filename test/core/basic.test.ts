@@ -2,6 +2,7 @@ import t from 'tap';
 import { ResourceManager } from '../../src/core/index.js';
 import { CARD_STATE, PROTOCOL, SCARD, SHARE, DISPOSITION } from '../../src/pcsc/constants.js';
 import { ATR, TestCard, TestDriver, TestReader, settle } from './fixtures/test-driver.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 async function setup(withCard = true) {
   const reader = new TestReader('r0', 'Test Reader');
@@ -87,4 +88,44 @@ t.test('reader added and removed at run time', async (t) => {
   t.same(removed, ['Test Reader 01 00']);
   t.equal(core.readers().length, 1);
   await core.stop();
+});
+
+t.test('no card or state event for a reader before its reader-added: a change while the device is listed is its first state', async (t) => {
+  // A two-slot device is listed once both slots know their first state. Slot 1's power-up is held; meanwhile
+  // slot 0's card leaves. Nobody has been told of slot 0 yet, so that is no event: its entry starts empty.
+  const reader = new TestReader('r2', 'Two Slot Reader', 2);
+  reader.slots[0].card = new TestCard(ATR.T0_T1);
+  reader.slots[1].card = new TestCard(ATR.T0_T1);
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const slow = reader.slots[1];
+  const powerUp = slow.powerUp.bind(slow);
+  slow.powerUp = async () => {
+    await held;
+    return powerUp();
+  };
+  const core = new ResourceManager({ transmitTimeoutMs: 1000 });
+  t.teardown(() => core.stop());
+  const seen: string[] = [];
+  for (const ev of ['reader-added', 'reader-state', 'card-inserted', 'card-removed'] as const) {
+    core.on(ev, (r) => seen.push(`${ev} ${r.name.slice(-5)} counter ${r.eventCounter}`));
+  }
+  const driver = new TestDriver('test', [reader]);
+  const adding = core.addDriver(driver);
+  await waitFor(() => reader.slots[0].powered, 'slot 0 powered at start');
+  reader.slots[0].remove();
+  await settle();
+  release();
+  await adding;
+  t.same(
+    seen.filter((s) => !s.startsWith('reader-state')),
+    ['reader-added 00 00 counter 0', 'reader-added 00 01 counter 0'],
+    'the readers are announced first, each at counter 0, and the removal before is no event',
+  );
+  t.equal(core.reader('Two Slot Reader 00 00')!.state & CARD_STATE.PRESENT, 0, 'slot 0 is listed empty');
+  t.equal(core.reader('Two Slot Reader 00 00')!.eventCounter, 0);
+  // from here on, changes are events as ever
+  reader.slots[0].insert(new TestCard(ATR.T0_T1));
+  await waitFor(() => seen.some((s) => s.startsWith('card-inserted 00 00 counter 1')), 'the insertion after listing');
+  t.ok(seen.indexOf('card-inserted 00 00 counter 1') > seen.indexOf('reader-added 00 00 counter 0'));
 });
