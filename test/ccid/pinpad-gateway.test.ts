@@ -18,14 +18,14 @@ import { EmulatedUsbBinding } from '../../emulators/ccid/binding.js';
 import { ResourceManager } from '../../src/core/index.js';
 import { GatewayApi } from '../../src/gateway/api.js';
 import { ControlClient } from '../../src/cli/client.js';
-import { REPO_ROOT, startDaemon } from '../helpers/daemon.js';
+import { runScardctl, type Finished } from '../helpers/process.js';
+import { startDaemon } from '../helpers/daemon.js';
 import { waitFor, WaitTimeout } from '../helpers/wait-for.js';
 import { requireTool } from '../pcsc/helpers/clients.js';
 import { startTestGateway, Client } from '../http/harness.js';
 import { ccidConfig, hex, modifyStructure, rig, verifyStructure } from './helpers.js';
 
 const PY = join(dirname(fileURLToPath(import.meta.url)), 'clients', 'ccid_pinpad.py');
-const TSX = import.meta.resolve('tsx');
 const V = FEATURE.VERIFY_PIN_DIRECT;
 
 /** Digits that appear nowhere else in a log (not 1234): the card's PIN, and a wrong one. */
@@ -67,18 +67,7 @@ function pyscard(env: NodeJS.ProcessEnv): { ask(op: object, what: string): Promi
 }
 
 /** The real scardctl executable, `input` on its stdin. */
-function scardctl(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [`--import=${TSX}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(input);
-  });
-}
+const scardctl = (args: string[], input = ''): Promise<Finished> => runScardctl(args, { input });
 
 t.test('the daemon: pyscard waits in VERIFY_PIN_DIRECT, scardctl pinpad types on the emulated pad', async (t) => {
   requireTool('/usr/bin/python3', 'python3');

@@ -9,24 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { REPO_ROOT, startDaemon } from '../helpers/daemon.js';
+import { runScardctl, type Finished } from '../helpers/process.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { cliMain } from '../../src/cli/main.js';
 
-const TSX = import.meta.resolve('tsx');
-
-function scardctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [`--import=${TSX}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const scardctl = (args: string[], env: Record<string, string> = {}): Promise<Finished> => runScardctl(args, { env: { ...process.env, ...env } });
 
 /** In-process run for argument checks (no process start-up per case). */
 async function run(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: Readable): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -120,7 +107,7 @@ t.test('against a running daemon', async (t) => {
   });
 
   t.test('insert, remove and watch', async (t) => {
-    const w = spawn(process.execPath, [`--import=${TSX}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...S, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const w = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, join(REPO_ROOT, 'src/bin/scardctl.ts'), ...S, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const seen = (re: RegExp): Promise<void> =>
       new Promise((resolve) => {
@@ -175,6 +162,39 @@ t.test('against a running daemon', async (t) => {
   });
 });
 
+t.test('events: the recorded history, oldest first, with sequence numbers; none without a journal', async (t) => {
+  const d = await startDaemon({ services: ['http'] });
+  t.teardown(() => d.stop());
+  const S = ['--socket', d.controlSocket];
+  const empty = await run([...S, 'events']);
+  t.equal(empty.code, 0, empty.stderr);
+  t.match(empty.stdout, /^no events recorded in that range\n$/, 'a fresh gateway: the readers it started with are no news');
+  t.equal((await run([...S, 'insert', 'Empty Reader', '{"type":"mifare-classic-1k","uid":"0A0B0C0D"}'])).code, 0);
+  t.equal((await run([...S, 'remove', 'Empty Reader'])).code, 0);
+  const got = await waitFor(
+    async () => {
+      const r = await run([...S, 'events', '--last', '2']);
+      return r.stdout.includes('card.removed') ? r : undefined;
+    },
+    'the removal in scardctl events',
+    10_000,
+  );
+  const lines = got.stdout.trim().split('\n');
+  t.equal(lines.length, 2, got.stdout);
+  t.match(lines[0], /^(\d+) \d{4}-\d\d-\d\dT[\d:.]+Z card\.inserted Simulated Empty Reader .*: mifare-classic-1k, UID 0A0B0C0D$/);
+  t.match(lines[1], /^\d+ .* card\.removed Simulated Empty Reader .*: mifare-classic-1k, UID 0A0B0C0D, present \d+\.\d s$/);
+  const seq = Number(lines[0].split(' ')[0]);
+  const after = await run([...S, '--json', 'events', '--after', String(seq)]);
+  t.match(JSON.parse(after.stdout), [{ seq: seq + 1, type: 'card.removed', data: { uid: '0A0B0C0D' } }], '--after: only what came after');
+  t.equal((await run([...S, 'events', '--after', String(seq + 1)])).stdout, 'no events recorded in that range\n');
+
+  const lean = await startDaemon();
+  t.teardown(() => lean.stop());
+  const none = await run(['--socket', lean.controlSocket, 'events']);
+  t.equal(none.code, 1, 'exit 1 without a journal');
+  t.match(none.stderr, /SCARD_E_NO_SERVICE.*the event journal is not running/);
+});
+
 t.test('no daemon: exit 1 saying so', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'scardctl-'));
   const r = await run(['--socket', join(dir, 'none.sock'), 'readers']);
@@ -185,7 +205,7 @@ t.test('no daemon: exit 1 saying so', async (t) => {
 t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [[], /missing command/],
-    [['frobnicate'], /unknown command "frobnicate" \(commands: readers, watch, send, script, insert, remove, pinpad, diag/],
+    [['frobnicate'], /unknown command "frobnicate" \(commands: readers, watch, events, send, script, insert, remove, pinpad, diag/],
     [['--bogus', 'readers'], /unknown option "--bogus"/],
     [['--socket'], /--socket needs a socket path/],
     [['readers', 'extra'], /readers: unexpected argument "extra" \(usage: scardctl readers\)/],
@@ -196,6 +216,10 @@ t.test('bad arguments: a usage error naming the problem, exit 2', async (t) => {
     [['send', '0', '00A4'], /send: APDU 1 \("00A4"\): .*APDU too short/],
     [['send', '0', '00A4000005AABB'], /send: APDU 1 .*Lc=5/],
     [['insert', 'r'], /insert: missing <card-type>/],
+    [['events', '--last', '0'], /events: --last needs a whole number of at least 1, not "0"/],
+    [['events', '--after'], /events: --after needs a whole number, not ""/],
+    [['events', '--last', '3', '--after', '9'], /events: --last and --after do not go together/],
+    [['events', 'everything'], /events: unexpected argument "everything"/],
     [['insert', 'r', '{bad json'], /insert: card spec is not valid JSON/],
     [['remove'], /remove: missing <reader>/],
     [['remove', 'a', 'b'], /remove: unexpected argument "b"/],

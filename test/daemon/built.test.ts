@@ -3,21 +3,11 @@
 // simulated readers with every frontend of the embedded default, answers
 // scardctl (bundled too), and stops cleanly.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT, startDaemon } from '../helpers/daemon.js';
+import { runNode, type Finished } from '../helpers/process.js';
 
-function run(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(REPO_ROOT, bin), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (bin: string, args: string[]): Promise<Finished> => runNode([join(REPO_ROOT, bin), ...args]);
 
 for (const [name, opts, ctl] of [
   ['tsc output', { compiled: true }, 'dist/src/bin/scardctl.js'],

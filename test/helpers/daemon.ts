@@ -10,13 +10,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { deepMerge, testConfig, type ServiceName } from './gateway.js';
 import { LogCapture, type LogLine } from './log-capture.js';
+import { REPO_ROOT, runNode, type Finished } from './process.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO_ROOT };
 const TSX_LOADER = import.meta.resolve('tsx');
 
 export interface DaemonOptions {
@@ -60,20 +60,8 @@ export interface Daemon {
 }
 
 /** Spawn the daemon with explicit arguments and environment; resolves on exit (for --check-config, bad arguments...). */
-export function runDaemonCommand(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [`--import=${TSX_LOADER}`, join(REPO_ROOT, 'src/bin/scardgated.ts'), ...args], {
-      cwd: opts.cwd ?? REPO_ROOT,
-      env: cleanEnv(opts.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', rej);
-    p.on('close', (code) => res({ code, stdout, stderr }));
-  });
+export function runDaemonCommand(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Finished> {
+  return runNode([join(REPO_ROOT, 'src/bin/scardgated.ts'), ...args], { ts: true, cwd: opts.cwd ?? REPO_ROOT, env: cleanEnv(opts.env) });
 }
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

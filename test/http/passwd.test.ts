@@ -11,19 +11,13 @@ import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { verifyPassword, setPassword, INITIAL_PASSWORD_FILE, PASSWORD_FILE } from '../../src/api/http/auth/password.js';
 import { TokenVerifier, TOKENS_FILE } from '../../src/api/http/auth/tokens.js';
+import { runNode } from '../helpers/process.js';
 
 const ROOT = process.cwd();
 
-function run(bin: string, args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'bin', bin), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-    p.stdin.end(stdin);
-  });
+async function run(bin: string, args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  const r = await runNode([join(ROOT, 'src', 'bin', bin), ...args], { ts: true, cwd: ROOT, input: stdin });
+  return { code: r.code ?? -1, out: r.stdout, err: r.stderr };
 }
 
 t.test('scardctl passwd sets a scrypt hash (mode 0600) the daemon verifies', async (t) => {

@@ -5,6 +5,7 @@
 import type { Command } from './command.js';
 import { readers } from './readers.js';
 import { watch } from './watch.js';
+import { events } from './events.js';
 import { send } from './send.js';
 import { script } from './script.js';
 import { insert } from './insert.js';
@@ -14,6 +15,6 @@ import { diag } from './diag.js';
 import { passwd, token } from './passwd.js';
 import { fleet } from './fleet.js';
 
-export const COMMANDS: Command[] = [readers, watch, send, script, insert, remove, pinpad, diag, passwd, token, fleet];
+export const COMMANDS: Command[] = [readers, watch, events, send, script, insert, remove, pinpad, diag, passwd, token, fleet];
 
 export { UsageError, type Command, type CommandIo } from './command.js';
