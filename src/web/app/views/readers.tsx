@@ -3,6 +3,7 @@ import { api, hasCard, type Reader } from '../api.js';
 import { announce, announceError } from '../announce.js';
 import { dateTime, spacedHex } from '../format.js';
 import type { ReaderFault } from '../main.js';
+import { PinPad } from './pinpad.js';
 
 /** [data-state, css class, text]. The class is "idle", not "empty": .empty is nobody's page placeholder any more. */
 export function stateOf(r: Reader): [string, string, string] {
@@ -60,7 +61,7 @@ export function Readers({ readers, errors, onConsole }: { readers: Reader[] | un
         {readers.map((r) => {
           const [state, cls, text] = stateOf(r);
           return (
-            <li class={`reader ${cls}`} data-reader={r.name}>
+            <li key={r.name} class={`reader ${cls}`} data-reader={r.name}>
               <div class="row">
                 <strong class="name">{r.name}</strong>
                 <span class={`badge ${cls}`} data-state={state}>
@@ -134,6 +135,7 @@ export function Readers({ readers, errors, onConsole }: { readers: Reader[] | un
                     </>
                   ))}
               </div>
+              {r.capabilities.pinpad && <PinPad reader={r.name} />}
             </li>
           );
         })}
