@@ -92,12 +92,16 @@ export class CcidReader implements DriverReader {
   /** NotifySlotChange: per slot, b0 present and b1 changed (docs/ccid.md §3.5); HardwareError is logged and reported. */
   async onInterrupt(msg: Buffer): Promise<void> {
     if (msg[0] === RDR_TO_PC.NotifySlotChange) {
+      // The first notification's "changed" bits count from the reader's power-on: a card that was in the reader when
+      // it was plugged is reported present and changed, an insertion start() has already seen through GetSlotStatus,
+      // not a swap (which would power the card twice and tell every client of a removal that never was).
+      const first = this.counters.notifications === 0;
       this.counters.notifications++;
       for (const s of this.slots) {
         const byte = msg[1 + (s.index >> 2)];
         if (byte === undefined) continue;
         const bits = (byte >> ((s.index & 3) * 2)) & 0x03;
-        await s.setPresence((bits & 1) === 1, (bits & 2) === 2);
+        await s.setPresence((bits & 1) === 1, !first && (bits & 2) === 2);
       }
     } else if (msg[0] === RDR_TO_PC.HardwareError && msg.length >= 4) {
       this.counters.hardwareErrors++;

@@ -12,7 +12,7 @@ import type { ReaderSnapshot } from '../../src/core/api.js';
 import { SimDriver } from '../../drivers/sim/index.js';
 import { ATTR, CM_IOCTL_GET_FEATURE_REQUEST, LIMITS, PROTOCOL, SCARD, SHARE, DISPOSITION } from '../../src/pcsc/constants.js';
 import { IOCTL_CCID_ESCAPE } from '../../drivers/ccid/index.js';
-import type { EmulatedCcidDevice } from '../../emulators/ccid/device.js';
+import { EmulatedCcidDevice } from '../../emulators/ccid/device.js';
 import { hex, log, rig, until, waitFor, type Rig } from './helpers.js';
 
 const SCRIPT = [
@@ -154,6 +154,33 @@ t.test('ACR1252U: two interfaces (PICC, SAM), UID in card events, no deadlock be
   const removed = waitFor<[ReaderSnapshot]>(r.core, 'card-removed');
   dev.remove({ interface: 0 });
   t.equal((await removed)[0].name, names[0]);
+});
+
+t.test('a card in the reader when it is plugged: listed present, powered once, no removal; later changes are events', async (t) => {
+  const r = await rig();
+  t.teardown(() => r.close());
+  const dev = new EmulatedCcidDevice('omnikey-class', { serialNumber: 'BOOTCARD1' });
+  dev.insert('iso7816');
+  const seen: string[] = [];
+  for (const ev of ['card-inserted', 'card-removed'] as const) r.core.on(ev, (x) => x.name.includes('BOOTCARD1') && seen.push(ev));
+  r.bus.plug(dev);
+  await until(() => (listed(r.core, 'BOOTCARD1')?.atr.length ?? 0) > 0, 'the reader listed with its card');
+  // Its first NotifySlotChange says "present, changed since power-on" for the card it had when plugged.
+  const reader = () => (r.driver.diagnostics().readers as Array<{ name: string; notifications: number }>).find((x) => x.name.includes('OMNIKEY'))!;
+  await until(() => reader().notifications >= 1, 'the first NotifySlotChange');
+  const name = listed(r.core, 'BOOTCARD1')!.name;
+  // an exchange through the core: the notification's presence changes, if any, have reached the core by then
+  await runScript(r.core, name);
+  t.same(seen, [], 'no removal and no insertion: the card was there all along');
+  t.equal(listed(r.core, 'BOOTCARD1')!.eventCounter, 0, 'no card event counted');
+  t.equal(dev.fn(0).counters.powerOn, 2, 'powered once when listed, once more by the script (no power-up for a made-up swap)');
+  // Cards that come and go after that are events as ever.
+  const notes = reader().notifications;
+  dev.remove();
+  dev.insert('iso7816-t0');
+  await until(() => seen.length >= 2, 'the swap reported');
+  t.same(seen.slice(0, 2), ['card-removed', 'card-inserted'], 'later: removal then insertion');
+  t.ok(reader().notifications > notes, 'reported by NotifySlotChange');
 });
 
 t.test('two slots without an interrupt endpoint: GetSlotStatus polling; each slot a reader', async (t) => {
