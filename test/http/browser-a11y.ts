@@ -47,3 +47,9 @@ export async function shot(page: Page, name: string): Promise<void> {
   await mkdir(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
+
+/** One assertion: the page has no serious or critical axe violation (each named with its nodes when it has). */
+export async function axeClean(t: { same: (a: unknown, b: unknown, m: string) => unknown }, page: Page, what: string): Promise<void> {
+  const v = await seriousViolations(page);
+  t.same(v.map((x) => x.id), [], `${what}: no serious or critical axe violation${v.length ? `\n${describeViolations(v)}` : ''}`);
+}

@@ -13,7 +13,8 @@ import type { Page } from 'playwright-core';
 import { buildWeb } from '../../src/web/build.js';
 import { startTestGateway, Client, PASSWORD, type TestGateway } from './harness.js';
 import { launchChromium } from './browser.js';
-import { VIEWPORTS, describeViolations, seriousViolations, shot, type ViewportName } from './browser-a11y.js';
+import { announced, signIn } from './browser-page.js';
+import { axeClean, shot, type ViewportName } from './browser-a11y.js';
 import type { SimSlot } from '../../drivers/sim/slot.js';
 
 // Twelve browser flows on a loaded 2-core machine: more than tap's default file bound.
@@ -45,47 +46,16 @@ t.teardown(async () => {
 const simA = () => g.gw.core.readers().find((r) => r.name.startsWith('Sim A'))!.name;
 const simB = () => g.gw.core.readers().find((r) => r.name.startsWith('Sim B'))!.name;
 
-async function login(vp: ViewportName): Promise<void> {
-  await page.setViewportSize(VIEWPORTS[vp]);
-  await page.goto(g.url + '/');
-  const form = page.locator('#login-form');
-  const readers = page.locator('#readers');
-  await Promise.race([form.waitFor(), readers.waitFor()]);
-  if (await form.isVisible()) {
-    await page.locator('#password').fill(password);
-    await page.locator('#login').click();
-    await readers.waitFor();
-  }
-  await page.locator('#live-status.open').waitFor();
-}
-
 async function go(vp: ViewportName, view: string): Promise<void> {
   if (vp === 'phone' && (await page.locator('#menu').getAttribute('aria-expanded')) !== 'true') await page.locator('#menu').click();
   await page.locator(`#tab-${view}`).click();
-}
-
-async function axeClean(t: { same: (a: unknown, b: unknown, m: string) => unknown }, what: string): Promise<void> {
-  const v = await seriousViolations(page);
-  t.same(v.map((x) => x.id), [], `${what}: no serious or critical axe violation${v.length ? `\n${describeViolations(v)}` : ''}`);
-}
-
-// The live region is cleared and then set on the next animation frame (so a repeated text is read again):
-// wait for the text with a deadline instead of reading the region once right after the visible change.
-async function announced(pattern: RegExp): Promise<string> {
-  const got = await page
-    .waitForFunction((src) => {
-      const text = document.querySelector('#announce')?.textContent ?? '';
-      return new RegExp(src, 'i').test(text) && text;
-    }, pattern.source, { timeout: 10_000 })
-    .then((h) => h.jsonValue() as Promise<string>, async () => `nothing matching within 10 s; the region says: ${JSON.stringify(await page.locator('#announce').textContent())}`);
-  return got;
 }
 
 const VPS: ViewportName[] = ['desktop', 'phone'];
 
 for (const vp of VPS) {
   t.test(`events at ${vp}: filter by reader, type and UID, search, pause, export CSV and JSON, dated times`, async (t) => {
-    await login(vp);
+    await signIn(page, g.url, password, vp);
     await g.gw.core.simulateInsert(simA(), { type: 'iso14443-4', uid: '04A1B2C3D4E5F6' });
     await g.gw.core.simulateInsert(simB(), 'iso7816');
     await go(vp, 'events');
@@ -138,13 +108,13 @@ for (const vp of VPS) {
         t.equal(list.length, before + 1);
       }
     }
-    await axeClean(t, 'events');
+    await axeClean(t, page, 'events');
     await shot(page, `flow-${vp}-events`);
     await g.gw.core.simulateRemove(simA());
   });
 
   t.test(`APDU console at ${vp}: history with reader and time, VERIFY PIN never stored, history cleared at logout`, async (t) => {
-    await login(vp);
+    await signIn(page, g.url, password, vp);
     await g.gw.core.simulateInsert(simA(), 'iso7816');
     await go(vp, 'console');
     await page.locator('#apdu-reader').selectOption(simA());
@@ -158,12 +128,12 @@ for (const vp of VPS) {
     t.match(first, /00 20 00 81 04 <4 bytes redacted>/, 'the VERIFY shows redacted');
     t.match(first, new RegExp(`${simA().replace(/[()]/g, '.')} · \\d{4}-\\d\\d-\\d\\d`), 'reader and dated time in the history');
     t.equal(await page.locator('#apdu-input').inputValue(), '', 'the PIN does not stay in the input');
-    t.match(await announced(/9000|63C|success|verification/i), /9000|63C|success|verification/i, 'result announced in the live region');
+    t.match(await announced(page, /9000|63C|success|verification/i), /9000|63C|success|verification/i, 'result announced in the live region');
     const stored = (await page.evaluate(`localStorage.getItem('scardgate.apdu.history')`)) as string;
     t.ok(stored.includes('00 A4 00 0C 02 3F 00'), 'ordinary command kept');
     t.notMatch(stored, /31 ?32 ?33 ?34/, 'no PIN digits in localStorage');
     t.notMatch(await page.content(), /31 32 33 34/, 'no PIN digits in the page');
-    await axeClean(t, 'console');
+    await axeClean(t, page, 'console');
     await shot(page, `flow-${vp}-console`);
 
     await page.locator('#logout').click();
@@ -173,7 +143,7 @@ for (const vp of VPS) {
   });
 
   t.test(`Identify and health at ${vp}: feedback confirmed, exchanges and card counts shown`, async (t) => {
-    await login(vp);
+    await signIn(page, g.url, password, vp);
     const slot = () => (g.gw.drivers.find((d) => d.name === 'sim') as unknown as { list(): Array<{ slots: SimSlot[]; friendlyName: string }> }).list().find((r) => r.friendlyName === 'Sim B')!.slots[0];
     const before = slot().feedbackHistory.at(-1)?.at;
     const card = page.locator(`li.reader[data-reader="${simB()}"]`);
@@ -181,7 +151,7 @@ for (const vp of VPS) {
     await card.locator('.identify-note', { hasText: 'LED blinked' }).waitFor();
     const got = slot().feedbackHistory.at(-1);
     t.ok(got && got.at !== before && got.led === 'blink', 'the reader got the feedback');
-    t.match(await announced(/LED blinked/), /LED blinked/, 'announced');
+    t.match(await announced(page, /LED blinked/), /LED blinked/, 'announced');
     await shot(page, `flow-${vp}-identify`);
 
     await go(vp, 'health');
@@ -190,12 +160,12 @@ for (const vp of VPS) {
     t.match(await h.locator('.h-exchanges').textContent(), /^[1-9]\d*/, 'APDUs of the console flow counted');
     t.match(await h.locator('.h-cards').textContent(), /[1-9]\d* inserted · [1-9]\d* removed/);
     t.ok(await h.locator('svg.chart[role="img"]').first().getAttribute('aria-label'), 'chart has a text alternative');
-    await axeClean(t, 'health');
+    await axeClean(t, page, 'health');
     await shot(page, `flow-${vp}-health`);
   });
 
   t.test(`settings form at ${vp}: env-locked key named, a change saved through the config path`, async (t) => {
-    await login(vp);
+    await signIn(page, g.url, password, vp);
     await go(vp, 'config');
     await page.locator('#config-form').waitFor();
     t.match(await page.locator('#env-locked').textContent(), new RegExp(`core.transmitTimeoutMs \\(${ENV_KEY}\\)`));
@@ -211,7 +181,7 @@ for (const vp of VPS) {
     await page.locator('#config-saved').waitFor();
     t.match(await readFile(g.configFile, 'utf8'), new RegExp(`sessionIdleMinutes: ${want}`), 'written to the file');
     t.match(await page.locator('#config-saved').textContent(), /Changed: .*http/, `saved: ${await page.locator('#config-saved').textContent()}`);
-    await axeClean(t, 'config form');
+    await axeClean(t, page, 'config form');
     await shot(page, `flow-${vp}-config-form`);
     await page.locator('#config-mode-raw').click();
     await page.locator('#config-text').waitFor();
@@ -220,7 +190,7 @@ for (const vp of VPS) {
   });
 
   t.test(`set-up view at ${vp}: rename a configured reader, board listing says what it could not probe`, async (t) => {
-    await login(vp);
+    await signIn(page, g.url, password, vp);
     await go(vp, 'setup');
     await page.locator('#configured').waitFor();
     const item = page.locator('#configured li').nth(1);
@@ -235,12 +205,12 @@ for (const vp of VPS) {
     await page.locator('#probe').click();
     await page.locator('#probe-result .error').waitFor({ timeout: 15_000 });
     t.match(await page.locator('#probe-result').textContent(), /No answer/);
-    await axeClean(t, 'setup');
+    await axeClean(t, page, 'setup');
     await shot(page, `flow-${vp}-setup`);
   });
 
   t.test(`account at ${vp}: tokens created, listed, used and revoked; password change ends other logins`, async (t) => {
-    await login(vp);
+    await signIn(page, g.url, password, vp);
     await go(vp, 'account');
     const other = new Client(g.url);
     await other.login(password);
@@ -258,7 +228,7 @@ for (const vp of VPS) {
     t.equal(withToken.status, 200, 'the new token works');
     const asAdmin = await fetch(g.url + '/api/config', { headers: { authorization: `Bearer ${token}` } });
     t.equal(asAdmin.status, 403, 'a transmit token cannot read the configuration');
-    await axeClean(t, 'account');
+    await axeClean(t, page, 'account');
     await shot(page, `flow-${vp}-account-token`);
     page.once('dialog', (d) => void d.accept());
     await page.locator(`#token-list li[data-token="${name}"] button`).click();

@@ -8,7 +8,7 @@
  * no page text, storage, URL or gateway log. Sim readers have no pad control.
  * Screenshots in test-artifacts/http/pinpad-*.png; axe-core checked.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,8 @@ import { FEATURE, PROTOCOL, SHARE } from '../../src/pcsc/constants.js';
 import { featureIoctl } from '../../drivers/ccid/slot.js';
 import { startTestGateway, PASSWORD, type TestGateway } from './harness.js';
 import { launchChromium } from './browser.js';
-import { VIEWPORTS, describeViolations, seriousViolations, shot, type ViewportName } from './browser-a11y.js';
+import { announced, signIn } from './browser-page.js';
+import { axeClean, shot, type ViewportName } from './browser-a11y.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { verifyStructure } from '../ccid/helpers.js';
 
@@ -73,47 +74,11 @@ t.teardown(async () => {
 /** The program prompts: VERIFY_PIN_DIRECT (30 s on the pad), answered with the card's status word in hex. */
 const prompt = (): Promise<string> => g.gw.core.control(handle, featureIoctl(FEATURE.VERIFY_PIN_DIRECT), verifyStructure(30)).then((b) => b.toString('hex'));
 
-async function login(vp: ViewportName): Promise<void> {
-  await page.setViewportSize(VIEWPORTS[vp]);
-  await page.goto(g.url + '/');
-  const form = page.locator('#login-form');
-  const readers = page.locator('#readers');
-  await Promise.race([form.waitFor(), readers.waitFor()]);
-  if (await form.isVisible()) {
-    await page.locator('#password').fill(PASSWORD);
-    await page.locator('#login').click();
-    await readers.waitFor();
-  }
-  await page.locator('#live-status.open').waitFor();
-}
-
-// The live regions are cleared and then set on the next animation frame: wait for the text with a deadline.
-async function announced(region: '#announce' | '#announce-error', pattern: RegExp, ms = 10_000): Promise<string> {
-  return page
-    .waitForFunction(
-      ([sel, src]) => {
-        const text = document.querySelector(sel)?.textContent ?? '';
-        return new RegExp(src, 'i').test(text) && text;
-      },
-      [region, pattern.source] as const,
-      { timeout: ms },
-    )
-    .then(
-      (h) => h.jsonValue() as Promise<string>,
-      async () => `nothing matching within ${ms / 1000} s; ${region} says: ${JSON.stringify(await page.locator(region).textContent())}`,
-    );
-}
-
-async function axeClean(t: Test, what: string): Promise<void> {
-  const v = await seriousViolations(page);
-  t.same(v.map((x) => x.id), [], `${what}: no serious or critical axe violation${v.length ? `\n${describeViolations(v)}` : ''}`);
-}
-
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 for (const vp of ['desktop', 'phone'] as ViewportName[]) {
   t.test(`PIN pad at ${vp}: right PIN 90 00, wrong 63 Cx, Cancel 64 01, no prompt announced; the PIN nowhere`, async (t) => {
-    await login(vp);
+    await signIn(page, g.url, PASSWORD, vp);
     const card = page.locator(`li.reader[data-reader="${pad}"]`);
     const input = card.locator('form.pinpad input.pin');
     await input.waitFor();
@@ -127,7 +92,7 @@ for (const vp of ['desktop', 'phone'] as ViewportName[]) {
       'a labelled numeric password input, no autocomplete',
     );
     t.match(await card.locator('form.pinpad').textContent(), /program must be waiting in secure PIN entry/, 'the hint says where the keys go');
-    await axeClean(t, 'readers with a PIN pad');
+    await axeClean(t, page, 'readers with a PIN pad');
     await shot(page, `pinpad-${vp}-1-pad`);
 
     // The right PIN, all from the keyboard: type, Enter.
@@ -137,7 +102,7 @@ for (const vp of ['desktop', 'phone'] as ViewportName[]) {
     await page.keyboard.press('Enter');
     t.equal(await input.inputValue(), '', 'the input is emptied as the PIN is sent');
     t.equal(await answer, '9000', 'right PIN typed in the browser: the waiting VERIFY gets 90 00');
-    t.match(await announced('#announce', new RegExp(`PIN entered on ${escape(pad)}`)), /^PIN entered on Gemalto Ezio/, 'announced');
+    t.match(await announced(page, new RegExp(`PIN entered on ${escape(pad)}`)), /^PIN entered on Gemalto Ezio/, 'announced');
     await card.locator('.pinpad-note', { hasText: 'PIN entered on' }).waitFor();
 
     // A wrong one, with the mouse.
@@ -156,7 +121,7 @@ for (const vp of ['desktop', 'phone'] as ViewportName[]) {
     t.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Cancel', 'Tab reaches the Cancel key');
     await page.keyboard.press('Space');
     t.equal(await answer, '6401', 'Cancel on the pad: 64 01');
-    t.match(await announced('#announce', /Cancel pressed on Gemalto Ezio/), /^Cancel pressed on Gemalto Ezio/, 'announced');
+    t.match(await announced(page, /Cancel pressed on Gemalto Ezio/), /^Cancel pressed on Gemalto Ezio/, 'announced');
     await card.locator('button.pin-enter:not([disabled])').waitFor();
     t.equal(await page.evaluate(() => document.activeElement?.closest('form.pinpad') !== null), true, 'the keyboard focus is back on the pad once the Cancel key (disabled while waiting) is answered');
 
@@ -165,10 +130,10 @@ for (const vp of ['desktop', 'phone'] as ViewportName[]) {
     await input.press('Enter');
     t.equal(await input.inputValue(), '', 'emptied even though the keys will not be taken');
     await card.locator('.pinpad-note', { hasText: 'Waiting for the PIN prompt' }).waitFor();
-    t.match(await announced('#announce-error', /showed no PIN prompt within 10000 ms/, 30_000), /showed no PIN prompt within 10000 ms: .*nothing was kept/, 'the refusal is announced');
+    t.match(await announced(page, /showed no PIN prompt within 10000 ms/, { region: '#announce-error', ms: 30_000 }), /showed no PIN prompt within 10000 ms: .*nothing was kept/, 'the refusal is announced');
     t.match(await card.locator('.pinpad-note.error').textContent(), /showed no PIN prompt/, 'and shown on the reader');
     t.equal(await page.evaluate(() => document.activeElement?.classList.contains('pin')), true, 'the focus is still on the PIN input');
-    await axeClean(t, 'readers after a refused PIN');
+    await axeClean(t, page, 'readers after a refused PIN');
     await shot(page, `pinpad-${vp}-2-refused`);
 
     const storage = (await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }]))) as string;
