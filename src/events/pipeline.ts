@@ -117,9 +117,10 @@ export class GatewayEvents extends EventEmitter<JournalEvents> implements EventJ
     });
     on('reader-error', (r: ReaderSnapshot, err: Error) => this.enqueue(this.draft('reader.error', r, { error: toPcscError(err).toJSON() })));
     on('card-inserted', (r: ReaderSnapshot) => this.onInserted(r));
-    // Readers already listed when this journal starts (a journal restarted by a config change): a card the reader had
-    // when it was listed (event counter 0) or that came while an earlier journal ran is no news: no card.inserted, but
-    // its removal names it. One that came since (during the restart) is an insertion nobody recorded yet.
+    // Readers already listed when this journal starts (only when a journal is restarted alone, the drivers running):
+    // a card the reader had when it was listed (event counter 0) or that came while an earlier journal ran is no news:
+    // no card.inserted, but its removal names it. One that came since (during the restart) is an insertion nobody
+    // recorded yet.
     for (const r of core.readers()) {
       if (!r.atr.length) continue;
       const since = new Date(r.since);
