@@ -8,6 +8,9 @@
 import { EventEmitter } from 'node:events';
 import { HEADER_LENGTH } from '../../drivers/ccid/messages.js';
 
+/** The keys a pad has: 0-9, at most 16 of them before OK. */
+const KEYS = /^[0-9]{1,16}$/;
+
 export type PadEntry = { kind: 'digits'; digits: string } | { kind: 'cancel' } | { kind: 'timeout' };
 
 /** The keypad: entries queued by a test, taken one per PIN prompt. */
@@ -23,7 +26,7 @@ export class PinPad extends EventEmitter<{ prompt: [] }> {
 
   /** The user types these digits and presses OK. */
   enter(digits: string): void {
-    if (!/^[0-9]{1,16}$/.test(digits)) throw new Error(`a PIN pad has keys 0-9 only; ${JSON.stringify(digits)} cannot be typed`);
+    if (!KEYS.test(digits)) throw new Error(`a PIN pad has keys 0-9 only; ${JSON.stringify(digits)} cannot be typed`);
     this.push({ kind: 'digits', digits });
   }
 
@@ -54,7 +57,7 @@ export class PinPad extends EventEmitter<{ prompt: [] }> {
    */
   press(entry: { pin: string } | { cancel: true }, waitMs: number): Promise<boolean> {
     const e: PadEntry = 'pin' in entry ? { kind: 'digits', digits: entry.pin } : { kind: 'cancel' };
-    if (e.kind === 'digits' && !/^[0-9]{1,16}$/.test(e.digits)) return Promise.reject(new Error('a PIN pad has keys 0-9 only (1 to 16 of them)'));
+    if (e.kind === 'digits' && !KEYS.test(e.digits)) return Promise.reject(new Error('a PIN pad has keys 0-9 only (1 to 16 of them)'));
     if (this.prompting) {
       this.push(e);
       return Promise.resolve(true);

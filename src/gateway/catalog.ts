@@ -5,7 +5,7 @@
  * validates parameters on its own (src/gateway/validate.ts does, for all).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { DISPOSITIONS, PROTOCOLS, SHARE_MODES } from './vocabulary.js';
+import { DISPOSITIONS, PIN_PATTERN, PROTOCOLS, SHARE_MODES } from './vocabulary.js';
 
 /** What a token may do: read (look), transmit (drive cards and readers), admin (configuration, tokens, diagnostics). */
 export type Scope = 'read' | 'transmit' | 'admin';
@@ -89,7 +89,7 @@ export const OPERATIONS = {
     "Type on a reader's emulated PIN pad (capability pinpad): the PIN then OK, or Cancel, for the prompt of a VERIFY/MODIFY_PIN_DIRECT.",
     params({
       reader: ReaderRef,
-      pin: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}$', description: 'The digits typed, then OK (1 to 16 of 0-9).' })),
+      pin: Type.Optional(Type.String({ pattern: PIN_PATTERN, description: 'The digits typed, then OK (1 to 16 of 0-9).' })),
       cancel: Type.Optional(Type.Literal(true, { description: 'Press Cancel instead.' })),
       waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 120000, description: 'How long to wait for the reader to prompt (default 10000); keys typed with no prompt are not kept.' })),
     }),

@@ -37,8 +37,8 @@ export interface Reader {
   eventCounter: number;
   /** ISO 8601 time of the last presence or availability change. */
   since: string;
-  /** pinpad: keys can be typed on the reader's emulated PIN pad (simulate/pinpad). */
-  capabilities: { feedback: boolean; simulate: boolean; contactless: boolean; pinpad: boolean };
+  /** What frontends may offer on it, as the core has it (pinpad: keys can be typed on an emulated PIN pad). */
+  capabilities: ReaderSnapshot['capabilities'];
 }
 
 export function presenceOf(r: ReaderSnapshot): ReaderPresence {

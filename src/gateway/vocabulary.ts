@@ -5,6 +5,9 @@
  */
 import { DISPOSITION, PROTOCOL, SHARE } from '../pcsc/constants.js';
 
+/** A PIN typed on a PIN pad (simulate/pinpad): the digits 0-9, 1 to 16 of them. */
+export const PIN_PATTERN = '^[0-9]{1,16}$';
+
 export const PROTOCOLS = ['T=0', 'T=1', 'RAW', 'any'] as const;
 export type ProtocolWord = (typeof PROTOCOLS)[number];
 export type ProtocolName = 'T=0' | 'T=1' | 'RAW' | 'T=15';

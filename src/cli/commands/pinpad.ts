@@ -6,8 +6,9 @@
  */
 import { UsageError, expectArgs, type Command } from './command.js';
 import { readSecretLine } from './passwd.js';
+import { PIN_PATTERN } from '../../gateway/vocabulary.js';
 
-const DIGITS = /^[0-9]{1,16}$/;
+const DIGITS = new RegExp(PIN_PATTERN);
 
 export const pinpad: Command = {
   name: 'pinpad',
